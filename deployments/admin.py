@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from .models import Application, Deployment, DeploymentConfig, DeploymentGroup, Instance, RegistrationToken, Revision
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ["name", "created_at"]
+
+
+@admin.register(DeploymentConfig)
+class DeploymentConfigAdmin(admin.ModelAdmin):
+    list_display = ["name", "minimum_healthy_type", "minimum_healthy_value", "builtin"]
+
+
+@admin.register(DeploymentGroup)
+class DeploymentGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "application", "deployment_config", "deployment_style"]
+
+
+@admin.register(Instance)
+class InstanceAdmin(admin.ModelAdmin):
+    list_display = ["name", "hostname", "online", "last_seen", "agent_version"]
+    exclude = ["credential_hash"]
+
+
+@admin.register(RegistrationToken)
+class RegistrationTokenAdmin(admin.ModelAdmin):
+    list_display = ["prefix", "description", "expires_at", "revoked_at", "uses"]
+    exclude = ["token_hash"]
+
+
+@admin.register(Revision)
+class RevisionAdmin(admin.ModelAdmin):
+    list_display = ["id", "application", "bundle_type", "sha256", "created_at"]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = ["id", "application", "deployment_group", "status", "error_code", "created_at"]
+    list_filter = ["status"]

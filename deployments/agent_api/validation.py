@@ -1,0 +1,106 @@
+"""Checks for what agents send. Each failure names the field and what was expected."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+
+from deployments.models import EventStatus, ScriptErrorCode
+from deployments.models.application import NAME_VALIDATOR
+
+MAX_LOG_LINES = 1000
+MAX_LINE_CHARS = 16_384
+MAX_TAGS = 50
+
+
+class BadRequest(Exception):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field, self.message = field, message
+
+
+def tags(value, field: str = "tags") -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(field, "must be an object of string keys and values")
+    if len(value) > MAX_TAGS:
+        raise BadRequest(field, f"at most {MAX_TAGS} tags")
+    for key, val in value.items():
+        if not isinstance(key, str) or not key or len(key) > 128:
+            raise BadRequest(field, f"tag key {key!r} must be a non-empty string of at most 128 characters")
+        if not isinstance(val, str) or len(val) > 256:
+            raise BadRequest(field, f"tag {key!r} must have a string value of at most 256 characters")
+    return dict(value)
+
+
+def text(body: dict, field: str, *, required: bool = False, max_length: int = 255) -> str:
+    value = body.get(field)
+    if value is None or value == "":
+        if required:
+            raise BadRequest(field, "is required")
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(field, "must be a string")
+    if len(value) > max_length:
+        raise BadRequest(field, f"must be at most {max_length} characters")
+    return value
+
+
+def instance_name(body: dict) -> str:
+    name = text(body, "name", required=True, max_length=100)
+    try:
+        NAME_VALIDATOR(name)
+    except DjangoValidationError as exc:
+        raise BadRequest("name", exc.messages[0]) from None
+    return name
+
+
+def log_lines(body: dict) -> list[dict]:
+    lines = body.get("lines")
+    if not isinstance(lines, list):
+        raise BadRequest("lines", "must be a list of {seq, ts, stream, text}")
+    if len(lines) > MAX_LOG_LINES:
+        raise BadRequest("lines", f"send at most {MAX_LOG_LINES} lines per request")
+    out = []
+    for index, line in enumerate(lines):
+        if not isinstance(line, dict):
+            raise BadRequest(f"lines[{index}]", "must be an object")
+        seq = line.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+            raise BadRequest(f"lines[{index}].seq", "must be a positive integer")
+        value = line.get("text", "")
+        if not isinstance(value, str):
+            raise BadRequest(f"lines[{index}].text", "must be a string")
+        stream = line.get("stream", "stdout")
+        if stream not in ("stdout", "stderr", "agent"):
+            raise BadRequest(f"lines[{index}].stream", "must be stdout, stderr or agent")
+        out.append(
+            {
+                "seq": seq,
+                "text": value[:MAX_LINE_CHARS],
+                "stream": stream,
+                "ts": line.get("ts") if isinstance(line.get("ts"), str) else "",
+                "script": line.get("script") if isinstance(line.get("script"), str) else "",
+            }
+        )
+    return out
+
+
+def completion(body: dict) -> tuple[str, dict]:
+    status = body.get("status")
+    allowed = (EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED)
+    if status not in allowed:
+        raise BadRequest("status", f"must be one of {', '.join(allowed)}")
+    diagnostics = body.get("diagnostics") or {}
+    if not isinstance(diagnostics, dict):
+        raise BadRequest("diagnostics", "must be an object")
+    code = diagnostics.get("error_code") or ""
+    if code and code not in ScriptErrorCode.values:
+        raise BadRequest("diagnostics.error_code", f"must be one of {', '.join(ScriptErrorCode.values)}")
+    clean = {"error_code": code}
+    for key, limit in (("script_name", 500), ("message", 4000), ("log_tail", 8192)):
+        value = diagnostics.get(key) or ""
+        if not isinstance(value, str):
+            raise BadRequest(f"diagnostics.{key}", "must be a string")
+        clean[key] = value[-limit:] if key == "log_tail" else value[:limit]
+    return status, clean

@@ -1,0 +1,249 @@
+"""The agent API. Async views so thousands of idle long polls cost a coroutine each, not a thread.
+
+Database work runs in a thread pool (`thread_sensitive=False`), one short transaction per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from deployments import engine
+from deployments.models import CommandStatus, HostCommand, Instance, RegistrationToken, Revision
+from deployments.realtime import waker
+
+from . import validation
+from .validation import BadRequest
+
+
+def db(fn):
+    """Run fn in the thread pool with a healthy connection."""
+
+    def run(*args, **kwargs):
+        close_old_connections()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            close_old_connections()
+
+    return sync_to_async(run, thread_sensitive=False)
+
+
+def _error(status: int, detail: str, **extra) -> JsonResponse:
+    return JsonResponse({"detail": detail, **extra}, status=status)
+
+
+def _body(request: HttpRequest) -> dict:
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body", "is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body", "must be a JSON object")
+    return body
+
+
+def _authenticate(request: HttpRequest) -> Instance | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        return None
+    instance = Instance.authenticate(raw.strip())
+    if instance is not None:
+        instance.seen()
+    return instance
+
+
+def agent_endpoint(method: str = "POST", authenticated: bool = True):
+    def decorate(view):
+        @csrf_exempt
+        @functools.wraps(view)
+        async def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method != method:
+                return _error(405, f"Use {method}.")
+            try:
+                body = _body(request) if method == "POST" else {}
+                if authenticated:
+                    instance = await db(_authenticate)(request)
+                    if instance is None:
+                        return _error(
+                            401,
+                            "Unknown, revoked or missing agent credential. Register the agent again with "
+                            "`fleetdeck-agent register`.",
+                        )
+                    return await view(request, instance, body, *args, **kwargs)
+                return await view(request, body, *args, **kwargs)
+            except BadRequest as exc:
+                return _error(400, f"{exc.field} {exc.message}", field=exc.field)
+
+        return wrapper
+
+    return decorate
+
+
+# --- register ------------------------------------------------------------------------------
+
+
+def _register(body: dict) -> tuple[int, dict]:
+    raw_token = validation.text(body, "token", required=True, max_length=200)
+    name = validation.instance_name(body)
+    tags = validation.tags(body.get("tags"))
+    with transaction.atomic():
+        token = RegistrationToken.find_usable(raw_token)
+        if token is None:
+            return 401, {"detail": "The registration token is unknown, expired or revoked. Ask for a new one."}
+        merged = {**(token.tags or {}), **tags}
+        instance = Instance.objects.select_for_update().filter(name=name).first()
+        created = instance is None
+        if created:
+            instance = Instance(name=name)
+        credential = instance.rotate_credential()
+        instance.hostname = validation.text(body, "hostname")
+        instance.platform = validation.text(body, "platform", max_length=50)
+        instance.agent_version = validation.text(body, "agent_version", max_length=50)
+        instance.ec2_instance_id = validation.text(body, "ec2_instance_id", max_length=32)
+        instance.tags = merged
+        instance.registration_token = token
+        instance.deregistered_at = None
+        instance.online = True
+        instance.last_seen = timezone.now()
+        instance.save()
+        RegistrationToken.objects.filter(pk=token.pk).update(uses=token.uses + 1, last_used_at=timezone.now())
+    return 201 if created else 200, {
+        "instance_id": instance.pk,
+        "name": instance.name,
+        "tags": instance.tags,
+        "credential": credential,
+    }
+
+
+@agent_endpoint(authenticated=False)
+async def register(request: HttpRequest, body: dict):
+    status, payload = await db(_register)(body)
+    return JsonResponse(payload, status=status)
+
+
+# --- poll ----------------------------------------------------------------------------------
+
+
+def _open_commands(instance: Instance, agent_version: str) -> list[dict]:
+    if agent_version and agent_version != instance.agent_version:
+        Instance.objects.filter(pk=instance.pk).update(agent_version=agent_version)
+        instance.agent_version = agent_version
+    commands = HostCommand.objects.filter(instance=instance, status=CommandStatus.ISSUED).order_by("issued_at")
+    return [{"id": str(c.id), "issued_at": c.issued_at.isoformat(), **c.payload} for c in commands[:20]]
+
+
+def _absolutize(request: HttpRequest, commands: list[dict]) -> list[dict]:
+    for command in commands:
+        revision = command.get("revision") or {}
+        url = revision.get("url") or ""
+        if url.startswith("/"):
+            revision["url"] = (settings.PUBLIC_URL + url) if settings.PUBLIC_URL else request.build_absolute_uri(url)
+    return commands
+
+
+@agent_endpoint()
+async def poll(request: HttpRequest, instance: Instance, body: dict):
+    try:
+        wait = float(request.GET.get("wait", settings.POLL_WAIT_MAX))
+    except ValueError:
+        raise BadRequest("wait", "must be a number of seconds") from None
+    wait = min(max(wait, 0.0), float(settings.POLL_WAIT_MAX))
+    agent_version = body.get("agent_version") if isinstance(body.get("agent_version"), str) else ""
+    deadline = time.monotonic() + wait
+    woken = waker.register(instance.pk)  # before the first look, so no wake-up slips between
+    try:
+        while True:
+            woken.clear()
+            commands = await db(_open_commands)(instance, agent_version)
+            remaining = deadline - time.monotonic()
+            if commands or remaining <= 0:
+                return JsonResponse({"commands": _absolutize(request, commands)})
+            # With the subscription up, only a wake-up re-checks; without it, poll the DB each second.
+            recheck = remaining if waker.healthy else min(remaining, 1.0)
+            try:
+                await asyncio.wait_for(woken.wait(), timeout=recheck)
+            except TimeoutError:
+                pass
+    finally:
+        waker.unregister(instance.pk, woken)
+
+
+@agent_endpoint()
+async def heartbeat(request: HttpRequest, instance: Instance, body: dict):
+    return JsonResponse({})
+
+
+# --- per command ---------------------------------------------------------------------------
+
+
+def _not_found(command_id) -> JsonResponse:
+    return _error(404, f"Command {command_id} is not assigned to this agent.")
+
+
+@agent_endpoint()
+async def ack(request: HttpRequest, instance: Instance, body: dict, command_id):
+    timeout = body.get("timeout_seconds")
+    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1):
+        raise BadRequest("timeout_seconds", "must be a positive integer")
+    command = await db(engine.ack_command)(command_id, instance, timeout)
+    if command is None:
+        return _not_found(command_id)
+    if command.status == CommandStatus.CANCELLED:
+        return _error(409, "The deployment was stopped before this event started. Do not run it.")
+    return JsonResponse({"status": command.lifecycle_event.status})
+
+
+@agent_endpoint()
+async def log_lines(request: HttpRequest, instance: Instance, body: dict, command_id):
+    lines = validation.log_lines(body)
+    stored = await db(engine.record_logs)(command_id, instance, lines)
+    if stored is None:
+        return _not_found(command_id)
+    return JsonResponse({"stored": stored})
+
+
+@agent_endpoint()
+async def complete(request: HttpRequest, instance: Instance, body: dict, command_id):
+    status, diagnostics = validation.completion(body)
+    command = await db(engine.complete_command)(
+        command_id, instance, status, diagnostics, body.get("started_at"), body.get("ended_at")
+    )
+    if command is None:
+        return _not_found(command_id)
+    return JsonResponse({"status": command.lifecycle_event.status})
+
+
+# --- bundles -------------------------------------------------------------------------------
+
+
+def _bundle(instance: Instance, revision_id: int):
+    revision = Revision.objects.filter(pk=revision_id).first()
+    if revision is None or not revision.bundle:
+        return None
+    if not HostCommand.objects.filter(instance=instance, deployment__revision_id=revision_id).exists():
+        return None
+    return revision
+
+
+@agent_endpoint(method="GET")
+async def bundle(request: HttpRequest, instance: Instance, body: dict, revision_id: int):
+    revision = await db(_bundle)(instance, revision_id)
+    if revision is None:
+        return _error(404, f"Revision {revision_id} is not part of any deployment to this instance.")
+    response = FileResponse(revision.bundle.open("rb"), content_type="application/octet-stream")
+    response["Content-Length"] = str(revision.size or revision.bundle.size)
+    response["X-Fleetdeck-Sha256"] = revision.sha256
+    return response

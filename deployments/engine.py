@@ -1,0 +1,658 @@
+"""The orchestrator: creating, advancing, stopping and sweeping deployments.
+
+Every function that changes a deployment first takes its row lock (`select_for_update`), then
+touches targets, events and commands. That single lock order keeps concurrent runs of
+`advance`, agent completions and the sweep from deadlocking, and makes each of them idempotent:
+whatever runs second sees what the first one committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from . import eventlog, lifecycle, planner, realtime
+from .models import (
+    COMMAND_OPEN,
+    CommandStatus,
+    Creator,
+    Deployment,
+    DeploymentConfig,
+    DeploymentGroup,
+    DeploymentStatus,
+    DeploymentTarget,
+    ErrorCode,
+    EventStatus,
+    HostCommand,
+    Instance,
+    InstanceGroupState,
+    LifecycleEvent,
+    Revision,
+    ScriptErrorCode,
+    TargetStatus,
+)
+
+log = logging.getLogger(__name__)
+
+RUNNING = (DeploymentStatus.IN_PROGRESS, DeploymentStatus.BAKING, DeploymentStatus.READY)
+HEALTH_MESSAGE = (
+    "The overall deployment failed because too many individual instances failed deployment, too few "
+    "healthy instances are available for deployment, or some instances in your deployment group are "
+    "experiencing problems."
+)
+RESTART_MESSAGE = "Failing in-progress lifecycle event after an agent restart"
+
+
+class DeploymentError(Exception):
+    """A request the engine refuses, with a message meant for the user."""
+
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None):
+        super().__init__(message)
+        self.message, self.code, self.field = message, code, field
+
+
+def _enqueue_advance(deployment_id: str) -> None:
+    from .tasks import advance_deployment
+
+    transaction.on_commit(lambda: advance_deployment.delay(deployment_id))
+
+
+def _enqueue_next_queued(group_id: int) -> None:
+    from .tasks import start_next_queued
+
+    transaction.on_commit(lambda: start_next_queued.delay(group_id))
+
+
+# --- targets and plans -----------------------------------------------------------------------
+
+
+def matching_instances(group: DeploymentGroup) -> list[Instance]:
+    instances = Instance.objects.filter(deregistered_at__isnull=True).only(
+        "id", "name", "tags", "online", "last_seen"
+    )
+    return [i for i in instances if group.matches(i.tags or {})]
+
+
+def candidates_for(group: DeploymentGroup, instances: list[Instance]) -> list[planner.Candidate]:
+    states = {
+        s.instance_id: s
+        for s in InstanceGroupState.objects.filter(group=group, instance__in=[i.pk for i in instances])
+    }
+    out = []
+    for inst in instances:
+        state = states.get(inst.pk)
+        out.append(
+            planner.Candidate(
+                name=inst.name,
+                key=inst.pk,
+                last_status=state.last_status if state else "",
+                installed_revision=state.revision_id if state else None,
+            )
+        )
+    return out
+
+
+def preview_plan(group: DeploymentGroup, config: DeploymentConfig, revision: Revision | None) -> planner.Plan:
+    ordered = planner.order_candidates(
+        candidates_for(group, matching_instances(group)), revision.pk if revision else None
+    )
+    return planner.make_plan([c.name for c in ordered], config.health_rule())
+
+
+def deployment_plan(deployment: Deployment) -> planner.Plan:
+    """The plan of an existing deployment: its snapshotted targets, or a live preview if not started."""
+    targets = list(deployment.targets.select_related("instance").order_by("position"))
+    if not targets:
+        return preview_plan(deployment.deployment_group, deployment.deployment_config, deployment.revision)
+    rule = deployment.deployment_config.health_rule()
+    plan = planner.make_plan([t.instance.name for t in targets], rule)
+    plan.minimum_healthy = deployment.minimum_healthy
+    return plan
+
+
+def event_names(deployment: Deployment) -> tuple[str, ...]:
+    return lifecycle.in_place_events(deployment.deployment_group.with_traffic_control)
+
+
+# --- creation --------------------------------------------------------------------------------
+
+
+def create_deployment(
+    *,
+    group: DeploymentGroup,
+    revision: Revision,
+    config: DeploymentConfig | None = None,
+    creator: str = Creator.USER,
+    user=None,
+    description: str = "",
+    file_exists_behavior: str | None = None,
+    ignore_application_stop_failures: bool | None = None,
+    rollback_of: Deployment | None = None,
+) -> Deployment:
+    if revision.application_id != group.application_id:
+        raise DeploymentError(
+            f"Revision {revision.pk} belongs to another application.", code="REVISION_MISSING", field="revision"
+        )
+    with transaction.atomic():
+        # The group lock makes "is another deployment running here?" and the start one decision.
+        group = DeploymentGroup.objects.select_for_update().select_related("application").get(pk=group.pk)
+        config = config or group.deployment_config
+        deployment = Deployment.objects.create(
+            application=group.application,
+            deployment_group=group,
+            revision=revision,
+            deployment_config=config,
+            creator=creator,
+            created_by=user if user is not None and user.is_authenticated else None,
+            description=description,
+            file_exists_behavior=file_exists_behavior or group.file_exists_behavior,
+            ignore_application_stop_failures=(
+                group.ignore_application_stop_failures
+                if ignore_application_stop_failures is None
+                else ignore_application_stop_failures
+            ),
+            rollback_of=rollback_of,
+        )
+        eventlog.append(
+            deployment.id,
+            [
+                eventlog.entry(
+                    "deployment",
+                    status=DeploymentStatus.CREATED,
+                    message=f"Created by {user.get_username() if user else creator}",
+                    revision=revision.pk,
+                    config=config.name,
+                )
+            ],
+        )
+        blocker = (
+            Deployment.objects.filter(deployment_group=group, status__in=(*RUNNING, DeploymentStatus.QUEUED))
+            .exclude(pk=deployment.pk)
+            .order_by("created_at")
+            .first()
+        )
+        if blocker is not None:
+            deployment.move_to(
+                DeploymentStatus.QUEUED, message=f"Waiting for {blocker.id} to finish in this deployment group"
+            )
+        else:
+            _start(deployment)
+    return deployment
+
+
+def _start(deployment: Deployment) -> None:
+    """Snapshot the targets, plan them and go InProgress. Caller holds the group lock."""
+    group = deployment.deployment_group
+    instances = matching_instances(group)
+    ordered = planner.order_candidates(candidates_for(group, instances), deployment.revision_id)
+    rule = deployment.deployment_config.health_rule()
+    plan = planner.make_plan([c.name for c in ordered], rule)
+    if not plan.valid:
+        deployment.move_to(DeploymentStatus.FAILED, error_code=plan.error_code, message=plan.reason)
+        _enqueue_next_queued(group.pk)
+        return
+    names = event_names(deployment)
+    targets = DeploymentTarget.objects.bulk_create(
+        [
+            DeploymentTarget(
+                deployment=deployment, instance_id=c.key, position=index, batch=index // plan.batch_size
+            )
+            for index, c in enumerate(ordered)
+        ]
+    )
+    LifecycleEvent.objects.bulk_create(
+        [
+            LifecycleEvent(target=t, name=name, position=pos, executor=lifecycle.executor_for(name))
+            for t in targets
+            for pos, name in enumerate(names)
+        ]
+    )
+    deployment.minimum_healthy = plan.minimum_healthy
+    deployment.save(update_fields=["minimum_healthy"])
+    deployment.move_to(
+        DeploymentStatus.IN_PROGRESS,
+        message=f"{plan.fleet_size} instances, {plan.arithmetic}, {len(plan.batches)} batches",
+    )
+    _enqueue_advance(deployment.id)
+
+
+def start_next_queued(group_id: int) -> str | None:
+    with transaction.atomic():
+        group = DeploymentGroup.objects.select_for_update().filter(pk=group_id).first()
+        if group is None or Deployment.objects.filter(deployment_group=group, status__in=RUNNING).exists():
+            return None
+        nxt = (
+            Deployment.objects.select_for_update()
+            .filter(deployment_group=group, status=DeploymentStatus.QUEUED)
+            .order_by("created_at")
+            .first()
+        )
+        if nxt is None:
+            return None
+        _start(nxt)
+        return nxt.id
+
+
+# --- advancing -------------------------------------------------------------------------------
+
+
+def _lock(deployment_id: str) -> Deployment:
+    return (
+        Deployment.objects.select_for_update(of=("self",))
+        .select_related("deployment_group", "application", "revision", "deployment_config")
+        .get(pk=deployment_id)
+    )
+
+
+def advance(deployment_id: str) -> None:
+    """Take the next step: start hosts, or finish. Safe to run twice, late or concurrently."""
+    with transaction.atomic():
+        deployment = _lock(deployment_id)
+        if deployment.status != DeploymentStatus.IN_PROGRESS:
+            return
+        counts = Counter(
+            {
+                row["status"]: row["n"]
+                for row in DeploymentTarget.objects.filter(deployment=deployment)
+                .values("status")
+                .annotate(n=Count("id"))
+                .order_by()
+            }
+        )
+        pending = counts[TargetStatus.PENDING]
+        in_progress = counts[TargetStatus.IN_PROGRESS]
+        if deployment.is_halting:
+            _skip_pending_targets(deployment)
+            if in_progress == 0:
+                _finish(deployment)
+            return
+        step = planner.next_step(
+            fleet_size=sum(counts.values()),
+            minimum_healthy=deployment.minimum_healthy,
+            succeeded=counts[TargetStatus.SUCCEEDED],
+            failed=counts[TargetStatus.FAILED] + counts[TargetStatus.UNKNOWN],
+            in_progress=in_progress,
+            pending=pending,
+        )
+        if step.outcome == "Succeeded":
+            deployment.move_to(DeploymentStatus.SUCCEEDED)
+            _enqueue_next_queued(deployment.deployment_group_id)
+        elif step.outcome == "Failed":
+            deployment.mark_halting(*_health_failure(deployment, step.reason))
+            _finish(deployment)
+        elif step.halt:
+            deployment.mark_halting(*_health_failure(deployment, step.reason))
+            _skip_pending_targets(deployment)
+            if in_progress == 0:
+                _finish(deployment)
+        elif step.start:
+            _start_targets(deployment, step.start)
+
+
+def _health_failure(deployment: Deployment, reason: str) -> tuple[str, str]:
+    failed = list(
+        LifecycleEvent.objects.filter(target__deployment=deployment, status=EventStatus.FAILED)
+        .select_related("target__instance")
+        .order_by("target__position")[:5]
+    )
+    details = "; ".join(f"{e.target.instance.name}: {e.name} {e.error_code or 'failed'}" for e in failed)
+    code = ErrorCode.HEALTH_CONSTRAINTS
+    if any(e.error_code == ScriptErrorCode.AGENT_ISSUE for e in failed):
+        code = ErrorCode.AGENT_ISSUE
+    return code, f"{HEALTH_MESSAGE} {reason}." + (f" Failed: {details}." if details else "")
+
+
+def _finish(deployment: Deployment) -> None:
+    status = (
+        DeploymentStatus.STOPPED
+        if deployment.error_code in (ErrorCode.MANUAL_STOP, ErrorCode.ALARM_ACTIVE)
+        else DeploymentStatus.FAILED
+    )
+    deployment.move_to(status, message=deployment.error_message)
+    _enqueue_next_queued(deployment.deployment_group_id)
+
+
+def _skip_pending_targets(deployment: Deployment) -> None:
+    targets = list(
+        DeploymentTarget.objects.filter(deployment=deployment, status=TargetStatus.PENDING).select_related(
+            "instance"
+        )
+    )
+    if not targets:
+        return
+    now = timezone.now()
+    LifecycleEvent.objects.filter(target__in=targets, status=EventStatus.PENDING).update(
+        status=EventStatus.SKIPPED, ended_at=now
+    )
+    DeploymentTarget.objects.filter(pk__in=[t.pk for t in targets]).update(
+        status=TargetStatus.SKIPPED, ended_at=now, message="Not attempted: the deployment was halted"
+    )
+    eventlog.append(
+        deployment.id,
+        [eventlog.entry("target", instance=t.instance.name, status=TargetStatus.SKIPPED) for t in targets],
+    )
+
+
+def _start_targets(deployment: Deployment, count: int) -> None:
+    targets = list(
+        DeploymentTarget.objects.filter(deployment=deployment, status=TargetStatus.PENDING)
+        .select_related("instance")
+        .order_by("position")[:count]
+    )
+    if not targets:
+        return
+    now = timezone.now()
+    DeploymentTarget.objects.filter(pk__in=[t.pk for t in targets], status=TargetStatus.PENDING).update(
+        status=TargetStatus.IN_PROGRESS, started_at=now
+    )
+    eventlog.append(
+        deployment.id,
+        [eventlog.entry("target", instance=t.instance.name, status=TargetStatus.IN_PROGRESS) for t in targets],
+    )
+    first_events = list(
+        LifecycleEvent.objects.filter(target__in=targets, position=0).select_related("target__instance")
+    )
+    _issue(deployment, first_events)
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def _payload(deployment: Deployment, event: LifecycleEvent, names: tuple[str, ...]) -> dict:
+    revision = deployment.revision
+    group = deployment.deployment_group
+    agent_events = [n for n in names if lifecycle.executor_for(n) == "agent"]
+    return {
+        "deployment_id": deployment.id,
+        "lifecycle_event": event.name,
+        "application_name": deployment.application.name,
+        "deployment_group_name": group.name,
+        "deployment_group_id": str(group.group_id),
+        "deployment_creator": deployment.creator,
+        "revision": {
+            "id": revision.pk,
+            "source": revision.source,
+            "bundle_type": revision.bundle_type,
+            "url": f"/agent/v1/bundles/{revision.pk}/",
+            "sha256": revision.sha256 or None,
+            "env": revision.hook_environment(),
+        },
+        "file_exists_behavior": deployment.file_exists_behavior,
+        "ignore_application_stop_failures": deployment.ignore_application_stop_failures,
+        "mark_successful": bool(agent_events) and event.name == agent_events[-1],
+    }
+
+
+def _issue(deployment: Deployment, events: list[LifecycleEvent]) -> None:
+    """Create one command per event. The OneToOne on lifecycle_event refuses a second one."""
+    names = event_names(deployment)
+    now = timezone.now()
+    commands = []
+    for event in events:
+        if event.executor != "agent":
+            raise DeploymentError(f"{event.name} needs a load balancer, which this group does not have")
+        commands.append(
+            HostCommand(
+                instance_id=event.target.instance_id,
+                deployment=deployment,
+                lifecycle_event=event,
+                payload=_payload(deployment, event, names),
+                issued_at=now,
+            )
+        )
+    HostCommand.objects.bulk_create(commands)
+    instance_ids = [c.instance_id for c in commands]
+    transaction.on_commit(lambda: realtime.wake_agents(instance_ids))
+
+
+def _lock_command(command_id, instance: Instance | None) -> tuple[Deployment, HostCommand] | None:
+    """Lock the deployment, then the command. Returns None if the command is not this instance's."""
+    query = HostCommand.objects.filter(pk=command_id)
+    if instance is not None:
+        query = query.filter(instance=instance)
+    deployment_id = query.values_list("deployment_id", flat=True).first()
+    if deployment_id is None:
+        return None
+    deployment = _lock(deployment_id)
+    command = (
+        HostCommand.objects.select_for_update(of=("self",))
+        .select_related("lifecycle_event__target__instance")
+        .get(pk=command_id)
+    )
+    return deployment, command
+
+
+def ack_command(command_id, instance: Instance, timeout_seconds: int | None) -> HostCommand | None:
+    with transaction.atomic():
+        locked = _lock_command(command_id, instance)
+        if locked is None:
+            return None
+        deployment, command = locked
+        if command.status != CommandStatus.ISSUED:
+            return command
+        command.status = CommandStatus.ACKED
+        command.acked_at = timezone.now()
+        if timeout_seconds:
+            command.timeout_seconds = timeout_seconds
+        command.save(update_fields=["status", "acked_at", "timeout_seconds"])
+        event = command.lifecycle_event
+        if event.status == EventStatus.PENDING:
+            event.move_to(EventStatus.IN_PROGRESS, instance_name=instance.name, deployment_id=deployment.id)
+        return command
+
+
+def record_logs(command_id, instance: Instance, lines: list[dict]) -> int | None:
+    """Store hook output; lines whose seq was stored already are ignored, so resends are harmless."""
+    with transaction.atomic():
+        locked = _lock_command(command_id, instance)
+        if locked is None:
+            return None
+        deployment, command = locked
+        fresh = sorted((ln for ln in lines if ln["seq"] > command.log_seq), key=lambda ln: ln["seq"])
+        if not fresh:
+            return 0
+        event = command.lifecycle_event
+        eventlog.append(
+            deployment.id,
+            [
+                eventlog.entry(
+                    "log",
+                    instance=instance.name,
+                    event=event.name,
+                    message=ln["text"],
+                    stream=ln.get("stream", "stdout"),
+                    script=ln.get("script", ""),
+                    ts=ln.get("ts", ""),
+                )
+                for ln in fresh
+            ],
+        )
+        command.log_seq = fresh[-1]["seq"]
+        command.save(update_fields=["log_seq"])
+        return len(fresh)
+
+
+def _parse_time(value) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, timezone.UTC)
+    return parsed
+
+
+def complete_command(
+    command_id, instance: Instance | None, status: str, diagnostics: dict, started_at=None, ended_at=None
+) -> HostCommand | None:
+    """Record an event's result and move its host on. Completing twice is harmless: the first wins."""
+    with transaction.atomic():
+        locked = _lock_command(command_id, instance)
+        if locked is None:
+            return None
+        deployment, command = locked
+        if not command.is_open:
+            return command
+        event = command.lifecycle_event
+        target = event.target
+        name = target.instance.name
+        if event.status == EventStatus.PENDING:
+            event.move_to(
+                EventStatus.IN_PROGRESS,
+                instance_name=name,
+                deployment_id=deployment.id,
+                started_at=_parse_time(started_at),
+            )
+        event.move_to(
+            status,
+            instance_name=name,
+            deployment_id=deployment.id,
+            started_at=_parse_time(started_at),
+            ended_at=_parse_time(ended_at),
+            error_code=diagnostics.get("error_code") or "",
+            script_name=diagnostics.get("script_name") or "",
+            message=diagnostics.get("message") or "",
+            log_tail=diagnostics.get("log_tail") or "",
+        )
+        command.status = CommandStatus.COMPLETED
+        command.completed_at = timezone.now()
+        command.save(update_fields=["status", "completed_at"])
+        _after_event(deployment, target, event)
+        return command
+
+
+def _after_event(deployment: Deployment, target: DeploymentTarget, event: LifecycleEvent) -> None:
+    if event.status in (EventStatus.SUCCEEDED, EventStatus.SKIPPED):
+        nxt = (
+            LifecycleEvent.objects.filter(target=target, position__gt=event.position)
+            .select_related("target__instance")
+            .order_by("position")
+            .first()
+        )
+        stopping = deployment.error_code in (ErrorCode.MANUAL_STOP, ErrorCode.ALARM_ACTIVE)
+        if nxt is not None and deployment.status in RUNNING and not stopping:
+            _issue(deployment, [nxt])  # the fast path: no task round trip between a host's events
+            return
+        if nxt is not None:
+            _skip_remaining(target)
+            target.move_to(TargetStatus.UNKNOWN, message=f"Stopped after {event.name}: {deployment.error_code}")
+        else:
+            target.move_to(TargetStatus.SUCCEEDED)
+            _remember(deployment, target, TargetStatus.SUCCEEDED)
+    else:
+        _skip_remaining(target)
+        target.move_to(TargetStatus.FAILED, message=f"{event.name}: {event.message or event.error_code}")
+        _remember(deployment, target, TargetStatus.FAILED)
+    _enqueue_advance(deployment.id)
+
+
+def _skip_remaining(target: DeploymentTarget) -> None:
+    LifecycleEvent.objects.filter(target=target, status=EventStatus.PENDING).update(
+        status=EventStatus.SKIPPED, ended_at=timezone.now()
+    )
+
+
+def _remember(deployment: Deployment, target: DeploymentTarget, outcome: str) -> None:
+    defaults = {"last_status": outcome, "last_deployment": deployment}
+    if outcome == TargetStatus.SUCCEEDED:
+        defaults["revision"] = deployment.revision
+    InstanceGroupState.objects.update_or_create(
+        instance_id=target.instance_id, group_id=deployment.deployment_group_id, defaults=defaults
+    )
+
+
+# --- stopping --------------------------------------------------------------------------------
+
+
+def request_stop(deployment_id: str, *, by: str = "a user", error_code: str = ErrorCode.MANUAL_STOP) -> bool:
+    """Stop: pending hosts are skipped, unstarted commands cancelled, running events finish."""
+    with transaction.atomic():
+        deployment = _lock(deployment_id)
+        if deployment.is_terminal:
+            return False
+        message = f"Stopped by {by}" if error_code == ErrorCode.MANUAL_STOP else by
+        if deployment.status in (DeploymentStatus.CREATED, DeploymentStatus.QUEUED):
+            deployment.move_to(DeploymentStatus.STOPPED, error_code=error_code, message=message)
+            return True
+        if not deployment.mark_halting(error_code, message):
+            return True
+        _skip_pending_targets(deployment)
+        unstarted = list(
+            HostCommand.objects.select_for_update(of=("self",))
+            .filter(deployment=deployment, status=CommandStatus.ISSUED)
+            .select_related("lifecycle_event__target__instance")
+        )
+        for command in unstarted:
+            command.status = CommandStatus.CANCELLED
+            command.completed_at = timezone.now()
+            command.save(update_fields=["status", "completed_at"])
+            event = command.lifecycle_event
+            event.move_to(
+                EventStatus.SKIPPED,
+                instance_name=event.target.instance.name,
+                deployment_id=deployment.id,
+                message=f"Cancelled before the agent started it ({error_code})",
+            )
+            _skip_remaining(event.target)
+            event.target.move_to(TargetStatus.UNKNOWN, message=f"Stopped before {event.name} ({error_code})")
+        _enqueue_advance(deployment.id)
+        return True
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Mark silent agents offline and fail the events nobody is going to finish."""
+    now = now or timezone.now()
+    offline_cutoff = now - timedelta(seconds=settings.AGENT_OFFLINE_AFTER)
+    went_offline = Instance.objects.filter(online=True, last_seen__lt=offline_cutoff).update(online=False)
+
+    failures: list[tuple[HostCommand, str]] = []
+    open_commands = HostCommand.objects.filter(status__in=COMMAND_OPEN).select_related("instance")
+    pickup_cutoff = now - timedelta(seconds=settings.AGENT_PICKUP_TIMEOUT)
+    for command in open_commands.iterator():
+        inst = command.instance
+        if not inst.online:
+            seen = f"{(now - inst.last_seen).total_seconds():.0f} s ago" if inst.last_seen else "never"
+            failures.append(
+                (
+                    command,
+                    f"The agent on {inst.name} stopped responding (last seen {seen}). Check that "
+                    "fleetdeck-agent is running on the host and can reach the server.",
+                )
+            )
+        elif command.status == CommandStatus.ISSUED and command.issued_at < pickup_cutoff:
+            failures.append(
+                (
+                    command,
+                    f"No agent picked up this lifecycle event within {settings.AGENT_PICKUP_TIMEOUT} s. "
+                    f"Is fleetdeck-agent running on {inst.name}?",
+                )
+            )
+        elif command.status == CommandStatus.ACKED and command.acked_at and command.acked_at + timedelta(
+            seconds=command.timeout_seconds + settings.HOOK_TIMEOUT_GRACE
+        ) < now:
+            failures.append(
+                (
+                    command,
+                    f"The agent on {inst.name} did not report this event within its hook timeout "
+                    f"({command.timeout_seconds} s) plus {settings.HOOK_TIMEOUT_GRACE} s.",
+                )
+            )
+    for command, message in failures:
+        complete_command(
+            command.pk,
+            None,
+            EventStatus.FAILED,
+            {"error_code": ScriptErrorCode.AGENT_ISSUE, "message": message},
+        )
+    return {"offline": went_offline, "failed_events": len(failures)}

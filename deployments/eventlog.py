@@ -1,0 +1,72 @@
+"""The per-deployment event log: every state change and log line, numbered 1, 2, 3… per deployment.
+
+Rows are written first, inside the caller's transaction, and announced on Redis after commit.
+Sequence numbers come from one UPDATE … RETURNING on the deployment row, which also holds the row
+lock until commit, so rows become visible in sequence order and a reader never sees seq N+1 before N.
+"""
+
+from __future__ import annotations
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import realtime
+from .models.deployment import DeploymentEvent
+
+_FIELDS = ("instance", "event", "status", "error_code", "message")
+
+
+def entry(kind: str, **fields) -> dict:
+    fields["kind"] = kind
+    return fields
+
+
+def append(deployment_id: str, entries: list[dict]) -> int:
+    """Store entries under fresh sequence numbers; return the last one. Call inside a transaction."""
+    if not entries:
+        return 0
+    table = DeploymentEvent._meta.get_field("deployment").related_model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET event_seq = event_seq + %s WHERE id = %s RETURNING event_seq",  # noqa: S608
+            [len(entries), deployment_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise LookupError(f"deployment {deployment_id} does not exist")
+    last = row[0]
+    first = last - len(entries) + 1
+    now = timezone.now()
+    rows = []
+    for offset, item in enumerate(entries):
+        item = dict(item)
+        kind = item.pop("kind")
+        columns = {name: item.pop(name, "") or "" for name in _FIELDS}
+        rows.append(
+            DeploymentEvent(
+                deployment_id=deployment_id, seq=first + offset, kind=kind, data=item, created_at=now, **columns
+            )
+        )
+    DeploymentEvent.objects.bulk_create(rows)
+    transaction.on_commit(lambda: realtime.publish_deployment(deployment_id, last))
+    changes = [r for r in rows if r.kind in ("deployment", "target")]
+    if changes:
+        transaction.on_commit(lambda: _announce(deployment_id, changes))
+    return last
+
+
+def _announce(deployment_id: str, rows: list[DeploymentEvent]) -> None:
+    from .signals import deployment_changed
+
+    for row in rows:
+        deployment_changed.send(
+            sender=DeploymentEvent,
+            deployment_id=deployment_id,
+            kind=row.kind,
+            status=row.status,
+            instance=row.instance,
+        )
+
+
+def since(deployment_id: str, after: int, limit: int = 500) -> list[DeploymentEvent]:
+    return list(DeploymentEvent.objects.filter(deployment_id=deployment_id, seq__gt=after).order_by("seq")[:limit])

@@ -1,0 +1,185 @@
+"""Statuses, error codes and names as CodeDeploy spells them, with their groups."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class DeploymentStatus(models.TextChoices):
+    CREATED = "Created"
+    QUEUED = "Queued"
+    IN_PROGRESS = "InProgress"
+    BAKING = "Baking"
+    READY = "Ready"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+
+DEPLOYMENT_TERMINAL = frozenset({DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.STOPPED})
+DEPLOYMENT_ACTIVE = frozenset(
+    {DeploymentStatus.CREATED, DeploymentStatus.IN_PROGRESS, DeploymentStatus.BAKING, DeploymentStatus.READY}
+)
+# Which moves the deployment state machine allows.
+DEPLOYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    DeploymentStatus.CREATED: frozenset(
+        {DeploymentStatus.QUEUED, DeploymentStatus.IN_PROGRESS, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
+    ),
+    DeploymentStatus.QUEUED: frozenset(
+        {DeploymentStatus.IN_PROGRESS, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
+    ),
+    DeploymentStatus.IN_PROGRESS: frozenset(
+        {
+            DeploymentStatus.READY,
+            DeploymentStatus.BAKING,
+            DeploymentStatus.SUCCEEDED,
+            DeploymentStatus.FAILED,
+            DeploymentStatus.STOPPED,
+        }
+    ),
+    DeploymentStatus.READY: frozenset(
+        {DeploymentStatus.IN_PROGRESS, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
+    ),
+    DeploymentStatus.BAKING: frozenset(
+        {DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
+    ),
+    DeploymentStatus.SUCCEEDED: frozenset(),
+    DeploymentStatus.FAILED: frozenset(),
+    DeploymentStatus.STOPPED: frozenset(),
+}
+
+
+class TargetStatus(models.TextChoices):
+    PENDING = "Pending"
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+    UNKNOWN = "Unknown"
+    READY = "Ready"
+
+
+TARGET_TERMINAL = frozenset(
+    {TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.SKIPPED, TargetStatus.UNKNOWN}
+)
+TARGET_TRANSITIONS: dict[str, frozenset[str]] = {
+    TargetStatus.PENDING: frozenset({TargetStatus.IN_PROGRESS, TargetStatus.SKIPPED}),
+    TargetStatus.IN_PROGRESS: frozenset(
+        {TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.UNKNOWN, TargetStatus.READY}
+    ),
+    TargetStatus.READY: frozenset({TargetStatus.IN_PROGRESS, TargetStatus.SUCCEEDED, TargetStatus.FAILED}),
+    TargetStatus.SUCCEEDED: frozenset(),
+    TargetStatus.FAILED: frozenset(),
+    TargetStatus.SKIPPED: frozenset(),
+    TargetStatus.UNKNOWN: frozenset(),
+}
+
+
+class EventStatus(models.TextChoices):
+    PENDING = "Pending"
+    IN_PROGRESS = "InProgress"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+    UNKNOWN = "Unknown"
+
+
+EVENT_TERMINAL = frozenset({EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.UNKNOWN})
+EVENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    EventStatus.PENDING: frozenset(
+        {EventStatus.IN_PROGRESS, EventStatus.SKIPPED, EventStatus.FAILED, EventStatus.SUCCEEDED}
+    ),
+    EventStatus.IN_PROGRESS: frozenset(
+        {EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.UNKNOWN}
+    ),
+    EventStatus.SUCCEEDED: frozenset(),
+    EventStatus.FAILED: frozenset(),
+    EventStatus.SKIPPED: frozenset(),
+    EventStatus.UNKNOWN: frozenset(),
+}
+
+
+class ErrorCode(models.TextChoices):
+    AGENT_ISSUE = "AGENT_ISSUE"
+    ALARM_ACTIVE = "ALARM_ACTIVE"
+    HEALTH_CONSTRAINTS = "HEALTH_CONSTRAINTS"
+    HEALTH_CONSTRAINTS_INVALID = "HEALTH_CONSTRAINTS_INVALID"
+    INVALID_REVISION = "INVALID_REVISION"
+    REVISION_MISSING = "REVISION_MISSING"
+    NO_INSTANCES = "NO_INSTANCES"
+    MANUAL_STOP = "MANUAL_STOP"
+    TIMEOUT = "TIMEOUT"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+    ELB_INVALID_INSTANCE = "ELB_INVALID_INSTANCE"
+
+
+class ScriptErrorCode(models.TextChoices):
+    SUCCESS = "Success"
+    SCRIPT_MISSING = "ScriptMissing"
+    SCRIPT_NOT_EXECUTABLE = "ScriptNotExecutable"
+    SCRIPT_TIMED_OUT = "ScriptTimedOut"
+    SCRIPT_FAILED = "ScriptFailed"
+    UNKNOWN_ERROR = "UnknownError"
+    # Fleetdeck's own: the server failed the event because the agent went silent.
+    AGENT_ISSUE = "AGENT_ISSUE"
+
+
+class Creator(models.TextChoices):
+    USER = "user"
+    AUTOSCALING = "autoscaling"
+    ROLLBACK = "codeDeployRollback"
+    AUTO_UPDATE = "CodeDeployAutoUpdate"
+
+
+class FileExistsBehavior(models.TextChoices):
+    DISALLOW = "DISALLOW"
+    OVERWRITE = "OVERWRITE"
+    RETAIN = "RETAIN"
+
+
+class DeploymentStyle(models.TextChoices):
+    IN_PLACE = "IN_PLACE"
+    BLUE_GREEN = "BLUE_GREEN"
+
+
+class DeploymentOption(models.TextChoices):
+    WITHOUT_TRAFFIC_CONTROL = "WITHOUT_TRAFFIC_CONTROL"
+    WITH_TRAFFIC_CONTROL = "WITH_TRAFFIC_CONTROL"
+
+
+class MinimumHealthyType(models.TextChoices):
+    HOST_COUNT = "HOST_COUNT"
+    FLEET_PERCENT = "FLEET_PERCENT"
+
+
+class TagFilterType(models.TextChoices):
+    KEY_ONLY = "KEY_ONLY"
+    VALUE_ONLY = "VALUE_ONLY"
+    KEY_AND_VALUE = "KEY_AND_VALUE"
+
+
+class BundleType(models.TextChoices):
+    ZIP = "zip"
+    TAR = "tar"
+    TGZ = "tgz"
+
+
+class RevisionSource(models.TextChoices):
+    UPLOAD = "fleetdeck"
+    S3 = "s3"
+    GITHUB = "github"
+
+
+class CommandStatus(models.TextChoices):
+    ISSUED = "Issued"
+    ACKED = "Acked"
+    COMPLETED = "Completed"
+    CANCELLED = "Cancelled"
+
+
+COMMAND_OPEN = frozenset({CommandStatus.ISSUED, CommandStatus.ACKED})
+
+
+class OutdatedInstancesStrategy(models.TextChoices):
+    UPDATE = "UPDATE"
+    IGNORE = "IGNORE"

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from .application import NAME_VALIDATOR, DeploymentGroup, Revision
+
+
+def hash_secret(raw: str) -> str:
+    """Credentials are long random strings, so one sha256 is enough and keeps lookups indexed."""
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_secret(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(32)}"
+
+
+class RegistrationToken(models.Model):
+    """Exchanged by an agent for its own credential. Shown once; stored only as a hash."""
+
+    description = models.CharField(max_length=200, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    tags = models.JSONField(default=dict, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    uses = models.PositiveIntegerField(default=0)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.description or 'registration token'})"
+
+    @classmethod
+    def issue(cls, **fields) -> tuple[RegistrationToken, str]:
+        raw = new_secret("fdr")
+        token = cls.objects.create(token_hash=hash_secret(raw), prefix=raw[:8], **fields)
+        return token, raw
+
+    @classmethod
+    def find_usable(cls, raw: str) -> RegistrationToken | None:
+        token = cls.objects.filter(token_hash=hash_secret(raw)).first()
+        if token is None or not token.is_usable:
+            return None
+        return token
+
+    @property
+    def is_usable(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class Instance(models.Model):
+    """A host running fleetdeck-agent."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR])
+    hostname = models.CharField(max_length=255, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    platform = models.CharField(max_length=50, blank=True)
+    agent_version = models.CharField(max_length=50, blank=True)
+    ec2_instance_id = models.CharField(max_length=32, blank=True)
+    credential_hash = models.CharField(max_length=64, unique=True, editable=False)
+    credential_prefix = models.CharField(max_length=12, editable=False)
+    registration_token = models.ForeignKey(
+        RegistrationToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="instances"
+    )
+    online = models.BooleanField(default=True)
+    last_seen = models.DateTimeField(null=True, blank=True)
+    registered_at = models.DateTimeField(auto_now_add=True)
+    # Deregistered instances keep their history but are never targeted and cannot authenticate.
+    deregistered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # The sweep's "who went silent" query.
+            models.Index(fields=["online", "last_seen"], name="instance_online_last_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def rotate_credential(self) -> str:
+        raw = new_secret("fdi")
+        self.credential_hash = hash_secret(raw)
+        self.credential_prefix = raw[:8]
+        return raw
+
+    @classmethod
+    def authenticate(cls, raw: str) -> Instance | None:
+        if not raw:
+            return None
+        return cls.objects.filter(credential_hash=hash_secret(raw), deregistered_at__isnull=True).first()
+
+    def seen(self) -> None:
+        """Record a heartbeat. Throttled: at most one write every few seconds per instance."""
+        now = timezone.now()
+        if self.online and self.last_seen and now - self.last_seen < timedelta(seconds=5):
+            return
+        Instance.objects.filter(pk=self.pk).update(last_seen=now, online=True)
+        self.last_seen, self.online = now, True
+
+    def deregister(self) -> None:
+        self.deregistered_at = timezone.now()
+        self.online = False
+        self.save(update_fields=["deregistered_at", "online"])
+
+
+class InstanceGroupState(models.Model):
+    """What a host has installed for one deployment group, for ordering and the fleet pages."""
+
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="group_states")
+    group = models.ForeignKey(DeploymentGroup, on_delete=models.CASCADE, related_name="instance_states")
+    revision = models.ForeignKey(Revision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    last_status = models.CharField(max_length=16, blank=True)
+    last_deployment = models.ForeignKey(
+        "deployments.Deployment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "group"], name="instancegroupstate_unique"),
+        ]
