@@ -254,7 +254,10 @@ def _lock(deployment_id: str) -> Deployment:
 def advance(deployment_id: str) -> None:
     """Take the next step: start hosts, or finish. Safe to run twice, late or concurrently."""
     with transaction.atomic():
-        deployment = _lock(deployment_id)
+        try:
+            deployment = _lock(deployment_id)
+        except Deployment.DoesNotExist:
+            return
         if deployment.status != DeploymentStatus.IN_PROGRESS:
             return
         counts = Counter(
