@@ -1,0 +1,3 @@
+from fleetdeck_agent.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,399 @@
+"""Inspect and safely extract revision bundles (zip, tar, tgz, or a directory in local mode).
+
+Public API (the server imports this to validate uploads):
+
+    detect_bundle_type(path) -> "zip" | "tar" | "tgz" | "directory" | None
+    inspect_bundle(path, bundle_type=None, max_size=DEFAULT_MAX_SIZE) -> BundleInfo   raises BundleError
+    extract_bundle(path, dest, bundle_type=None, max_size=DEFAULT_MAX_SIZE) -> BundleInfo
+
+Both walk every entry once, streaming, and refuse (naming the entry) absolute paths, `..`
+components, links that point outside the archive, device files and fifos, and archives whose
+expanded size passes `max_size`. If the appspec sits inside a single top-level folder, that
+folder is the revision root (`BundleInfo.prefix`) and extraction strips it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import shutil
+import stat
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+from fleetdeck_agent.appspec import APPSPEC_NAMES
+
+DEFAULT_MAX_SIZE = 2 * 1024**3
+BUNDLE_TYPES = ("zip", "tar", "tgz")
+CHUNK = 1024 * 1024
+MAX_APPSPEC_SIZE = 1024 * 1024
+
+
+class BundleError(Exception):
+    """A bundle that cannot be used; the message names the offending entry."""
+
+    def __init__(self, message: str, entry: Optional[str] = None):
+        self.message = message
+        self.entry = entry
+        super().__init__(message)
+
+
+@dataclass
+class BundleInfo:
+    bundle_type: str
+    appspec_text: str
+    appspec_name: str  # "appspec.yml" or "appspec.yaml"
+    prefix: str  # "" or "topfolder/" that was (or would be) stripped
+
+
+def detect_bundle_type(path: str) -> Optional[str]:
+    """Tell the bundle type from content (magic bytes), not from the file name."""
+    if os.path.isdir(path):
+        return "directory"
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    if head[:2] == b"\x1f\x8b":
+        return "tgz"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    try:
+        if tarfile.is_tarfile(path):  # old v7 tars have no ustar magic
+            return "tar"
+    except OSError:
+        pass
+    return None
+
+
+def no_space_error(path: str, root: str) -> BundleError:
+    return BundleError(f"No space left on device while writing {path}: free space under {root} and retry")
+
+
+# -- entry model --------------------------------------------------------------------------------
+
+FILE, DIRECTORY, SYMLINK, HARDLINK = "file", "directory", "symlink", "hardlink"
+
+
+@dataclass
+class _Entry:
+    name: str  # normalised relative posix path
+    kind: str
+    size: int
+    mode: int
+    link: str = ""
+    open: Optional[Callable] = None  # returns a binary file object for FILE / SYMLINK (zip)
+
+
+def _safe_name(raw: str) -> str:
+    if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":" and raw[0].isalpha()):
+        raise BundleError(f'Unsafe entry "{raw}" in bundle: absolute paths are not allowed', raw)
+    parts = [part for part in raw.split("/") if part not in ("", ".")]
+    if ".." in parts or ".." in raw.replace("\\", "/").split("/"):
+        raise BundleError(f'Unsafe entry "{raw}" in bundle: ".." path components are not allowed', raw)
+    return "/".join(parts)
+
+
+def _check_symlink(name: str, target: str) -> None:
+    if not target or target.startswith("/"):
+        raise BundleError(
+            f'Unsafe entry "{name}" in bundle: symlink to "{target}" points outside the archive', name
+        )
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+    if resolved == ".." or resolved.startswith("../"):
+        raise BundleError(
+            f'Unsafe entry "{name}" in bundle: symlink to "{target}" points outside the archive', name
+        )
+
+
+def _tar_entries(path: str) -> Iterator[_Entry]:
+    try:
+        tar = tarfile.open(path, mode="r|*")  # noqa: SIM115 - closed below
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise BundleError(f"The bundle is not a readable tar archive: {exc}") from None
+    with tar:
+        try:
+            for member in tar:
+                name = _safe_name(member.name)
+                if member.issym():
+                    _check_symlink(name, member.linkname)
+                    yield _Entry(name, SYMLINK, 0, 0o777, member.linkname)
+                elif member.islnk():
+                    try:
+                        link = _safe_name(member.linkname)
+                    except BundleError:
+                        raise BundleError(
+                            f'Unsafe entry "{member.name}" in bundle: hardlink to "{member.linkname}" points '
+                            "outside the archive",
+                            member.name,
+                        ) from None
+                    yield _Entry(name, HARDLINK, 0, member.mode, link)
+                elif member.isdir():
+                    yield _Entry(name, DIRECTORY, 0, member.mode)
+                elif member.isreg():
+                    yield _Entry(
+                        name, FILE, member.size, member.mode, open=lambda m=member: tar.extractfile(m)
+                    )
+                else:
+                    raise BundleError(
+                        f'Unsafe entry "{member.name}" in bundle: device files, fifos and other '
+                        "special files are not allowed",
+                        member.name,
+                    )
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+                raise
+            raise BundleError(f"The bundle is a damaged tar archive: {exc}") from None
+
+
+def _zip_entries(path: str) -> Iterator[_Entry]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise BundleError(f"The bundle is not a readable zip archive: {exc}") from None
+    with archive:
+        for info in archive.infolist():
+            name = _safe_name(info.filename)
+            mode = (info.external_attr >> 16) & 0xFFFF
+            if stat.S_ISLNK(mode):
+                with archive.open(info) as fh:
+                    target = fh.read(4096).decode("utf-8", "replace")
+                _check_symlink(name, target)
+                yield _Entry(name, SYMLINK, 0, 0o777, target)
+            elif mode and (
+                stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+            ):
+                raise BundleError(
+                    f'Unsafe entry "{info.filename}" in bundle: device files, fifos and other '
+                    "special files are not allowed",
+                    info.filename,
+                )
+            elif info.is_dir():
+                yield _Entry(name, DIRECTORY, 0, (mode & 0o777) or 0o755)
+            else:
+                yield _Entry(
+                    name, FILE, info.file_size, (mode & 0o777) or 0o644, open=lambda i=info: archive.open(i)
+                )
+
+
+def _entries(path: str, bundle_type: str) -> Iterator[_Entry]:
+    return _zip_entries(path) if bundle_type == "zip" else _tar_entries(path)
+
+
+def _resolve_type(path: str, bundle_type: Optional[str]) -> str:
+    if not os.path.exists(path):
+        raise BundleError(f"The bundle {path} does not exist")
+    detected = detect_bundle_type(path)
+    if detected is None:
+        raise BundleError(f"The bundle {path} is not a zip, tar or tgz archive")
+    wanted = {"tar.gz": "tgz", "gz": "tgz", "dir": "directory"}.get(bundle_type or "", bundle_type)
+    if wanted and wanted != detected:
+        raise BundleError(f"The bundle was declared as {bundle_type} but its content is {detected}")
+    return detected
+
+
+class _Tracker:
+    """Collects what is needed to find the appspec and enforces the size limit while streaming."""
+
+    def __init__(self, max_size: int):
+        self.max_size = max_size
+        self.total = 0
+        self.tops: Dict[str, bool] = {}
+        self.appspecs: Dict[str, bytes] = {}
+
+    def see(self, entry: _Entry) -> None:
+        self.total += entry.size
+        if self.total > self.max_size:
+            raise BundleError(
+                f'The bundle expands past the {_human(self.max_size)} limit at entry "{entry.name}"',
+                entry.name,
+            )
+        if not entry.name:
+            return
+        top, _, rest = entry.name.partition("/")
+        self.tops[top] = self.tops.get(top, False) or bool(rest) or entry.kind == DIRECTORY
+
+    def wants(self, entry: _Entry) -> bool:
+        return (
+            entry.kind == FILE
+            and entry.name.count("/") <= 1
+            and posixpath.basename(entry.name) in APPSPEC_NAMES
+        )
+
+    def result(self, bundle_type: str) -> BundleInfo:
+        for prefix in self._prefixes():
+            for appspec_name in APPSPEC_NAMES:
+                data = self.appspecs.get(prefix + appspec_name)
+                if data is not None:
+                    return BundleInfo(bundle_type, data.decode("utf-8", "replace"), appspec_name, prefix)
+        raise BundleError(
+            "The bundle has no appspec.yml or appspec.yaml at its root or inside a single top-level folder"
+        )
+
+    def _prefixes(self) -> List[str]:
+        prefixes = [""]
+        if len(self.tops) == 1:
+            top, is_dir = next(iter(self.tops.items()))
+            if is_dir:
+                prefixes.append(top + "/")
+        return prefixes
+
+
+def _human(size: int) -> str:
+    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.4g} {unit}"
+    return f"{size} bytes"
+
+
+def inspect_bundle(
+    path: str, bundle_type: Optional[str] = None, max_size: int = DEFAULT_MAX_SIZE
+) -> BundleInfo:
+    """Validate every entry of a bundle without extracting it and return its appspec."""
+    kind = _resolve_type(path, bundle_type)
+    if kind == "directory":
+        return _inspect_directory(path)
+    tracker = _Tracker(max_size)
+    for entry in _entries(path, kind):
+        tracker.see(entry)
+        if tracker.wants(entry):
+            with entry.open() as fh:
+                tracker.appspecs[entry.name] = _read_limited(fh, entry.name)
+    return tracker.result(kind)
+
+
+def _read_limited(fh, name: str) -> bytes:
+    data = fh.read(MAX_APPSPEC_SIZE + 1)
+    if len(data) > MAX_APPSPEC_SIZE:
+        raise BundleError(f'The appspec "{name}" is larger than 1 MiB', name)
+    return data
+
+
+def _inspect_directory(path: str) -> BundleInfo:
+    tracker = _Tracker(DEFAULT_MAX_SIZE * 1024)
+    for name in os.listdir(path):
+        full = os.path.join(path, name)
+        tracker.tops[name] = os.path.isdir(full) and not os.path.islink(full)
+        if tracker.tops[name]:
+            for appspec_name in APPSPEC_NAMES:
+                candidate = os.path.join(full, appspec_name)
+                if os.path.isfile(candidate):
+                    with open(candidate, "rb") as fh:
+                        tracker.appspecs[f"{name}/{appspec_name}"] = _read_limited(fh, candidate)
+        elif name in APPSPEC_NAMES and os.path.isfile(full):
+            with open(full, "rb") as fh:
+                tracker.appspecs[name] = _read_limited(fh, full)
+    return tracker.result("directory")
+
+
+def extract_bundle(
+    path: str, dest: str, bundle_type: Optional[str] = None, max_size: int = DEFAULT_MAX_SIZE
+) -> BundleInfo:
+    """Extract into `dest` (replaced if present), stripping a single top-level appspec folder."""
+    kind = _resolve_type(path, bundle_type)
+    dest = os.path.abspath(dest)
+    staging = dest + ".partial"
+    for old in (staging, dest):
+        if os.path.lexists(old):
+            shutil.rmtree(old)
+    os.makedirs(staging)
+    try:
+        if kind == "directory":
+            info = _inspect_directory(path)
+            shutil.copytree(path, os.path.join(staging, "d"), symlinks=True)
+            staging_root = os.path.join(staging, "d")
+        else:
+            info = _extract_archive(path, kind, staging, max_size)
+            staging_root = staging
+        source = os.path.join(staging_root, info.prefix) if info.prefix else staging_root
+        os.rename(source, dest)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise no_space_error(getattr(exc, "filename", None) or dest, os.path.dirname(dest)) from None
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return info
+
+
+def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> BundleInfo:
+    tracker = _Tracker(max_size)
+    real_root = os.path.realpath(staging)
+    written = 0
+    links: List[Tuple[str, str]] = []
+
+    def inside(target: str, entry: _Entry) -> str:
+        real = os.path.realpath(target)
+        if real != real_root and not real.startswith(real_root + os.sep):
+            raise BundleError(
+                f'Unsafe entry "{entry.name}" in bundle: it would be written through a link '
+                "outside the archive",
+                entry.name,
+            )
+        return real
+
+    for entry in _entries(path, kind):
+        tracker.see(entry)
+        if not entry.name:
+            continue
+        target = os.path.join(staging, entry.name)
+        parent = os.path.dirname(target)
+        inside(parent, entry)
+        os.makedirs(parent, exist_ok=True)
+        if entry.kind == DIRECTORY:
+            if os.path.lexists(target) and not os.path.isdir(target):
+                os.unlink(target)
+            os.makedirs(target, exist_ok=True)
+            os.chmod(target, (entry.mode & 0o777) | 0o700)
+            continue
+        if os.path.lexists(target):
+            if os.path.isdir(target) and not os.path.islink(target):
+                raise BundleError(f'Bundle entry "{entry.name}" replaces a directory', entry.name)
+            os.unlink(target)
+        if entry.kind == SYMLINK:
+            os.symlink(entry.link, target)
+            links.append((entry.name, target))
+        elif entry.kind == HARDLINK:
+            source = os.path.join(staging, entry.link)
+            if not os.path.isfile(source):
+                raise BundleError(
+                    f'Unsafe entry "{entry.name}" in bundle: hardlink to "{entry.link}" does not '
+                    "point at an earlier file of the archive",
+                    entry.name,
+                )
+            os.link(inside(source, entry), target)
+        else:
+            data: Optional[bytes] = b"" if tracker.wants(entry) else None
+            fd = os.open(
+                target,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                (entry.mode & 0o777) | 0o600,
+            )
+            try:
+                with os.fdopen(fd, "wb") as out, entry.open() as src:
+                    while True:
+                        chunk = src.read(CHUNK)
+                        if not chunk:
+                            break
+                        written += len(chunk)
+                        if written > max_size:
+                            raise BundleError(
+                                f"The bundle expands past the {_human(max_size)} limit at entry "
+                                f'"{entry.name}"',
+                                entry.name,
+                            )
+                        out.write(chunk)
+                        if data is not None and len(data) <= MAX_APPSPEC_SIZE:
+                            data += chunk
+                if data is not None:
+                    tracker.appspecs[entry.name] = data
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise no_space_error(target, os.path.dirname(staging)) from None
+                raise
+    for name, link in links:  # a later entry may have changed where an earlier link resolves
+        inside(link, _Entry(name, SYMLINK, 0, 0))
+    return tracker.result(kind)

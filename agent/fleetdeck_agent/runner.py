@@ -1,0 +1,363 @@
+"""Server mode: long-poll for commands, run them one at a time, report back.
+
+Reporting is never lost: the completion is written into `ongoing-deployment/<id>.json`
+before it is sent, retried with backoff until the server takes it, and re-sent on the next
+start if the agent is stopped first. A command file without a completion means the agent
+died mid-event; on start it is reported Failed (UnknownError), as the protocol requires.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections import deque
+from typing import Callable, List, Optional
+
+from fleetdeck_agent import __version__
+from fleetdeck_agent.client import ApiError, Backoff, Client, TransportError
+from fleetdeck_agent.config import Config
+from fleetdeck_agent.executor import ExecutorOptions, event_timeout, execute
+from fleetdeck_agent.hooks import utcnow
+from fleetdeck_agent.paths import DeploymentRoot, write_text_atomic
+
+log = logging.getLogger("fleetdeck_agent")
+
+RESTART_MESSAGE = "Failing in-progress lifecycle event after an agent restart"
+MAX_QUEUED_LINES = 50000
+
+
+class _Shutdown(Exception):
+    pass
+
+
+class _GaveUp(Exception):
+    pass
+
+
+class LogShipper(threading.Thread):
+    """Sends log batches (and heartbeats while nothing else is sent) from its own thread,
+    so a slow server never blocks the pipe reader of a running script."""
+
+    def __init__(
+        self,
+        client: Client,
+        command_id: str,
+        heartbeat_interval: float,
+        backoff: Backoff,
+        give_up: Callable[[], bool],
+    ):
+        super().__init__(name=f"log-shipper-{command_id}", daemon=True)
+        self.client = client
+        self.path = f"/agent/v1/commands/{command_id}/log/"
+        self.heartbeat_interval = heartbeat_interval
+        self.backoff = backoff
+        self.give_up = give_up
+        self.queue: deque = deque()
+        self.cond = threading.Condition()
+        self.seq = 0
+        self.dropped = 0
+        self.closed = False
+
+    def add(self, lines: List[dict]) -> None:
+        with self.cond:
+            for line in lines:
+                self.seq += 1
+                self.queue.append({"seq": self.seq, **line})
+            while len(self.queue) > MAX_QUEUED_LINES:
+                self.queue.popleft()
+                self.dropped += 1
+            self.cond.notify()
+
+    def run(self) -> None:
+        last_contact = time.monotonic()
+        try:
+            while True:
+                with self.cond:
+                    if not self.queue and not self.closed:
+                        self.cond.wait(timeout=0.2)
+                    if not self.queue and self.closed:
+                        return
+                    batch = [self.queue[i] for i in range(min(100, len(self.queue)))]
+                if batch:
+                    try:
+                        self.client.post(self.path, {"lines": batch})
+                    except TransportError as exc:
+                        if self.give_up():
+                            log.warning("Dropping %d unsent log lines: %s", len(self.queue), exc)
+                            return
+                        delay = self.backoff.next()
+                        log.warning("Sending log lines failed (%s); retrying in %.1f s", exc, delay)
+                        time.sleep(delay)
+                        continue
+                    except ApiError as exc:
+                        log.warning("The server refused a log batch (%s); dropping it", exc)
+                    self.backoff.reset()
+                    last_contact = time.monotonic()
+                    with self.cond:
+                        for _ in batch:
+                            if self.queue:
+                                self.queue.popleft()
+                elif time.monotonic() - last_contact >= self.heartbeat_interval:
+                    last_contact = time.monotonic()
+                    try:
+                        self.client.post("/agent/v1/heartbeat/", {})
+                    except (TransportError, ApiError) as exc:
+                        log.warning("Heartbeat failed: %s", exc)
+        finally:
+            self.client.close()
+
+    def close(self) -> None:
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+        self.join()
+        if self.dropped:
+            log.warning("%d log lines were dropped while the server was unreachable", self.dropped)
+
+
+class Agent:
+    def __init__(self, config: Config):
+        self.config = config
+        self.root = DeploymentRoot(config.root).ensure()
+        self.client = Client(config.server, config.credential, config.ca_bundle)
+        self.options = ExecutorOptions(
+            credential=config.credential,
+            ca_bundle=config.ca_bundle,
+            github_token=config.github_token,
+            max_bundle_size=config.max_bundle_size,
+            max_revisions=config.max_revisions,
+            kill_grace=config.kill_grace,
+        )
+        self.stopping = threading.Event()
+        self.cancel = threading.Event()
+        self.stop_time = 0.0
+        self.busy = False
+        self.done: deque = deque(maxlen=200)
+
+    # -- signals -------------------------------------------------------------------------------
+
+    def install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        if self.stopping.is_set():
+            log.warning("Received %s again: stopping the running script now", name)
+            self.cancel.set()
+            return
+        self.stopping.set()
+        self.stop_time = time.monotonic()
+        if self.busy:
+            log.info(
+                "Received %s: finishing the current event (at most %.0f s), then exiting",
+                name,
+                self.config.shutdown_grace,
+            )
+            timer = threading.Timer(self.config.shutdown_grace, self.cancel.set)
+            timer.daemon = True
+            timer.start()
+        else:
+            log.info("Received %s: exiting", name)
+            raise _Shutdown()
+
+    def _give_up(self) -> bool:
+        return self.stopping.is_set() and time.monotonic() - self.stop_time > self.config.shutdown_grace
+
+    # -- main loop -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        self.install_signals()
+        log.info(
+            "fleetdeck-agent %s polling %s as %s (root %s)",
+            __version__,
+            self.config.server,
+            self.config.name or "?",
+            self.root.root,
+        )
+        try:
+            self.recover()
+            backoff = self._backoff()
+            while not self.stopping.is_set():
+                try:
+                    commands = self.poll()
+                except (TransportError, ApiError) as exc:
+                    delay = backoff.next()
+                    hint = (
+                        " (is the credential revoked? re-run register)"
+                        if getattr(exc, "status", 0) == 401
+                        else ""
+                    )
+                    log.warning(
+                        "Polling %s failed: %s%s; retrying in %.1f s", self.config.server, exc, hint, delay
+                    )
+                    time.sleep(delay)
+                    continue
+                backoff.reset()
+                for command in commands:
+                    if self.stopping.is_set():
+                        break
+                    self.handle(command)
+        except _Shutdown:
+            pass
+        log.info("Stopped")
+        return 0
+
+    def _backoff(self) -> Backoff:
+        return Backoff(self.config.backoff_start, self.config.backoff_cap)
+
+    def poll(self) -> List[dict]:
+        wait = self.config.poll_wait
+        _status, data = self.client.post(
+            f"/agent/v1/poll/?wait={wait}", {"agent_version": __version__}, timeout=wait + 15
+        )
+        commands = data.get("commands") or []
+        return [command for command in commands if command.get("id") not in self.done]
+
+    def _retry(self, what: str, call: Callable[[], object]):
+        backoff = self._backoff()
+        while True:
+            try:
+                return call()
+            except TransportError as exc:
+                if self._give_up():
+                    raise _GaveUp() from None
+                delay = backoff.next()
+                log.warning("%s failed (%s); retrying in %.1f s", what, exc, delay)
+                time.sleep(delay)
+
+    def recover(self) -> None:
+        """Report what a previous run left in ongoing-deployment/ (see the module docstring)."""
+        for name in sorted(os.listdir(self.root.ongoing_dir)):
+            if not name.endswith(".json"):
+                continue
+            path = os.path.join(self.root.ongoing_dir, name)
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    record = json.load(fh)
+            except (OSError, ValueError):
+                record = {}
+            command_id = (record.get("command") or {}).get("id") or name[: -len(".json")]
+            completion = record.get("completion")
+            if completion is None:
+                log.warning(
+                    "Command %s was in progress when the agent stopped: reporting it Failed", command_id
+                )
+                now = utcnow()
+                completion = {
+                    "status": "Failed",
+                    "started_at": record.get("started_at") or now,
+                    "ended_at": now,
+                    "diagnostics": {
+                        "error_code": "UnknownError",
+                        "script_name": "",
+                        "message": RESTART_MESSAGE,
+                        "log_tail": "",
+                    },
+                }
+            else:
+                log.info("Re-sending the completion of command %s", command_id)
+            if self._complete(command_id, completion):
+                os.unlink(path)
+
+    def _complete(self, command_id: str, completion: dict) -> bool:
+        try:
+            self._retry(
+                f"Reporting completion of {command_id}",
+                lambda: self.client.post(f"/agent/v1/commands/{command_id}/complete/", completion),
+            )
+        except ApiError as exc:
+            log.error("The server refused the completion of %s (%s); dropping it", command_id, exc)
+        except _GaveUp:
+            log.warning(
+                "Could not report %s before shutdown; it will be re-sent on the next start", command_id
+            )
+            return False
+        self.done.append(command_id)
+        return True
+
+    def handle(self, command: dict) -> None:
+        command_id = str(command.get("id", ""))
+        event = command.get("lifecycle_event")
+        self.busy = True
+        try:
+            if self.stopping.is_set():
+                return
+            ongoing = self.root.ongoing_file(command_id)
+            try:
+                timeout = event_timeout(command, self.root)
+                self._retry(
+                    f"Acknowledging {command_id}",
+                    lambda: self.client.post(
+                        f"/agent/v1/commands/{command_id}/ack/", {"timeout_seconds": timeout}
+                    ),
+                )
+            except ApiError as exc:
+                if exc.status == 409:
+                    log.info(
+                        "Command %s (%s) was cancelled before it started: skipping it", command_id, event
+                    )
+                else:
+                    log.error("The server refused to ack %s (%s): skipping it", command_id, exc)
+                self.done.append(command_id)
+                return
+            except _GaveUp:
+                return
+            started = utcnow()
+            write_text_atomic(ongoing, json.dumps({"command": command, "started_at": started}))
+            log.info("Running %s for %s (%s)", event, command.get("deployment_id"), command_id)
+            shipper = LogShipper(
+                self.client, command_id, self.config.heartbeat_interval, self._backoff(), self._give_up
+            )
+            shipper.start()
+            begin = time.monotonic()
+            try:
+                completion = execute(command, self.root, shipper.add, self.options, cancel=self.cancel)
+            finally:
+                shipper.close()
+            diagnostics = completion["diagnostics"]
+            log.info(
+                "%s %s in %.2f s: %s %s",
+                event,
+                completion["status"],
+                time.monotonic() - begin,
+                diagnostics["error_code"],
+                diagnostics["message"],
+            )
+            write_text_atomic(
+                ongoing, json.dumps({"command": command, "started_at": started, "completion": completion})
+            )
+            if self._complete(command_id, completion):
+                os.unlink(ongoing)
+        finally:
+            self.busy = False
+
+
+def run_agent(config: Config) -> int:
+    return Agent(config).run()
+
+
+def ec2_instance_id(timeout: float = 0.3) -> Optional[str]:
+    """Instance id from EC2 instance metadata (IMDSv2, then v1), or None when not on EC2."""
+    import http.client
+
+    try:
+        conn = http.client.HTTPConnection("169.254.169.254", 80, timeout=timeout)
+        conn.request("PUT", "/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        response = conn.getresponse()
+        token = response.read().decode() if response.status == 200 else ""
+        conn.request(
+            "GET",
+            "/latest/meta-data/instance-id",
+            headers={"X-aws-ec2-metadata-token": token} if token else {},
+        )
+        response = conn.getresponse()
+        body = response.read().decode().strip()
+        conn.close()
+        return body if response.status == 200 and body.startswith("i-") else None
+    except (OSError, http.client.HTTPException):
+        return None
