@@ -21,6 +21,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -394,6 +395,8 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
                 if exc.errno == errno.ENOSPC:
                     raise no_space_error(target, os.path.dirname(staging)) from None
                 raise
+            except (zipfile.BadZipFile, zlib.error, tarfile.TarError, EOFError) as exc:
+                raise BundleError(f'The bundle entry "{entry.name}" is damaged: {exc}', entry.name) from None
     for name, link in links:  # a later entry may have changed where an earlier link resolves
         inside(link, _Entry(name, SYMLINK, 0, 0))
     return tracker.result(kind)

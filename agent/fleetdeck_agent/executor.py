@@ -140,12 +140,15 @@ def _run_event(
         archive = _ensure_archive(command, root, group_id, deployment_id, options, events)
         spec = load_appspec(archive)
         try:
-            install(
+            result = install(
                 archive, spec, root, group_id, deployment_id, command.get("file_exists_behavior"), events.note
             )
         except InstallError as exc:
             raise EventFailure(str(exc)) from None
-        return "Succeeded", ScriptOutcome("Success", "", "")
+        message = f"Installed {len(result.files)} files, created {len(result.directories)} directories"
+        if result.retained:
+            message += f", retained {len(result.retained)} existing files"
+        return "Succeeded", ScriptOutcome("Success", message, "")
     if event in SERVER_EVENTS:
         return "Skipped", ScriptOutcome("Success", f"{event} is performed by the server", "")
     if event not in SCRIPTABLE_EVENTS:
