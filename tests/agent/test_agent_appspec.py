@@ -152,8 +152,8 @@ def test_it_reports_yaml_syntax_errors_with_a_line_number():
 
 def test_it_accepts_and_keeps_acls_and_context():
     spec = parse_appspec(
-        HEAD
-        + "permissions:\n  - object: /srv\n    acls: ['u:nobody:rw']\n    context:\n      type: httpd_sys_content_t\n"
+        HEAD + "permissions:\n  - object: /srv\n    acls: ['u:nobody:rw']\n"
+        "    context:\n      type: httpd_sys_content_t\n"
         "    except: ['*.log']\n    pattern: '*.conf'\n"
     )
     perm = spec.permissions[0]

@@ -35,7 +35,7 @@ def test_it_does_not_detect_a_type_for_other_content(tmp_path):
     path = tmp_path / "x.bin"
     path.write_bytes(b"just some text")
     assert detect_bundle_type(str(path)) is None
-    with pytest.raises(BundleError, match="not a zip, tar or tgz"):
+    with pytest.raises(BundleError, match=r"not a zip, tar or tgz"):
         inspect_bundle(str(path))
 
 
@@ -64,12 +64,12 @@ def test_it_accepts_appspec_yaml(tmp_path, make_bundle):
 
 def test_it_rejects_a_bundle_without_appspec(tmp_path, make_bundle):
     src = write_tree(tmp_path / "n", {"a/appspec.yml": SIMPLE_APPSPEC, "b/readme": "x"})
-    with pytest.raises(BundleError, match="no appspec.yml or appspec.yaml at its root"):
+    with pytest.raises(BundleError, match=r"no appspec.yml or appspec.yaml at its root"):
         inspect_bundle(str(make_bundle(src, "tar")))
 
 
 def test_it_rejects_a_declared_type_that_does_not_match_the_content(revision, make_bundle):
-    with pytest.raises(BundleError, match="declared as zip but its content is tgz"):
+    with pytest.raises(BundleError, match=r"declared as zip but its content is tgz"):
         inspect_bundle(str(make_bundle(revision, "tgz")), bundle_type="zip")
 
 
@@ -86,7 +86,7 @@ def test_it_rejects_zip_slip_naming_the_entry(tmp_path):
 
 def test_it_rejects_an_absolute_path_naming_the_entry(tmp_path, tar_info):
     bundle = tar_with(tmp_path / "abs.tar", [(tar_info("/etc/cron.d/evil", 4), b"boom")])
-    with pytest.raises(BundleError, match='"/etc/cron.d/evil".*absolute paths'):
+    with pytest.raises(BundleError, match=r'"/etc/cron.d/evil".*absolute paths'):
         inspect_bundle(str(bundle))
 
 
@@ -94,7 +94,7 @@ def test_it_rejects_a_symlink_pointing_outside_the_archive(tmp_path, tar_info):
     bundle = tar_with(
         tmp_path / "sym.tgz", [(tar_info("app/link", kind=tarfile.SYMTYPE, link="../../etc"), None)], gz=True
     )
-    with pytest.raises(BundleError, match='"app/link".*symlink to "../../etc" points outside'):
+    with pytest.raises(BundleError, match=r'"app/link".*symlink to "../../etc" points outside'):
         extract_bundle(str(bundle), str(tmp_path / "out"))
 
 
@@ -102,7 +102,7 @@ def test_it_rejects_an_absolute_symlink(tmp_path, tar_info):
     bundle = tar_with(
         tmp_path / "sym.tar", [(tar_info("passwd", kind=tarfile.SYMTYPE, link="/etc/passwd"), None)]
     )
-    with pytest.raises(BundleError, match='"passwd".*points outside'):
+    with pytest.raises(BundleError, match=r'"passwd".*points outside'):
         inspect_bundle(str(bundle))
 
 
@@ -115,7 +115,7 @@ def test_it_rejects_a_write_through_a_symlink_chain_that_escapes(tmp_path, tar_i
     ]
     bundle = tar_with(tmp_path / "chain.tar", members)
     out = tmp_path / "deep" / "out"
-    with pytest.raises(BundleError, match='"c/escaped".*outside the archive'):
+    with pytest.raises(BundleError, match=r'"c/escaped".*outside the archive'):
         extract_bundle(str(bundle), str(out))
     assert not (tmp_path / "deep" / "escaped").exists()
 
@@ -134,21 +134,21 @@ def test_it_rejects_a_hardlink_pointing_outside_the_archive(tmp_path, tar_info):
     bundle = tar_with(
         tmp_path / "hard.tar", [(tar_info("shadow", kind=tarfile.LNKTYPE, link="../../etc/shadow"), None)]
     )
-    with pytest.raises(BundleError, match='"shadow".*hardlink to "../../etc/shadow" points outside'):
+    with pytest.raises(BundleError, match=r'"shadow".*hardlink to "../../etc/shadow" points outside'):
         extract_bundle(str(bundle), str(tmp_path / "out"))
 
 
 @pytest.mark.parametrize("kind", [tarfile.CHRTYPE, tarfile.BLKTYPE, tarfile.FIFOTYPE])
 def test_it_rejects_device_files_and_fifos(tmp_path, tar_info, kind):
     bundle = tar_with(tmp_path / "dev.tar", [(tar_info("dev/thing", kind=kind), None)])
-    with pytest.raises(BundleError, match='"dev/thing".*device files, fifos'):
+    with pytest.raises(BundleError, match=r'"dev/thing".*device files, fifos'):
         inspect_bundle(str(bundle))
 
 
 def test_it_rejects_an_archive_that_expands_past_the_size_limit(tmp_path, tar_info):
     members = [(tar_info(f"data/{i}.bin", 4000), b"x" * 4000) for i in range(5)]
     bundle = tar_with(tmp_path / "big.tgz", members, gz=True)
-    with pytest.raises(BundleError, match='expands past the 9.766 KiB limit at entry "data/2.bin"'):
+    with pytest.raises(BundleError, match=r'expands past the 9.766 KiB limit at entry "data/2.bin"'):
         extract_bundle(str(bundle), str(tmp_path / "out"), max_size=10000)
     assert not (tmp_path / "out").exists()
 
@@ -283,6 +283,6 @@ def test_it_reports_no_space_left_while_downloading(tiny_filesystem, tmp_path):
 def test_it_reports_no_space_left_while_extracting(tiny_filesystem, tmp_path, tar_info):
     bundle = tar_with(tmp_path / "big.tgz", [(tar_info("big.bin", 600 * 1024), b"x" * 600 * 1024)], gz=True)
     with pytest.raises(
-        BundleError, match="No space left on device while writing .*big.bin: free space under"
+        BundleError, match=r"No space left on device while writing .*big.bin: free space under"
     ):
         extract_bundle(str(bundle), str(tiny_filesystem / "out"))
