@@ -1,0 +1,205 @@
+"""Run the whole server side as child processes: uvicorn, a Celery worker and beat.
+
+`python -m config.stack` (what `make demo` calls) starts them on the embedded defaults and stays
+in the foreground until Ctrl-C, which stops every child it started. The end-to-end tests use the
+same `Stack` class, so what the tests run is what users run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if the process that started them dies, so nothing is left behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    env: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 0
+    log_dir: Path = BASE_DIR / "var" / "logs"
+    worker_concurrency: int = 2
+    web_workers: int = 1
+    beat: bool = True
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, **self.env}
+        env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.processes[name] = subprocess.Popen(
+            argv, cwd=BASE_DIR, env=self._env(), stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads hold locks at spawn time
+        )
+
+    def start_web(self) -> None:
+        self._spawn(
+            "web",
+            [
+                sys.executable, "-m", "uvicorn", "config.asgi:application",
+                "--host", self.host, "--port", str(self.port),
+                "--workers", str(self.web_workers),
+                "--no-access-log", "--log-level", "warning",
+                "--timeout-graceful-shutdown", "3",
+                "--timeout-keep-alive", "30",
+            ],
+        )
+
+    def start_worker(self, name: str = "worker") -> None:
+        queue = self._env().get("FLEETDECK_QUEUE", "fleetdeck")
+        self._spawn(
+            name,
+            [
+                sys.executable, "-m", "celery", "-A", "config", "worker",
+                "--loglevel", "INFO", "--concurrency", str(self.worker_concurrency),
+                "--queues", queue, "--hostname", f"{name}-{os.getpid()}-{self.port}@%h",
+                "--without-gossip", "--without-mingle", "--without-heartbeat",
+            ],
+        )
+
+    def start_beat(self) -> None:
+        schedule = self.log_dir / f"celerybeat-{self.port}"
+        self._spawn(
+            "beat",
+            [
+                sys.executable, "-m", "celery", "-A", "config", "beat",
+                "--loglevel", "INFO", "--schedule", str(schedule),
+            ],
+        )
+
+    def start(self, timeout: float = 30.0) -> Stack:
+        if not self.port:
+            self.port = free_port()
+        self.start_web()
+        self.start_worker()
+        if self.beat:
+            self.start_beat()
+        self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as response:  # noqa: S310
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the web server did not answer on {self.url} within {timeout:.0f} s")
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.processes.pop(name)
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + 10
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.processes.clear()
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run Fleetdeck's web server, worker and beat.")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("FLEETDECK_PORT", "8000")))
+    parser.add_argument("--host", default=os.environ.get("FLEETDECK_HOST", "127.0.0.1"))
+    parser.add_argument("--demo", action="store_true", help="migrate and create the demo login first")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()  # starts the embedded Redis when REDIS_URL is unset
+    from django.conf import settings
+
+    # Children must share this Redis and the var directory.
+    os.environ["REDIS_URL"] = settings.REDIS_URL
+    os.environ.setdefault("FLEETDECK_VAR_DIR", str(settings.VAR_DIR))
+    if args.demo:
+        _manage("migrate", "--no-input", "-v", "0")
+        _manage("demo_setup")
+    stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs")
+    stopping = False
+
+    def on_signal(signum, frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        stack.start()
+        print(f"\nFleetdeck is running at {stack.url}/  (logs in {stack.log_dir}; Ctrl-C stops everything)\n")
+        sys.stdout.flush()
+        while not stopping:
+            for name, proc in stack.processes.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; see {stack.log_dir / name}.log", file=sys.stderr)
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        print("Stopping…")
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""Real processes for end-to-end tests: agents started with the real `fleetdeck-agent` CLI,
+bundles whose hooks record what ran, and a small API client."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+AGENT = [sys.executable, "-m", "fleetdeck_agent"]
+EVENTS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService")
+
+# One hook for every event. It learns its host from its own path (<agents>/<name>/root/...),
+# records "<time> <host> <event> <deployment> <revision label>", prints two lines with a pause
+# between them, and obeys control files: <ctl>/<host>.<event>.fail, <ctl>/<host>.<event>.sleep.
+HOOK = """#!/bin/sh
+here=$(cd "$(dirname "$0")" && pwd)
+host=$(echo "$here" | sed -n 's#.*/agents/\\([^/]*\\)/root/.*#\\1#p')
+ctl="{ctl}"
+echo "$(date +%s.%N) $host $LIFECYCLE_EVENT $DEPLOYMENT_ID {label} start" >> "{record}"
+echo "{label} $LIFECYCLE_EVENT on $host: first line"
+if [ -e "$ctl/$host.$LIFECYCLE_EVENT.sleep" ]; then sleep "$(cat "$ctl/$host.$LIFECYCLE_EVENT.sleep")"; fi
+echo "{label} $LIFECYCLE_EVENT on $host: second line"
+if [ -e "$ctl/$host.$LIFECYCLE_EVENT.fail" ]; then echo "failing on purpose" >&2; exit 3; fi
+echo "$(date +%s.%N) $host $LIFECYCLE_EVENT $DEPLOYMENT_ID {label} end" >> "{record}"
+"""
+
+
+def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+    tar.addfile(info, io.BytesIO(data))
+
+
+def recording_bundle(path: Path, *, label: str, record: Path, ctl: Path, events=EVENTS) -> Path:
+    appspec = "version: 0.0\nos: linux\nhooks:\n" + "".join(
+        f"  {event}:\n    - location: scripts/hook.sh\n      timeout: 120\n" for event in events
+    )
+    with tarfile.open(path, "w:gz") as tar:
+        _add(tar, "appspec.yml", appspec.encode())
+        _add(tar, "scripts/hook.sh", HOOK.format(ctl=ctl, record=record, label=label).encode(), 0o755)
+    return path
+
+
+@dataclass
+class Record:
+    at: float
+    host: str
+    event: str
+    deployment: str
+    label: str
+    phase: str
+
+
+def read_records(path: Path) -> list[Record]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        at, host, event, deployment, label, phase = line.split()
+        out.append(Record(float(at), host, event, deployment, label, phase))
+    return out
+
+
+class Api:
+    def __init__(self, base: str, token: str):
+        self.base = base.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Token {token}"
+
+    def _check(self, response: requests.Response, expected) -> dict:
+        expected = (expected,) if isinstance(expected, int) else expected
+        assert response.status_code in expected, f"{response.status_code}: {response.text[:2000]}"
+        return response.json() if response.content else {}
+
+    def get(self, path: str, expected=200, **params) -> dict:
+        return self._check(self.session.get(self.base + path, params=params, timeout=30), expected)
+
+    def post(self, path: str, body: dict | None = None, expected=(200, 201, 202), **kwargs) -> dict:
+        return self._check(self.session.post(self.base + path, json=body, timeout=60, **kwargs), expected)
+
+    def upload(self, app: str, bundle: Path, description: str = "") -> dict:
+        with open(bundle, "rb") as fh:
+            response = self.session.post(
+                f"{self.base}/api/v1/applications/{app}/revisions/",
+                files={"bundle": (bundle.name, fh)},
+                data={"description": description},
+                timeout=60,
+            )
+        return self._check(response, 201)
+
+    def wait(self, deployment_id: str, timeout: float = 60, until=None) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            detail = self.get(f"/api/v1/deployments/{deployment_id}/")
+            done = until(detail) if until else detail["status"] in ("Succeeded", "Failed", "Stopped")
+            if done:
+                return detail
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{deployment_id} still {detail['status']} after {timeout} s: {detail}")
+            time.sleep(0.2)
+
+
+@dataclass
+class Agent:
+    name: str
+    home: Path
+    proc: subprocess.Popen | None = None
+
+    @property
+    def config(self) -> Path:
+        return self.home / "agent.yml"
+
+    @property
+    def root(self) -> Path:
+        return self.home / "root"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "agent.log"
+
+
+@dataclass
+class Fleet:
+    """Agents of one test. Names get a per-test suffix so tests never share hosts."""
+
+    server: str
+    api: Api
+    base: Path
+    env: dict = field(default_factory=dict)
+    agents: dict[str, Agent] = field(default_factory=dict)
+    tag: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    def _env(self) -> dict:
+        return {**os.environ, "FLEETDECK_AGENT_EC2_METADATA": "0", "PYTHONUNBUFFERED": "1", **self.env}
+
+    def registration_token(self, tags: dict) -> str:
+        return self.api.post("/api/v1/registration-tokens/", {"tags": tags, "expires_at": None})["token"]
+
+    def start(self, names: list[str], tags: dict | None = None) -> list[Agent]:
+        tags = {"fleet": self.tag, **(tags or {})}
+        token = self.registration_token(tags)
+        started = []
+        for name in names:
+            agent = Agent(name=name, home=self.base / "agents" / name)
+            agent.home.mkdir(parents=True, exist_ok=True)
+            subprocess.run(
+                [*AGENT, "register", "--server", self.server, "--token", token, "--name", name,
+                 "--root", str(agent.root), "--config", str(agent.config)],
+                env=self._env(), check=True, capture_output=True, timeout=60,
+            )
+            self.agents[name] = agent
+            self.run(agent)
+            started.append(agent)
+        return started
+
+    def run(self, agent: Agent) -> None:
+        log = open(agent.log, "ab")  # noqa: SIM115 - owned by the child
+        agent.proc = subprocess.Popen(
+            [*AGENT, "run", "--config", str(agent.config)],
+            env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        agent = self.agents[name]
+        if agent.proc and agent.proc.poll() is None:
+            os.killpg(agent.proc.pid, sig)
+            agent.proc.wait(timeout=30)
+
+    def stop_all(self) -> None:
+        for agent in self.agents.values():
+            if agent.proc and agent.proc.poll() is None:
+                try:
+                    os.killpg(agent.proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for agent in self.agents.values():
+            if agent.proc:
+                try:
+                    agent.proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(agent.proc.pid, signal.SIGKILL)
