@@ -1,0 +1,80 @@
+"""Turning an uploaded bundle into a Revision: stream, hash, inspect, store.
+
+The two calls into the agent package live in `inspect`, so the server validates bundles with exactly
+the code that will later extract them on the hosts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+from django.core.files import File
+from fleetdeck_agent.appspec import AppSpecError, parse_appspec
+from fleetdeck_agent.bundle import BundleError, inspect_bundle
+from rest_framework.exceptions import ValidationError
+
+from deployments.models import Application, Revision, RevisionSource
+
+
+@dataclass
+class Inspected:
+    bundle_type: str
+    appspec: str
+
+
+def _reject(message: str) -> ValidationError:
+    return ValidationError({"bundle": [message]})
+
+
+def inspect(path: str) -> Inspected:
+    """Check the archive and its appspec; raise a 400 quoting the agent's message."""
+    try:
+        info = inspect_bundle(path)
+    except BundleError as exc:
+        raise _reject(exc.message) from None
+    if info.bundle_type == "directory":
+        raise _reject("The bundle is not a zip, tar or tgz archive")
+    try:
+        parse_appspec(info.appspec_text, info.prefix + info.appspec_name)
+    except AppSpecError as exc:
+        raise _reject(f"Invalid AppSpec: {exc}") from None
+    return Inspected(info.bundle_type, info.appspec_text)
+
+
+def store_upload(application: Application, upload, *, description: str, user) -> Revision:
+    """Copy the upload to a temp file while hashing it, validate it, then hand it to Django storage."""
+    digest = hashlib.sha256()
+    size = 0
+    fd, path = tempfile.mkstemp(prefix="fleetdeck-upload-", suffix=".bundle")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in upload.chunks():
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise _reject("The bundle is empty")
+        found = inspect(path)
+        revision = Revision(
+            application=application,
+            source=RevisionSource.UPLOAD,
+            bundle_type=found.bundle_type,
+            sha256=digest.hexdigest(),
+            size=size,
+            appspec=found.appspec,
+            description=description,
+            uploaded_by=user if user.is_authenticated else None,
+        )
+        with open(path, "rb") as fh:
+            revision.bundle.save(os.path.basename(upload.name or "bundle"), File(fh), save=False)
+        try:
+            revision.save()
+        except Exception:
+            revision.bundle.delete(save=False)
+            raise
+        return revision
+    finally:
+        os.unlink(path)

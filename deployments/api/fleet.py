@@ -1,0 +1,119 @@
+"""The fleet: instances running fleetdeck-agent, and the registration tokens that enrol them."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from django.db.models.fields.json import KeyTextTransform
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from deployments import engine
+from deployments.models import DeploymentGroup, Instance, InstanceGroupState, RegistrationToken
+
+from .base import ApiViewSet, bool_param
+from .serializers.fleet import InstanceSerializer, IssuedTokenSerializer, RegistrationTokenSerializer
+
+STATES = ("active", "deregistered", "all")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "tag", str, many=True, description="key=value, or key for 'has this tag'; repeat to AND"
+            ),
+            OpenApiParameter("online", bool),
+            OpenApiParameter(
+                "deployment_group", str, description="application/group: the group's current targets"
+            ),
+            OpenApiParameter("state", str, enum=list(STATES), description="default active"),
+        ]
+    )
+)
+class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, ApiViewSet):
+    serializer_class = InstanceSerializer
+    lookup_field = "name"
+    http_method_names = ["get", "patch", "post", "head", "options"]
+
+    def get_queryset(self):
+        states = InstanceGroupState.objects.select_related("group__application", "revision").order_by(
+            "group__application__name", "group__name"
+        )
+        return Instance.objects.prefetch_related(Prefetch("group_states", queryset=states)).order_by("name")
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        request = self.request
+        state = request.query_params.get("state") or "active"
+        if state not in STATES:
+            raise ValidationError({"state": [f"{state!r} is not one of {', '.join(STATES)}"]})
+        if state != "all":
+            queryset = queryset.filter(deregistered_at__isnull=state == "active")
+        for number, raw in enumerate(request.query_params.getlist("tag")):
+            key, has_value, value = raw.partition("=")
+            if not key:
+                raise ValidationError({"tag": [f"{raw!r} needs a key: use key=value or key"]})
+            if has_value:
+                alias = f"_tag{number}"
+                queryset = queryset.alias(**{alias: KeyTextTransform(key, "tags")}).filter(**{alias: value})
+            else:
+                queryset = queryset.filter(tags__has_key=key)
+        online = bool_param(request, "online")
+        if online is not None:
+            queryset = queryset.filter(online=online)
+        if group_ref := request.query_params.get("deployment_group"):
+            app_name, _, group_name = group_ref.partition("/")
+            group = DeploymentGroup.objects.filter(application__name=app_name, name=group_name).first()
+            if group is None:
+                raise ValidationError(
+                    {"deployment_group": [f"No deployment group {group_ref!r}; use application/group"]}
+                )
+            queryset = queryset.filter(pk__in=[i.pk for i in engine.matching_instances(group)])
+        return queryset
+
+    def update(self, request, *args, **kwargs):
+        unknown = set(request.data) - {"tags"}
+        if unknown:
+            raise ValidationError(
+                {field: ["is read-only; only tags can be edited"] for field in sorted(unknown)}
+            )
+        kwargs["partial"] = True
+        return super().update(request, *args, **kwargs)
+
+    @extend_schema(request=None, responses={200: InstanceSerializer})
+    @action(detail=True, methods=["post"])
+    def deregister(self, request, name=None):
+        """Its credential stops working at once and it is never targeted again. Idempotent."""
+        instance = self.get_object()
+        if instance.deregistered_at is None:
+            instance.deregister()
+        return Response(self.get_serializer(instance).data)
+
+
+class RegistrationTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
+    serializer_class = RegistrationTokenSerializer
+    queryset = RegistrationToken.objects.select_related("created_by").order_by("-created_at", "-id")
+    lookup_value_regex = "[0-9]+"
+
+    @extend_schema(request=RegistrationTokenSerializer, responses={201: IssuedTokenSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        expires_at = serializer.validated_data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ValidationError({"expires_at": ["must be in the future"]})
+        token, raw = RegistrationToken.issue(created_by=request.user, **serializer.validated_data)
+        token.token = raw
+        return Response(IssuedTokenSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: RegistrationTokenSerializer})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        token = self.get_object()
+        token.revoke()
+        return Response(self.get_serializer(token).data)

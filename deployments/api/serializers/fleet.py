@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from deployments.models import Instance, InstanceGroupState, RegistrationToken
+
+from .common import TagsField, username
+
+
+class InstalledSerializer(serializers.ModelSerializer):
+    application = serializers.CharField(source="group.application.name")
+    deployment_group = serializers.CharField(source="group.name")
+    revision_sha256 = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InstanceGroupState
+        fields = [
+            "application",
+            "deployment_group",
+            "revision",
+            "revision_sha256",
+            "last_status",
+            "last_deployment",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_revision_sha256(self, obj) -> str | None:
+        return obj.revision.sha256 if obj.revision is not None else None
+
+
+class InstanceSerializer(serializers.ModelSerializer):
+    """Tags are the only field a user edits; the rest is reported by the agent."""
+
+    tags = TagsField()
+    installed = InstalledSerializer(source="group_states", many=True, read_only=True)
+
+    class Meta:
+        model = Instance
+        # Never credential_hash.
+        fields = [
+            "name",
+            "hostname",
+            "tags",
+            "platform",
+            "agent_version",
+            "ec2_instance_id",
+            "online",
+            "last_seen",
+            "registered_at",
+            "deregistered_at",
+            "installed",
+        ]
+        read_only_fields = [f for f in fields if f != "tags"]
+
+
+class RegistrationTokenSerializer(serializers.ModelSerializer):
+    tags = TagsField(required=False)
+    usable = serializers.BooleanField(source="is_usable", read_only=True)
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = RegistrationToken
+        fields = [
+            "id",
+            "prefix",
+            "description",
+            "tags",
+            "expires_at",
+            "revoked_at",
+            "usable",
+            "uses",
+            "last_used_at",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = ["id", "prefix", "revoked_at", "uses", "last_used_at", "created_at"]
+
+    def get_created_by(self, obj) -> str | None:
+        return username(obj.created_by)
+
+
+@extend_schema_field(serializers.CharField(help_text="The raw token. Shown once, in this answer only."))
+class _TokenField(serializers.CharField):
+    pass
+
+
+class IssuedTokenSerializer(RegistrationTokenSerializer):
+    """The create answer: the only place the raw token is ever shown."""
+
+    token = _TokenField(read_only=True)
+
+    class Meta(RegistrationTokenSerializer.Meta):
+        fields = ["id", "token", *RegistrationTokenSerializer.Meta.fields[1:]]
