@@ -26,3 +26,6 @@ class DeploymentsConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(ensure_builtin_configs, sender=self)
+        from config import querycount
+
+        querycount.install()
