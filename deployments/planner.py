@@ -34,11 +34,18 @@ def filter_matches(tags: dict[str, str], tag_filter: dict) -> bool:
     return key in tags and tags[key] == value
 
 
-def matches_tags(tags: dict[str, str], tag_filters: Sequence[dict], tag_set: Sequence[Sequence[dict]]) -> bool:
-    """A flat filter list is ORed. A tag set is AND across its groups and OR within each group."""
-    if tag_set:
-        return all(any(filter_matches(tags, f) for f in group) for group in tag_set if group)
-    return any(filter_matches(tags, f) for f in tag_filters)
+def matches_tags(
+    tags: dict[str, str], tag_filters: Sequence[dict], tag_set: Sequence[Sequence[dict]]
+) -> bool:
+    """A flat filter list is ORed. A tag set is AND across its groups and OR within each group.
+
+    Empty groups are ignored; a tag set with no filters at all matches nothing, like an empty list
+    (`all()` of nothing would otherwise target the whole fleet).
+    """
+    groups = [group for group in tag_set or () if group]
+    if groups:
+        return all(any(filter_matches(tags, f) for f in group) for group in groups)
+    return any(filter_matches(tags, f) for f in tag_filters or ())
 
 
 def validate_tag_filter(tag_filter: object) -> str | None:
@@ -84,7 +91,10 @@ class HealthRule:
     def describe(self, fleet_size: int) -> str:
         m = self.minimum_healthy(fleet_size)
         if self.kind == ONE_AT_A_TIME:
-            return f"one host at a time; every host but the last must succeed (minimum healthy {m} of {fleet_size})"
+            return (
+                "one host at a time; every host but the last must succeed "
+                f"(minimum healthy {m} of {fleet_size})"
+            )
         if self.kind == FLEET_PERCENT:
             return (
                 f"minimum healthy {self.value}% of {fleet_size} = {fleet_size * self.value / 100:g}, "
