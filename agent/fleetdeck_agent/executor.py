@@ -365,7 +365,7 @@ def event_timeout(command: dict, root: Union[DeploymentRoot, str]) -> int:
         else:
             archive = root.archive_dir(group_id, deployment_id)
         if event in SCRIPTABLE_EVENTS and os.path.isdir(archive):
-            return max(load_appspec(archive).event_timeout(event), 60)
+            return load_appspec(archive).event_timeout(event) or 60  # no scripts: it ends at once
     except (KeyError, ValueError, AppSpecError, OSError):
         pass
     return DEFAULT_TIMEOUT

@@ -89,11 +89,15 @@ def command():
 def run_events(root, command):
     """Run events of one deployment through the shared executor; return {event: completion}."""
 
-    def run(bundle, events, deployment_id="d-TEST00001", options=None, on_lines=None, **extra) -> dict:
+    def run(
+        bundle, events, deployment_id="d-TEST00001", options=None, on_lines=None, mark_last=True, **extra
+    ):
         results = {}
         options = options or ExecutorOptions(kill_grace=0.5, drain_seconds=1.0)
         for index, event in enumerate(events):
-            cmd = command(event, bundle, deployment_id, mark_successful=index == len(events) - 1, **extra)
+            cmd = command(
+                event, bundle, deployment_id, mark_successful=mark_last and index == len(events) - 1, **extra
+            )
             results[event] = execute(cmd, root, on_lines, options)
             if results[event]["status"] == "Failed":
                 break
@@ -116,3 +120,12 @@ FULL_LIFECYCLE = [
 @pytest.fixture
 def lifecycle():
     return list(FULL_LIFECYCLE)
+
+
+@pytest.fixture
+def fake_server():
+    from fake_agent_api import FakeAgentApi
+
+    api = FakeAgentApi().start()
+    yield api
+    api.stop()

@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from fleetdeck_agent.executor import ExecutorOptions, execute
 from fleetdeck_agent.paths import DeploymentRoot
 
@@ -220,7 +219,7 @@ def test_runas_runs_the_script_as_that_user(throwaway_user):
     # tmp_path lives under a 0700 directory: the throwaway user needs a world-readable root.
     base = tempfile.mkdtemp(prefix="fleetdeck-runas-")
     try:
-        os.chmod(base, 0o755)
+        os.chmod(base, 0o755)  # noqa: S103 - the runas user must reach the script
         rev = Path(base) / "rev"
         (rev / "scripts").mkdir(parents=True)
         (rev / "appspec.yml").write_text(hooks("AfterInstall", "scripts/who.sh", runas=throwaway_user))

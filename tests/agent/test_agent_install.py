@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -46,10 +47,10 @@ def test_it_records_created_parent_directories_in_the_cleanup_file(tmp_path, mak
     dest = tmp_path / "new" / "parents" / "app"
     rev = make_revision(files_spec(dest, "web"), {"web/index.html": "hi"})
     run_events(rev, INSTALL)
-    cleanup = open(root.cleanup_file("dg-1")).read().splitlines()
+    cleanup = Path(root.cleanup_file("dg-1")).read_text().splitlines()
     assert cleanup[:3] == [str(tmp_path / "new"), str(tmp_path / "new" / "parents"), str(dest)]
     assert cleanup[-1] == str(dest / "index.html")
-    record = json.load(open(root.install_file("dg-1")))
+    record = json.loads(Path(root.install_file("dg-1")).read_text())
     assert record["files"] == [str(dest / "index.html")] and record["deployment_id"] == "d-TEST00001"
 
 
@@ -112,7 +113,7 @@ def test_retain_keeps_an_existing_file_and_does_not_record_it(tmp_path, make_rev
     result = run_events(rev, INSTALL, file_exists_behavior="RETAIN")["Install"]
     assert result["status"] == "Succeeded" and "retained 1" in result["diagnostics"]["message"]
     assert (dest / "index.html").read_text() == "hand made"
-    assert str(dest / "index.html") not in open(root.cleanup_file("dg-1")).read()
+    assert str(dest / "index.html") not in Path(root.cleanup_file("dg-1")).read_text()
 
 
 def test_the_appspec_file_exists_behavior_wins_over_the_deployments(tmp_path, make_revision, run_events):
@@ -192,7 +193,10 @@ def test_permissions_never_touch_files_the_deployment_did_not_install(tmp_path, 
 
 def test_a_path_claimed_by_two_permission_entries_is_an_error(tmp_path, make_revision, run_events):
     dest = tmp_path / "srv"
-    perms = f"permissions:\n  - object: {dest}\n    mode: 600\n  - object: {dest}\n    pattern: '*.txt'\n    mode: 644\n"
+    perms = (
+        f"permissions:\n  - object: {dest}\n    mode: 600\n"
+        f"  - object: {dest}\n    pattern: '*.txt'\n    mode: 644\n"
+    )
     rev = make_revision(files_spec(dest, "web", perms), {"web/a.txt": ""})
     result = run_events(rev, INSTALL)["Install"]
     assert result["status"] == "Failed"
