@@ -6,27 +6,14 @@ The end-to-end stack (tests/e2e) runs a real worker in its own process on its ow
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from config.celery import app as celery_app
-
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 def pytest_configure(config):
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
-
-
-def require(condition: bool, what: str) -> None:
-    """Skip on a laptop that lacks a service; in CI a missing service is a failure, never a skip."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"{what} is required in CI but is not available", pytrace=False)
-    pytest.skip(f"{what} is not available")
 
 
 @pytest.fixture

@@ -160,7 +160,8 @@ async def poll(request: HttpRequest, instance: Instance, body: dict):
         wait = float(request.GET.get("wait", settings.POLL_WAIT_MAX))
     except ValueError:
         raise BadRequest("wait", "must be a number of seconds") from None
-    wait = min(max(wait, 0.0), float(settings.POLL_WAIT_MAX))
+    # A poll is a heartbeat only when it starts, so it must end well inside the offline window.
+    wait = min(max(wait, 0.0), float(settings.POLL_WAIT_MAX), settings.AGENT_OFFLINE_AFTER / 3)
     agent_version = body.get("agent_version") if isinstance(body.get("agent_version"), str) else ""
     deadline = time.monotonic() + wait
     woken = waker.register(instance.pk)  # before the first look, so no wake-up slips between

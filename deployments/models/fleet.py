@@ -108,9 +108,10 @@ class Instance(models.Model):
         return cls.objects.filter(credential_hash=hash_secret(raw), deregistered_at__isnull=True).first()
 
     def seen(self) -> None:
-        """Record a heartbeat. Throttled: at most one write every few seconds per instance."""
+        """Record a heartbeat. Throttled to a few writes per offline window per instance."""
         now = timezone.now()
-        if self.online and self.last_seen and now - self.last_seen < timedelta(seconds=5):
+        throttle = timedelta(seconds=min(5.0, settings.AGENT_OFFLINE_AFTER / 4))
+        if self.online and self.last_seen and now - self.last_seen < throttle:
             return
         Instance.objects.filter(pk=self.pk).update(last_seen=now, online=True)
         self.last_seen, self.online = now, True

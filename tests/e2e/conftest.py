@@ -35,7 +35,7 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.conf import settings
     from django.db import connection
 
-    from conftest import require
+    from fleetdeck_testing import require
 
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
