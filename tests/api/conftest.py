@@ -1,0 +1,36 @@
+"""Fixtures for the API tests: each fixture makes one object."""
+
+from __future__ import annotations
+
+import pytest
+from api_helpers import APPSPEC
+
+from deployments.models import HALF_AT_A_TIME, Application, DeploymentConfig, DeploymentGroup, Revision
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def application(db, user) -> Application:
+    return Application.objects.create(name="shop", created_by=user)
+
+
+@pytest.fixture
+def group(application) -> DeploymentGroup:
+    return DeploymentGroup.objects.create(
+        application=application,
+        name="web",
+        deployment_config=DeploymentConfig.objects.get(name=HALF_AT_A_TIME),
+        tag_filters=[{"key": "role", "value": "web", "type": "KEY_AND_VALUE"}],
+    )
+
+
+@pytest.fixture
+def revision(application) -> Revision:
+    return Revision.objects.create(
+        application=application, bundle_type="zip", sha256="a" * 64, appspec=APPSPEC
+    )

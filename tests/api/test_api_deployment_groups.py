@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import pytest
+from api_helpers import make_instance
+
+from deployments.models import DeploymentGroup
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/applications/shop/deployment-groups/"
+WEB = {"key": "role", "value": "web", "type": "KEY_AND_VALUE"}
+
+
+def create(api_client, **body):
+    payload = {"name": "web", "deployment_config": "CodeDeployDefault.HalfAtATime", "tag_filters": [WEB]}
+    payload.update(body)
+    return api_client.post(URL, payload, format="json")
+
+
+def test_it_creates_a_group_and_shows_its_matching_instances(api_client, application):
+    make_instance("web-1", role="web")
+    make_instance("db-1", role="db")
+    response = create(api_client)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["deployment_config"] == "CodeDeployDefault.HalfAtATime"
+    assert body["instances"] == ["web-1"]
+    assert body["deployment_style"] == "IN_PLACE"
+    assert body["group_id"]
+    assert api_client.get(URL + "web/").json()["instances"] == ["web-1"]
+
+
+def test_it_defaults_to_one_at_a_time(api_client, application):
+    response = api_client.post(URL, {"name": "web", "tag_filters": [WEB]}, format="json")
+    assert response.status_code == 201
+    assert response.json()["deployment_config"] == "CodeDeployDefault.OneAtATime"
+
+
+def test_it_accepts_a_tag_set(api_client, application):
+    make_instance("web-eu", role="web", region="eu")
+    make_instance("web-us", role="web", region="us")
+    tag_set = [[WEB], [{"key": "region", "value": "eu", "type": "KEY_AND_VALUE"}]]
+    response = create(api_client, tag_filters=[], tag_set=tag_set)
+    assert response.status_code == 201, response.json()
+    assert response.json()["instances"] == ["web-eu"]
+
+
+def test_it_names_the_filter_with_a_bad_type(api_client, application):
+    bad = {"key": "role", "value": "web", "type": "KEY_OR_VALUE"}
+    response = create(api_client, tag_filters=[WEB, bad])
+    assert response.status_code == 400
+    message = response.json()["errors"]["tag_filters"][0]
+    assert "filter 1" in message
+    assert "KEY_OR_VALUE" in message
+
+
+def test_it_refuses_both_tag_filters_and_a_tag_set(api_client, application):
+    response = create(api_client, tag_set=[[WEB]])
+    assert response.status_code == 400
+    assert "exactly one of tag_filters or tag_set" in response.json()["errors"]["tag_filters"][0]
+
+
+def test_it_refuses_neither_tag_filters_nor_a_tag_set(api_client, application):
+    response = create(api_client, tag_filters=[])
+    assert response.status_code == 400
+    assert "got neither" in response.json()["errors"]["tag_set"][0]
+
+
+def test_it_refuses_a_tag_set_of_four_groups(api_client, application):
+    response = create(api_client, tag_filters=[], tag_set=[[WEB]] * 4)
+    assert response.status_code == 400
+    assert "at most 3 groups" in response.json()["errors"]["tag_set"][0]
+
+
+def test_it_refuses_an_unknown_config_name(api_client, application):
+    response = create(api_client, deployment_config="CodeDeployDefault.Nope")
+    assert response.status_code == 400
+    assert "deployment_config" in response.json()["errors"]
+
+
+def test_it_refuses_blue_green_as_not_supported_yet(api_client, application):
+    response = create(api_client, deployment_style="BLUE_GREEN")
+    assert response.status_code == 400
+    assert "not supported yet" in response.json()["errors"]["deployment_style"][0]
+
+
+def test_it_refuses_traffic_control_without_a_load_balancer(api_client, application):
+    response = create(api_client, deployment_option="WITH_TRAFFIC_CONTROL")
+    assert response.status_code == 400
+    assert "load balancer" in response.json()["errors"]["deployment_option"][0]
+
+
+def test_it_refuses_a_duplicate_group_name(api_client, group):
+    response = create(api_client)
+    assert response.status_code == 400
+    assert "already has a deployment group named web" in response.json()["errors"]["name"][0]
+
+
+def test_it_refuses_a_group_for_an_unknown_application(api_client, db):
+    response = api_client.post("/api/v1/applications/nope/deployment-groups/", {"name": "web"}, format="json")
+    assert response.status_code == 404
+
+
+def test_it_patches_a_group(api_client, group):
+    response = api_client.patch(
+        URL + "web/",
+        {"deployment_config": "CodeDeployDefault.AllAtOnce", "file_exists_behavior": "OVERWRITE"},
+        format="json",
+    )
+    assert response.status_code == 200, response.json()
+    group.refresh_from_db()
+    assert group.deployment_config.name == "CodeDeployDefault.AllAtOnce"
+    assert group.file_exists_behavior == "OVERWRITE"
+
+
+def test_it_refuses_a_patch_that_leaves_both_filters_set(api_client, group):
+    response = api_client.patch(URL + "web/", {"tag_set": [[WEB]]}, format="json")
+    assert response.status_code == 400
+
+
+def test_it_lists_groups_with_their_instances(api_client, group, application):
+    DeploymentGroup.objects.create(
+        application=application,
+        name="db",
+        deployment_config=group.deployment_config,
+        tag_filters=[{"key": "role", "value": "db", "type": "KEY_AND_VALUE"}],
+    )
+    make_instance("web-1", role="web")
+    results = api_client.get(URL).json()["results"]
+    assert {g["name"]: g["instances"] for g in results} == {"db": [], "web": ["web-1"]}
+
+
+def test_it_deletes_a_group(api_client, group):
+    assert api_client.delete(URL + "web/").status_code == 204
+    assert not DeploymentGroup.objects.exists()
