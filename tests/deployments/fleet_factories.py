@@ -124,11 +124,15 @@ def complete(
 
 
 def finish_host(
-    instance: Instance, outcome: str = "Succeeded", *, fail_at: str = "AfterInstall"
+    instance: Instance,
+    outcome: str = "Succeeded",
+    *,
+    fail_at: str = "AfterInstall",
+    deployment: Deployment | None = None,
 ) -> list[str]:
-    """Run every command issued to the host until none is left; return the event names run."""
+    """Run the commands issued to the host (for one deployment, if given) until none is left."""
     ran = []
-    while commands := issued(instance):
+    while commands := issued(instance, deployment):
         command = commands[0]
         name = command.lifecycle_event.name
         failing = outcome == "Failed" and name == fail_at
