@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status
@@ -60,7 +60,7 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
                 raise ValidationError({"tag": [f"{raw!r} needs a key: use key=value or key"]})
             if has_value:
                 alias = f"_tag{number}"
-                queryset = queryset.alias(**{alias: KeyTextTransform(key, "tags")}).filter(**{alias: value})
+                queryset = queryset.alias(**{alias: KeyTransform(key, "tags")}).filter(**{alias: value})
             else:
                 queryset = queryset.filter(tags__has_key=key)
         online = bool_param(request, "online")
