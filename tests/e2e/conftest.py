@@ -19,6 +19,9 @@ def pytest_collection_modifyitems(items):
             # Every e2e test runs in the same xdist worker, so they share one stack.
             item.add_marker(pytest.mark.xdist_group("live-stack"))
             item.add_marker(pytest.mark.e2e)
+            # Rows are written by other processes, so tests commit for real and the tables are
+            # flushed afterwards (the agents of a test are stopped before that).
+            item.add_marker(pytest.mark.django_db(transaction=True))
 
 
 def _database_url(settings_dict: dict) -> str:
@@ -69,14 +72,7 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture
-def e2e_db(django_db_blocker):
-    """ORM access for assertions; rows come from the live processes, so nothing is rolled back."""
-    with django_db_blocker.unblock():
-        yield
-
-
-@pytest.fixture
-def api(live_stack, e2e_db):
+def api(live_stack, transactional_db):
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
