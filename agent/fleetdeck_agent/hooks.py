@@ -240,8 +240,9 @@ def run_script(
             if exited_at is None and cancel is not None and cancel.is_set():
                 cancelled = True
                 break
-            if not selector.get_map():
-                time.sleep(0.05)
+            if not selector.get_map():  # output closed: wake as soon as the process exits
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=0.05)
             else:
                 for key, _mask in selector.select(timeout=0.05):
                     try:

@@ -12,6 +12,11 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # agents under test hang up mid-poll when they stop
+
+
 class FakeAgentApi:
     def __init__(self):
         self.lock = threading.Lock()
@@ -59,7 +64,7 @@ class FakeAgentApi:
                     )
                 self._send(*api.answer(parts.path, parse_qs(parts.query), body))
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

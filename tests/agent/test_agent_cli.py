@@ -9,6 +9,7 @@ import stat
 import subprocess
 import sys
 
+import pytest
 import yaml
 from fleetdeck_agent import __version__
 
@@ -27,10 +28,13 @@ def agent(*args, env=None, timeout=30, cwd=None):
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def refused_url():
+    """A port that is bound but not listening: connections are refused, and no one else can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
 
 
 def test_version_prints_the_package_version():
@@ -120,11 +124,9 @@ def test_local_mode_reports_an_invalid_appspec_with_file_and_line(make_revision,
     )
 
 
-def test_register_against_an_unreachable_server_fails_clearly(tmp_path):
+def test_register_against_an_unreachable_server_fails_clearly(tmp_path, refused_url):
     config = tmp_path / "config.yml"
-    result = agent(
-        "register", "--server", f"http://127.0.0.1:{free_port()}", "--token", "fdr_x", "--config", str(config)
-    )
+    result = agent("register", "--server", refused_url, "--token", "fdr_x", "--config", str(config))
     assert result.returncode == 1
     assert "Cannot reach the Fleetdeck server" in result.stderr
     assert "fdr_x" not in result.stderr

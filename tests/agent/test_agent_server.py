@@ -19,10 +19,13 @@ HEAD = "version: 0.0\nos: linux\n"
 RESTART_MESSAGE = "Failing in-progress lifecycle event after an agent restart"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+def refused_url():
+    """A port that is bound but not listening: connections are refused, and no one else can take it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()
 
 
 class AgentProcess:
@@ -126,8 +129,10 @@ def bundle_command(fake_server, bundle: Path, event: str, command_id: str, **ext
     return command
 
 
-def test_restart_keeps_retrying_the_failed_completion_while_the_server_is_unreachable(tmp_path, start_agent):
-    agent = start_agent(f"http://127.0.0.1:{free_port()}")
+def test_restart_keeps_retrying_the_failed_completion_while_the_server_is_unreachable(
+    tmp_path, start_agent, refused_url
+):
+    agent = start_agent(refused_url)
     ongoing = write_ongoing(agent.root, "cmd-interrupted")
     agent.start()
     time.sleep(2.0)
