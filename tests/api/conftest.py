@@ -9,6 +9,12 @@ from deployments.models import HALF_AT_A_TIME, Application, DeploymentConfig, De
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """The suite's `user` fixture sets a password; PBKDF2 would make it most of each test's time."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     return settings.MEDIA_ROOT
