@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import shutil
 from typing import Dict, Optional
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -124,7 +123,3 @@ def _write_stream(src, dest: str, sha256: Optional[str], root: str) -> str:
         raise BundleError(f"Bundle checksum mismatch: expected sha256 {sha256.lower()}, got {actual}")
     os.replace(tmp, dest)
     return actual
-
-
-def copy_directory(path: str, dest: str) -> None:
-    shutil.copytree(path, dest, symlinks=True)

@@ -256,6 +256,9 @@ def run_script(
             log.maybe_flush()
         if timed_out or cancelled:
             _kill_group(proc, kill_grace)
+    except BaseException:  # e.g. Ctrl-C in local mode: the script's own session would not see it
+        _kill_group(proc, kill_grace)
+        raise
     finally:
         for fd in list(selector.get_map()):
             try:

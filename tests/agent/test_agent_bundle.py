@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import os
 import tarfile
 import threading
 import zipfile
@@ -286,3 +287,40 @@ def test_it_reports_no_space_left_while_extracting(tiny_filesystem, tmp_path, ta
         BundleError, match=r"No space left on device while writing .*big.bin: free space under"
     ):
         extract_bundle(str(bundle), str(tiny_filesystem / "out"))
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [("fleetdeck", "Bearer fdi_agent"), ("s3", None), ("github", "token ghp_from_command")],
+)
+def test_download_bundle_sends_the_right_auth_header_for_each_source(
+    bundle_server, root, command, source, expected
+):
+    from fleetdeck_agent.executor import ExecutorOptions, execute
+
+    server, handler = bundle_server
+    cmd = command("DownloadBundle")
+    cmd["revision"] = {
+        "id": 1,
+        "source": source,
+        "bundle_type": "tgz",
+        "token": "ghp_from_command",
+        "url": f"http://127.0.0.1:{server.server_port}/bundle",
+        "env": {},
+        "sha256": hashlib.sha256(handler.payload).hexdigest(),
+    }
+    result = execute(cmd, root, options=ExecutorOptions(credential="fdi_agent"))
+    assert result["status"] == "Succeeded", result
+    assert handler.seen[-1][2] == expected
+    assert os.path.isfile(root.bundle_path("dg-1", "d-TEST00001", "tgz"))
+
+
+def test_download_bundle_fails_on_a_checksum_mismatch(bundle_server, root, command):
+    from fleetdeck_agent.executor import execute
+
+    server, _handler = bundle_server
+    cmd = command("DownloadBundle")
+    cmd["revision"] = {"source": "s3", "url": f"http://127.0.0.1:{server.server_port}/b", "sha256": "ab" * 32}
+    result = execute(cmd, root)
+    assert result["status"] == "Failed"
+    assert f"Bundle checksum mismatch: expected sha256 {'ab' * 32}, got " in result["diagnostics"]["message"]
