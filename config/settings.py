@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -91,7 +92,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    _db["TEST"] = {"NAME": str(VAR_DIR / "test-fleetdeck.sqlite3")}
+    # A file (not :memory:) so the e2e stack's processes share it; per process so parallel runs don't clash.
+    _db["TEST"] = {"NAME": str(VAR_DIR / f"test-fleetdeck-{os.getpid()}.sqlite3")}
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     _db["CONN_HEALTH_CHECKS"] = True
 DATABASES = {"default": _db}
@@ -176,6 +178,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DeploymentStatusEnum": "deployments.models.choices.DeploymentStatus",
+        "TargetStatusEnum": "deployments.models.choices.TargetStatus",
+        "EventStatusEnum": "deployments.models.choices.EventStatus",
+    },
 }
 
 LANGUAGE_CODE = "en-us"

@@ -109,6 +109,17 @@ def preview_plan(group: DeploymentGroup, config: DeploymentConfig, revision: Rev
 def deployment_plan(deployment: Deployment) -> planner.Plan:
     """The plan of an existing deployment: its snapshotted targets, or a live preview if not started."""
     targets = list(deployment.targets.select_related("instance").order_by("position"))
+    if not targets and deployment.is_terminal:
+        # It ended before starting (no instances, invalid health rule, stopped while queued).
+        return planner.Plan(
+            valid=False,
+            reason=deployment.error_message,
+            error_code=deployment.error_code,
+            fleet_size=0,
+            minimum_healthy=deployment.minimum_healthy,
+            batch_size=0,
+            arithmetic="",
+        )
     if not targets:
         return preview_plan(deployment.deployment_group, deployment.deployment_config, deployment.revision)
     rule = deployment.deployment_config.health_rule()

@@ -12,8 +12,12 @@ from config.celery import app as celery_app
 
 
 def pytest_configure(config):
+    from django.conf import settings
+
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_eager_propagates = True
+    # PBKDF2 costs ~0.5 s per user; tests need no password strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
