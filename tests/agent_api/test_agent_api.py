@@ -1,0 +1,354 @@
+"""/agent/v1/: register, poll, the per-command calls and bundle downloads, as docs/agent-protocol.md says."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+from fleet_factories import (
+    ALL_AT_ONCE,
+    deploy,
+    issued,
+    make_app,
+    make_group,
+    make_instance,
+    make_revision,
+    refresh,
+)
+
+from deployments.models import DeploymentEvent, HostCommand, Instance, LifecycleEvent, RegistrationToken
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REGISTER = "/agent/v1/register/"
+POLL = "/agent/v1/poll/?wait=0"
+
+
+def command_url(command_id, action: str) -> str:
+    return f"/agent/v1/commands/{command_id}/{action}/"
+
+
+@pytest.fixture
+def token():
+    _, raw = RegistrationToken.issue(description="web hosts", tags={"role": "web", "env": "prod"})
+    return raw
+
+
+@pytest.fixture
+def app():
+    return make_app()
+
+
+@pytest.fixture
+def running(app):
+    """Two hosts in an AllAtOnce deployment, each with its first command issued."""
+    web1, web2 = make_instance("web-1", role="web"), make_instance("web-2", role="web")
+    deployment = deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
+    return deployment, web1, web2, issued(web1)[0]
+
+
+def snapshot() -> tuple:
+    """Everything an agent call could change."""
+    return (
+        list(HostCommand.objects.order_by("pk").values_list("pk", "status", "log_seq", "acked_at")),
+        list(LifecycleEvent.objects.order_by("pk").values_list("pk", "status")),
+        DeploymentEvent.objects.count(),
+    )
+
+
+# --- register ----------------------------------------------------------------------------------
+
+
+def test_register_with_a_good_token_returns_a_credential_stored_only_as_a_hash(agent_client, token):
+    response = agent_client.post(
+        REGISTER, {"token": token, "name": "web-1", "hostname": "web-1.example", "tags": {"env": "staging"}}
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["name"] == "web-1"
+    assert body["tags"] == {"role": "web", "env": "staging"}  # the agent's tags win over the token's
+    credential = body["credential"]
+    instance = Instance.objects.get(pk=body["instance_id"])
+    assert instance.credential_hash == hashlib.sha256(credential.encode()).hexdigest()
+    for field in Instance._meta.concrete_fields:
+        assert credential not in str(getattr(instance, field.attname))
+    token_row = RegistrationToken.objects.get()
+    assert token_row.uses == 1
+    assert token not in str(token_row.__dict__)
+    assert agent_client.post(POLL, credential=credential).status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["expired", "revoked", "unknown"])
+def test_register_with_an_unusable_token_is_refused_and_creates_nothing(agent_client, token, kind):
+    if kind == "expired":
+        RegistrationToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    elif kind == "revoked":
+        RegistrationToken.objects.get().revoke()
+    else:
+        token = "fdr_not-a-real-token"
+    response = agent_client.post(REGISTER, {"token": token, "name": "web-1"})
+    assert response.status_code == 401
+    assert "token" in response.json()["detail"]
+    assert not Instance.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "web-1"}, "token"),
+        ({"token": "x"}, "name"),
+        ({"token": "x", "name": "-bad name"}, "name"),
+        ({"token": "x", "name": "web-1", "tags": ["role"]}, "tags"),
+        ({"token": "x", "name": "web-1", "tags": {"role": 1}}, "tags"),
+        ({"token": "x", "name": "web-1", "hostname": 12}, "hostname"),
+    ],
+)
+def test_register_with_a_bad_payload_names_the_field(agent_client, token, body, field):
+    if body.get("token") == "x":
+        body = {**body, "token": token}
+    response = agent_client.post(REGISTER, body)
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert response.json()["detail"].startswith(field)
+    assert not Instance.objects.exists()
+
+
+def test_registering_again_rotates_the_credential(agent_client, token):
+    first = agent_client.post(REGISTER, {"token": token, "name": "web-1"}).json()
+    second = agent_client.post(REGISTER, {"token": token, "name": "web-1"})
+    assert second.status_code == 200
+    assert second.json()["instance_id"] == first["instance_id"]
+    assert second.json()["credential"] != first["credential"]
+    assert agent_client.post(POLL, credential=first["credential"]).status_code == 401
+    assert agent_client.post(POLL, credential=second.json()["credential"]).status_code == 200
+    assert Instance.objects.count() == 1
+
+
+@pytest.mark.parametrize("raw", ["{not json", "[1, 2]", '"text"'])
+def test_a_body_that_is_not_a_json_object_is_a_400(agent_client, raw):
+    response = agent_client.post(REGISTER, raw=raw)
+    assert response.status_code == 400
+    assert response.json()["field"] == "body"
+
+
+def test_a_get_to_a_post_endpoint_is_a_405(agent_client):
+    assert agent_client.get(REGISTER).status_code == 405
+
+
+# --- poll --------------------------------------------------------------------------------------
+
+
+def test_poll_returns_issued_commands_at_once_with_an_absolute_bundle_url(agent_client, running):
+    deployment, web1, _, command = running
+    response = agent_client.post(
+        "/agent/v1/poll/?wait=20", {"agent_version": "9.9"}, credential=web1.credential
+    )
+    assert response.status_code == 200
+    (sent,) = response.json()["commands"]
+    assert sent["id"] == str(command.pk)
+    assert sent["deployment_id"] == deployment.id
+    assert sent["lifecycle_event"] == "ApplicationStop"
+    assert sent["revision"]["url"] == f"http://testserver/agent/v1/bundles/{deployment.revision_id}/"
+    assert "issued_at" in sent
+    assert Instance.objects.get(pk=web1.pk).agent_version == "9.9"
+
+
+def test_poll_with_nothing_waiting_returns_an_empty_list(agent_client):
+    host = make_instance("web-1", role="web")
+    response = agent_client.post(POLL, credential=host.credential)
+    assert response.json() == {"commands": []}
+
+
+def test_an_acked_command_leaves_the_poll_answer(agent_client, running):
+    _, web1, _, command = running
+    agent_client.post(command_url(command.pk, "ack"), {"timeout_seconds": 60}, credential=web1.credential)
+    assert agent_client.post(POLL, credential=web1.credential).json() == {"commands": []}
+
+
+def test_poll_counts_as_a_heartbeat(agent_client):
+    host = make_instance("web-1", role="web")
+    Instance.objects.filter(pk=host.pk).update(online=False, last_seen=None)
+    agent_client.post(POLL, credential=host.credential)
+    host.refresh_from_db()
+    assert host.online and host.last_seen is not None
+
+
+def test_poll_with_a_bad_wait_is_a_400(agent_client):
+    host = make_instance("web-1", role="web")
+    response = agent_client.post("/agent/v1/poll/?wait=soon", credential=host.credential)
+    assert response.status_code == 400
+    assert response.json()["field"] == "wait"
+
+
+# --- authentication of every call ---------------------------------------------------------------
+
+
+PER_COMMAND = [
+    ("ack", {"timeout_seconds": 60}),
+    ("log", {"lines": [{"seq": 1, "text": "hello"}]}),
+    ("complete", {"status": "Succeeded", "diagnostics": {"error_code": "Success"}}),
+]
+
+
+@pytest.mark.parametrize(("action", "body"), PER_COMMAND)
+@pytest.mark.parametrize("who", ["missing", "wrong", "deregistered"])
+def test_a_bad_credential_is_refused_and_changes_nothing(agent_client, running, action, body, who):
+    _, web1, _, command = running
+    credential = {"missing": None, "wrong": "fdi_wrong", "deregistered": web1.credential}[who]
+    if who == "deregistered":
+        Instance.objects.get(pk=web1.pk).deregister()
+    before = snapshot()
+    response = agent_client.post(command_url(command.pk, action), body, credential=credential)
+    assert response.status_code == 401
+    assert "credential" in response.json()["detail"]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(("action", "body"), PER_COMMAND)
+def test_another_instances_credential_gets_a_404_and_changes_nothing(agent_client, running, action, body):
+    _, _, web2, command = running
+    before = snapshot()
+    response = agent_client.post(command_url(command.pk, action), body, credential=web2.credential)
+    assert response.status_code == 404
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("path", ["/agent/v1/poll/?wait=0", "/agent/v1/heartbeat/"])
+def test_poll_and_heartbeat_need_a_credential(agent_client, path):
+    assert agent_client.post(path).status_code == 401
+
+
+# --- per command ---------------------------------------------------------------------------------
+
+
+def test_ack_log_and_complete_drive_the_event_and_issue_the_next(agent_client, running):
+    deployment, web1, _, command = running
+    cred = web1.credential
+    ack = agent_client.post(command_url(command.pk, "ack"), {"timeout_seconds": 120}, credential=cred)
+    assert ack.status_code == 200
+    assert ack.json() == {"status": "InProgress"}
+    assert agent_client.post(command_url(command.pk, "ack"), {}, credential=cred).status_code == 200
+
+    batch = {"lines": [{"seq": 1, "text": "one"}, {"seq": 2, "text": "two", "stream": "stderr"}]}
+    assert agent_client.post(command_url(command.pk, "log"), batch, credential=cred).json() == {"stored": 2}
+    assert agent_client.post(command_url(command.pk, "log"), batch, credential=cred).json() == {"stored": 0}
+
+    done = {"status": "Succeeded", "diagnostics": {"error_code": "Success"}}
+    first = agent_client.post(command_url(command.pk, "complete"), done, credential=cred)
+    assert first.json() == {"status": "Succeeded"}
+    again = agent_client.post(command_url(command.pk, "complete"), {"status": "Failed"}, credential=cred)
+    assert again.status_code == 200
+    assert again.json() == {"status": "Succeeded"}
+
+    (nxt,) = agent_client.post(POLL, credential=cred).json()["commands"]
+    assert nxt["lifecycle_event"] == "DownloadBundle"
+    assert HostCommand.objects.filter(deployment=deployment, instance=web1).count() == 2
+    logs = DeploymentEvent.objects.filter(deployment=deployment, kind="log").order_by("seq")
+    assert [(e.message, e.data["stream"]) for e in logs] == [("one", "stdout"), ("two", "stderr")]
+
+
+def test_ack_of_a_cancelled_command_is_a_409(agent_client, running):
+    from deployments import engine
+
+    deployment, web1, _, command = running
+    engine.request_stop(deployment.id)
+    response = agent_client.post(command_url(command.pk, "ack"), {}, credential=web1.credential)
+    assert response.status_code == 409
+    assert refresh(deployment).status == "Stopped"
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "field"),
+    [
+        ("ack", {"timeout_seconds": 0}, "timeout_seconds"),
+        ("ack", {"timeout_seconds": "60"}, "timeout_seconds"),
+        ("log", {"lines": "hello"}, "lines"),
+        ("log", {"lines": [{"seq": 0, "text": "x"}]}, "lines[0].seq"),
+        ("log", {"lines": [{"seq": 1, "text": "x", "stream": "tty"}]}, "lines[0].stream"),
+        ("complete", {"status": "Done"}, "status"),
+        ("complete", {"status": "Failed", "diagnostics": {"error_code": "Oops"}}, "diagnostics.error_code"),
+        ("complete", {"status": "Failed", "diagnostics": "x"}, "diagnostics"),
+    ],
+)
+def test_bad_per_command_payloads_name_the_field_and_change_nothing(
+    agent_client, running, action, body, field
+):
+    _, web1, _, command = running
+    before = snapshot()
+    response = agent_client.post(command_url(command.pk, action), body, credential=web1.credential)
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert snapshot() == before
+
+
+def test_bad_json_on_a_command_call_is_a_400(agent_client, running):
+    _, web1, _, command = running
+    response = agent_client.post(command_url(command.pk, "complete"), raw="{", credential=web1.credential)
+    assert response.status_code == 400
+
+
+def test_an_unknown_command_id_is_a_404(agent_client):
+    host = make_instance("web-1", role="web")
+    url = command_url("00000000-0000-0000-0000-000000000000", "ack")
+    assert agent_client.post(url, {}, credential=host.credential).status_code == 404
+
+
+def test_heartbeat_answers_an_empty_object(agent_client):
+    host = make_instance("web-1", role="web")
+    response = agent_client.post("/agent/v1/heartbeat/", {}, credential=host.credential)
+    assert response.status_code == 200
+    assert response.json() == {}
+
+
+# --- bundles -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bundle_bytes(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return b"PK\x03\x04 a tiny bundle " * 10
+
+
+def bundled_revision(app, data: bytes):
+    revision = make_revision(app, sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+    revision.bundle.save("bundle.zip", ContentFile(data))
+    return revision
+
+
+def test_a_targeted_instance_downloads_the_bundle_with_its_checksum(agent_client, app, bundle_bytes):
+    host = make_instance("web-1", role="web")
+    revision = bundled_revision(app, bundle_bytes)
+    deploy(make_group(app), revision)
+    response = agent_client.get(f"/agent/v1/bundles/{revision.pk}/", credential=host.credential)
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == bundle_bytes
+    assert response["X-Fleetdeck-Sha256"] == hashlib.sha256(bundle_bytes).hexdigest()
+    assert response["Content-Length"] == str(len(bundle_bytes))
+
+
+def test_an_instance_not_targeted_by_that_revision_gets_a_404(agent_client, app, bundle_bytes):
+    make_instance("web-1", role="web")
+    outsider = make_instance("db-1", role="db")
+    revision = bundled_revision(app, bundle_bytes)
+    deploy(make_group(app), revision)
+    response = agent_client.get(f"/agent/v1/bundles/{revision.pk}/", credential=outsider.credential)
+    assert response.status_code == 404
+
+
+def test_a_bundle_download_needs_a_credential(agent_client, app, bundle_bytes):
+    make_instance("web-1", role="web")
+    revision = bundled_revision(app, bundle_bytes)
+    deploy(make_group(app), revision)
+    assert agent_client.get(f"/agent/v1/bundles/{revision.pk}/").status_code == 401
+
+
+def test_a_revision_without_a_stored_bundle_is_a_404(agent_client, app):
+    host = make_instance("web-1", role="web")
+    revision = make_revision(app)
+    deploy(make_group(app), revision)
+    assert (
+        agent_client.get(f"/agent/v1/bundles/{revision.pk}/", credential=host.credential).status_code == 404
+    )
