@@ -27,6 +27,14 @@ def _no_wakeup_subscription(settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
 
 
+@pytest.fixture(autouse=True)
+def _close_pool_connections(monkeypatch):
+    """The views' thread-pool connections close after each call, so PostgreSQL can drop the test DB."""
+    from django.db import connections
+
+    monkeypatch.setitem(connections.settings["default"], "CONN_MAX_AGE", 0)
+
+
 @pytest.fixture
 def agent_client(client):
     """The Django test client with JSON posts and a bearer header."""
