@@ -144,6 +144,7 @@ MEDIA_ROOT = Path(env_str("FLEETDECK_STORAGE_DIR", str(VAR_DIR / "storage")))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -469,7 +469,8 @@ def record_logs(command_id, instance: Instance, lines: list[dict]) -> int | None
         if locked is None:
             return None
         deployment, command = locked
-        fresh = sorted((ln for ln in lines if ln["seq"] > command.log_seq), key=lambda ln: ln["seq"])
+        unique = {ln["seq"]: ln for ln in lines if ln["seq"] > command.log_seq}
+        fresh = [unique[seq] for seq in sorted(unique)]
         if not fresh:
             return 0
         event = command.lifecycle_event

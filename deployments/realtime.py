@@ -108,6 +108,9 @@ class AgentWaker:
                 conn = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
                 pubsub = conn.pubsub()
                 await pubsub.subscribe(AGENT_WAKE_CHANNEL)
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError
                 self.healthy = True
                 delay = 0.2
                 # Anything published while we were away is lost: make every poll re-check the DB.
@@ -118,6 +121,10 @@ class AgentWaker:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # redis-py can swallow a cancel while connecting; honour it, or the loop never closes.
+                    raise asyncio.CancelledError from exc
                 if self.healthy:
                     log.warning("agent wake-up subscription lost: %s", exc)
                 self.healthy = False

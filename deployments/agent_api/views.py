@@ -204,6 +204,8 @@ async def ack(request: HttpRequest, instance: Instance, body: dict, command_id):
         return _not_found(command_id)
     if command.status == CommandStatus.CANCELLED:
         return _error(409, "The deployment was stopped before this event started. Do not run it.")
+    if command.status == CommandStatus.COMPLETED and command.acked_at is None:
+        return _error(409, "The server already failed this event (the agent was too late). Do not run it.")
     return JsonResponse({"status": command.lifecycle_event.status})
 
 
