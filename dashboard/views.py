@@ -1,6 +1,9 @@
+from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from .access import get_project_for_user, projects_for
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -9,5 +12,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+@login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html")
+    return render(request, "home.html", {"projects": projects_for(request.user)})
+
+
+@login_required
+def project(request: HttpRequest, slug: str) -> HttpResponse:
+    project, membership = get_project_for_user(request, slug)
+    return render(request, "dashboard/project.html", {"project": project, "membership": membership})

@@ -74,7 +74,9 @@ def _enqueue_next_queued(group_id: int) -> None:
 
 
 def matching_instances(group: DeploymentGroup) -> list[Instance]:
-    instances = Instance.objects.filter(deregistered_at__isnull=True).only(
+    """Registered hosts of the group's project whose tags match. Other projects' hosts never do."""
+    project_id = group.application.project_id
+    instances = Instance.objects.filter(deregistered_at__isnull=True, project_id=project_id).only(
         "id", "name", "tags", "online", "last_seen"
     )
     return [i for i in instances if group.matches(i.tags or {})]

@@ -114,7 +114,12 @@ def _register(body: dict) -> tuple[int, dict]:
         instance.agent_version = validation.text(body, "agent_version", max_length=50)
         instance.ec2_instance_id = validation.text(body, "ec2_instance_id", max_length=32)
         instance.tags = merged
+        if not created and instance.project_id != token.project_id:
+            return 409, {
+                "detail": f"An instance named {name} already belongs to another project. Pick another --name."
+            }
         instance.registration_token = token
+        instance.project_id = token.project_id
         instance.deregistered_at = None
         instance.online = True
         instance.last_seen = timezone.now()

@@ -26,6 +26,9 @@ ALL_AT_ONCE = "CodeDeployDefault.AllAtOnce"
 
 
 class Application(models.Model):
+    project = models.ForeignKey(
+        "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="applications"
+    )
     name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR])
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

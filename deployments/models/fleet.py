@@ -23,6 +23,9 @@ def new_secret(prefix: str) -> str:
 class RegistrationToken(models.Model):
     """Exchanged by an agent for its own credential. Shown once; stored only as a hash."""
 
+    project = models.ForeignKey(
+        "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="registration_tokens"
+    )
     description = models.CharField(max_length=200, blank=True)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=12, editable=False)
@@ -66,8 +69,11 @@ class RegistrationToken(models.Model):
 
 
 class Instance(models.Model):
-    """A host running fleetdeck-agent."""
+    """A host running fleetdeck-agent. It belongs to the project of the token it registered with."""
 
+    project = models.ForeignKey(
+        "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="instances"
+    )
     name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR])
     hostname = models.CharField(max_length=255, blank=True)
     tags = models.JSONField(default=dict, blank=True)
