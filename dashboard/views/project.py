@@ -3,7 +3,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from .access import get_project_for_user, projects_for
+from ..access import get_project_for_user, projects_for
 
 
 def healthz(request: HttpRequest) -> JsonResponse:

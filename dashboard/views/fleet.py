@@ -1,0 +1,1 @@
+"""Fleet pages: instances, registration tokens and the agent install guide."""
