@@ -7,4 +7,5 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("", views.home, name="home"),
     path("p/<slug:slug>/", views.project, name="project"),
+    path("p/<slug:slug>/deployments/", include("deployments.pages.urls")),
 ]
