@@ -1,1 +1,206 @@
 """Fleet pages: instances, registration tokens and the agent install guide."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import timedelta
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models.fields.json import KeyTextTransform
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from deployments.models import RegistrationToken
+
+from ..access import get_project_for_user
+from ..models import Role
+from ..summaries import active_instances, installed_by_instance
+
+PAGE_SIZE = 50
+TOKEN_PLACEHOLDER = "<token>"
+ONLINE_CHOICES = {"online": True, "offline": False}
+
+
+def parse_tags(raw: str) -> dict[str, str]:
+    """`role=web, env=prod` (commas or spaces) into a dict; raises ValueError naming the bad part."""
+    tags: dict[str, str] = {}
+    for part in raw.replace(",", " ").split():
+        key, has_value, value = part.partition("=")
+        if not key or not has_value:
+            raise ValueError(f"{part!r} is not key=value")
+        tags[key] = value
+    return tags
+
+
+def server_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def install_commands(
+    request: HttpRequest, token: str | None = None, tags: dict | None = None
+) -> dict[str, str]:
+    """The exact shell lines for installing, registering and running an agent, for the templates."""
+    tag_args = " ".join(f"--tag {shlex.quote(f'{k}={v}')}" for k, v in (tags or {"role": "web"}).items())
+    register = (
+        f"/opt/fleetdeck-agent/venv/bin/fleetdeck-agent register --server {shlex.quote(server_url(request))} "
+        f"--token {shlex.quote(token) if token else TOKEN_PLACEHOLDER} {tag_args} --name \"$(hostname)\""
+    )
+    return {
+        "install": (
+            "python3 -m venv /opt/fleetdeck-agent/venv\n"
+            "cd /path/to/fleetdeck-checkout\n"
+            "/opt/fleetdeck-agent/venv/bin/pip install ./agent"
+        ),
+        "register": register,
+        "run": "/opt/fleetdeck-agent/venv/bin/fleetdeck-agent run",
+        "systemd": SYSTEMD_UNIT,
+        "enable": "sudo systemctl daemon-reload && sudo systemctl enable --now fleetdeck-agent",
+    }
+
+
+SYSTEMD_UNIT = """\
+# /etc/systemd/system/fleetdeck-agent.service
+[Unit]
+Description=Fleetdeck deployment agent
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+ExecStart=/opt/fleetdeck-agent/venv/bin/fleetdeck-agent run
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+@login_required
+def fleet(request: HttpRequest, slug: str) -> HttpResponse:
+    project, membership = get_project_for_user(request, slug)
+    instances = active_instances(project).order_by("name")
+    tag = request.GET.get("tag", "").strip()
+    if tag:
+        key, has_value, value = tag.partition("=")
+        if has_value:
+            instances = instances.alias(_tag=KeyTextTransform(key, "tags")).filter(_tag=value)
+        else:
+            instances = instances.filter(tags__has_key=key)
+    state = request.GET.get("state", "")
+    if state in ONLINE_CHOICES:
+        instances = instances.filter(online=ONLINE_CHOICES[state])
+    page = Paginator(instances, PAGE_SIZE).get_page(request.GET.get("page"))
+    states = installed_by_instance(i.pk for i in page.object_list)
+    rows = [{"instance": i, "states": states.get(i.pk, [])} for i in page.object_list]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "dashboard/fleet.html",
+        {
+            "project": project,
+            "membership": membership,
+            "page": page,
+            "rows": rows,
+            "tag": tag,
+            "state": state,
+            "query": query.urlencode(),
+        },
+    )
+
+
+@login_required
+def tokens(request: HttpRequest, slug: str) -> HttpResponse:
+    project, membership = get_project_for_user(request, slug)
+    page = Paginator(
+        RegistrationToken.objects.filter(project=project)
+        .select_related("created_by")
+        .order_by("-created_at", "-pk"),
+        PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "dashboard/fleet_tokens.html",
+        {
+            "project": project,
+            "membership": membership,
+            "page": page,
+            "is_owner": membership.allows(Role.OWNER),
+            "now": timezone.now(),
+        },
+    )
+
+
+class TokenForm(forms.Form):
+    description = forms.CharField(max_length=200, required=False, help_text="What the token is for.")
+    tags = forms.CharField(
+        label="Tags",
+        required=False,
+        help_text="Tags every host registered with this token gets, as key=value pairs: role=web env=prod",
+    )
+    expires_in_days = forms.IntegerField(
+        label="Expires in (days)",
+        min_value=1,
+        max_value=365,
+        initial=7,
+        required=False,
+        help_text="Leave empty for a token that never expires.",
+    )
+
+    def clean_tags(self) -> dict[str, str]:
+        try:
+            return parse_tags(self.cleaned_data["tags"])
+        except ValueError as exc:
+            raise forms.ValidationError(
+                f"{exc}; write tags as key=value separated by spaces or commas."
+            ) from None
+
+
+@login_required
+def token_create(request: HttpRequest, slug: str) -> HttpResponse:
+    project, membership = get_project_for_user(request, slug, Role.OWNER)
+    form = TokenForm(request.POST or None)
+    context = {"project": project, "membership": membership, "form": form}
+    if request.method == "POST" and form.is_valid():
+        days = form.cleaned_data["expires_in_days"]
+        token, raw = RegistrationToken.issue(
+            project=project,
+            description=form.cleaned_data["description"],
+            tags=form.cleaned_data["tags"],
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+            created_by=request.user,
+        )
+        # Rendered, not redirected: the raw token exists only in this response.
+        context.update(token=token, raw=raw, commands=install_commands(request, raw, token.tags or None))
+        return render(request, "dashboard/fleet_token_created.html", context, status=201)
+    return render(request, "dashboard/fleet_token_new.html", context)
+
+
+@require_POST
+@login_required
+def token_revoke(request: HttpRequest, slug: str, token_id: int) -> HttpResponse:
+    project, _ = get_project_for_user(request, slug, Role.OWNER)
+    token = get_object_or_404(RegistrationToken, pk=token_id, project=project)
+    token.revoke()
+    messages.success(request, f"Token {token.prefix}… is revoked; hosts already registered keep working.")
+    return redirect("fleet_tokens", slug=project.slug)
+
+
+@login_required
+def install(request: HttpRequest, slug: str) -> HttpResponse:
+    project, membership = get_project_for_user(request, slug)
+    return render(
+        request,
+        "dashboard/fleet_install.html",
+        {
+            "project": project,
+            "membership": membership,
+            "commands": install_commands(request),
+            "is_owner": membership.allows(Role.OWNER),
+        },
+    )

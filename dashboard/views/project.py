@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from ..access import get_project_for_user, projects_for
+from ..tiles import render_tiles
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -20,4 +21,14 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def project(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
-    return render(request, "dashboard/project.html", {"project": project, "membership": membership})
+    tiles = render_tiles(project, request.GET)
+    return render(
+        request,
+        "dashboard/project.html",
+        {
+            "project": project,
+            "membership": membership,
+            "tiles": tiles,
+            "is_owner": membership.allows("owner"),
+        },
+    )

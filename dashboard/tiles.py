@@ -1,0 +1,164 @@
+"""The project dashboard's tiles, and the small framework that keeps one broken tile from breaking the page.
+
+A tile is a provider function ``provider(project, **params) -> dict`` plus a template. The page
+renders every registered tile in order. A provider may:
+
+* return a context dict: the tile renders normally;
+* raise ``NotConnected``: the tile shows an empty state with a link to connect the integration;
+* raise anything else (an unreachable GitHub, a JIRA timeout, a bug): the tile shows an error
+  state, the error is logged, and the rest of the page still renders. Never a 500.
+
+Integrations plug in with ``set_provider("repository", provider)``; the built-in deployment,
+fleet, activity and chart tiles are registered below.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+from django.db import transaction
+
+from . import charts, summaries
+
+log = logging.getLogger(__name__)
+
+Provider = Callable[..., dict]
+
+
+class NotConnected(Exception):
+    """The tile's integration is not set up for this project."""
+
+
+@dataclass(frozen=True)
+class Tile:
+    key: str
+    title: str
+    template: str
+    provider: Provider
+    # Query-string parameters handed to the provider as keyword arguments (e.g. a branch selector).
+    params: tuple[str, ...] = ()
+    wide: bool = False
+    # Shown in the "Not connected" state.
+    connect_hint: str = ""
+
+
+@dataclass
+class RenderedTile:
+    tile: Tile
+    state: str  # "ok", "not_connected" or "error"
+    context: dict
+    message: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.tile.key
+
+
+_registry: dict[str, Tile] = {}
+
+
+def register(tile: Tile) -> Tile:
+    _registry[tile.key] = tile
+    return tile
+
+
+def set_provider(key: str, provider: Provider) -> None:
+    """Swap the data source of a registered tile; how an integration fills its tile."""
+    _registry[key] = replace(_registry[key], provider=provider)
+
+
+def registered() -> list[Tile]:
+    return list(_registry.values())
+
+
+def render_tile(tile: Tile, project, params: Mapping[str, str] | None = None) -> RenderedTile:
+    params = params or {}
+    kwargs = {name: params.get(name) or None for name in tile.params}
+    try:
+        # A savepoint, so a failed query inside one tile cannot poison the request's transaction.
+        with transaction.atomic():
+            context = tile.provider(project, **kwargs)
+    except NotConnected as exc:
+        return RenderedTile(tile, "not_connected", {}, str(exc) or tile.connect_hint)
+    except Exception:
+        log.exception("dashboard tile %s failed for project %s", tile.key, getattr(project, "slug", project))
+        message = f"The {tile.title.lower()} tile could not be loaded right now."
+        return RenderedTile(tile, "error", {}, message)
+    return RenderedTile(tile, "ok", context or {})
+
+
+def render_tiles(project, params: Mapping[str, str] | None = None, tiles=None) -> list[RenderedTile]:
+    return [render_tile(tile, project, params) for tile in (tiles if tiles is not None else registered())]
+
+
+# --- built-in providers ------------------------------------------------------------------------
+
+
+def not_connected(message: str) -> Provider:
+    def provider(project, **params) -> dict:
+        raise NotConnected(message)
+
+    return provider
+
+
+def deployments_tile(project) -> dict:
+    rows = list(summaries.group_summaries(project))
+    return {"groups": rows, "any": any(s.latest for s in rows)}
+
+
+def groups_tile(project) -> dict:
+    return {"groups": summaries.group_summaries(project)}
+
+
+def endpoint_tile(project) -> dict:
+    return {"groups": summaries.group_summaries(project)}
+
+
+def activity_tile(project) -> dict:
+    return {"deployments": summaries.recent_activity(project)}
+
+
+def charts_tile(project) -> dict:
+    days = charts.daily_stats(project)
+    return {
+        "has_data": any(d.finished for d in days),
+        "success_svg": charts.success_rate_svg(days),
+        "duration_svg": charts.duration_svg(days),
+    }
+
+
+register(
+    Tile(
+        "repository",
+        "Repository",
+        "dashboard/tiles/repository.html",
+        not_connected("No repository is connected."),
+        params=("branch",),
+        connect_hint="Connect a GitHub repository in the project settings.",
+    )
+)
+register(
+    Tile(
+        "build",
+        "Build status",
+        "dashboard/tiles/build.html",
+        not_connected("No build system is connected."),
+        connect_hint="Connect GitHub Actions in the project settings.",
+    )
+)
+register(Tile("deployments", "Deployments", "dashboard/tiles/deployments.html", deployments_tile, wide=True))
+register(Tile("groups", "Deployment groups", "dashboard/tiles/groups.html", groups_tile, wide=True))
+register(
+    Tile(
+        "issues",
+        "Issues",
+        "dashboard/tiles/issues.html",
+        not_connected("No issue tracker is connected."),
+        connect_hint="Connect JIRA or GitHub Issues in the project settings.",
+    )
+)
+register(Tile("endpoint", "Application endpoint", "dashboard/tiles/endpoint.html", endpoint_tile))
+register(Tile("charts", "Deployment trends", "dashboard/tiles/charts.html", charts_tile, wide=True))
+register(Tile("activity", "Activity", "dashboard/tiles/activity.html", activity_tile, wide=True))
