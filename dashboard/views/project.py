@@ -2,8 +2,10 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 
 from ..access import get_project_for_user, projects_for
+from ..models import Role
 from ..tiles import render_tiles
 
 
@@ -22,13 +24,19 @@ def home(request: HttpRequest) -> HttpResponse:
 def project(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
     tiles = render_tiles(project, request.GET)
-    return render(
-        request,
-        "dashboard/project.html",
-        {
-            "project": project,
-            "membership": membership,
-            "tiles": tiles,
-            "is_owner": membership.allows("owner"),
-        },
-    )
+    context = {
+        "project": project,
+        "membership": membership,
+        "tiles": tiles,
+        "is_owner": membership.allows(Role.OWNER),
+        "settings_url": settings_url(project),
+    }
+    return render(request, "dashboard/project.html", context)
+
+
+def settings_url(project) -> str:
+    """Where "connect" links go; the settings page lives in its own module and may not be routed yet."""
+    try:
+        return reverse("project_settings", args=[project.slug])
+    except NoReverseMatch:
+        return f"/p/{project.slug}/settings/"
