@@ -1,0 +1,81 @@
+"""Committed query-count baselines: the dashboard and fleet pages cost the same however much data exists."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from dashboard_helpers import (
+    install,
+    make_app,
+    make_deployment,
+    make_group,
+    make_instance,
+    make_member,
+    make_project,
+    make_revision,
+)
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from dashboard.models import Role
+
+pytestmark = pytest.mark.django_db
+
+# Committed baselines, counted inside the test transaction (so each tile's savepoint pair counts too:
+# 8 tiles x 2). Lower them when a change saves queries; raising them needs a reason in review.
+DASHBOARD_BASELINE = 29
+FLEET_BASELINE = 7
+GROUP_BASELINE = 8
+
+
+def seed(slug: str, groups: int, deployments: int, instances: int = 4):
+    project = make_project(slug)
+    app = make_app(project, f"{slug}-app")
+    made = [make_group(app, f"g{n}", role=f"g{n}") for n in range(groups)]
+    rev = make_revision(app)
+    for n in range(deployments):
+        make_deployment(
+            made[n % groups], rev, status="Failed" if n % 4 == 0 else "Succeeded", ago=timedelta(days=n % 20)
+        )
+    for n in range(instances):
+        host = make_instance(project, f"{slug}-h{n}", online=bool(n % 2), role=f"g{n % groups}")
+        install(host, made[n % groups], rev)
+    return project
+
+
+def count_queries(project, path: str) -> int:
+    user = make_member(project, f"{project.slug}-owner", Role.OWNER)
+    client = Client()
+    client.force_login(user)
+    client.get(path)  # warm caches (content types, sessions) outside the measurement
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(captured)
+
+
+def test_project_dashboard_queries_do_not_grow_with_groups_or_deployments():
+    small = count_queries(seed("small", groups=2, deployments=5), "/p/small/")
+    large = count_queries(seed("large", groups=10, deployments=100), "/p/large/")
+    assert small == large, f"{small} queries for 2 groups/5 deployments, {large} for 10/100"
+    assert small <= DASHBOARD_BASELINE, f"{small} queries; the committed baseline is {DASHBOARD_BASELINE}"
+
+
+def test_fleet_page_queries_do_not_grow_with_instances():
+    small = count_queries(seed("small", groups=2, deployments=2, instances=5), "/p/small/fleet/")
+    large = count_queries(seed("large", groups=2, deployments=2, instances=60), "/p/large/fleet/")
+    assert small == large, f"{small} queries for 5 instances, {large} for 60"
+    assert small <= FLEET_BASELINE, f"{small} queries; the committed baseline is {FLEET_BASELINE}"
+
+
+def test_group_page_queries_do_not_grow_with_instances_or_deployments():
+    small = count_queries(
+        seed("small", groups=1, deployments=3, instances=3), "/p/small/groups/small-app/g0/"
+    )
+    large = count_queries(
+        seed("large", groups=1, deployments=40, instances=40), "/p/large/groups/large-app/g0/"
+    )
+    assert small == large, f"{small} queries vs {large}"
+    assert small <= GROUP_BASELINE, f"{small} queries; the committed baseline is {GROUP_BASELINE}"
