@@ -1,3 +1,14 @@
 from django.urls import path
 
-urlpatterns: list = []
+from deployments import live
+
+from . import create, detail, listing
+
+urlpatterns = [
+    path("", listing.deployment_list, name="deployment_list"),
+    path("new/", create.create, name="deployment_create"),
+    path("<str:deployment_id>/", detail.detail, name="deployment_detail"),
+    path("<str:deployment_id>/stop", detail.stop, name="deployment_stop"),
+    path("<str:deployment_id>/redeploy", detail.redeploy, name="deployment_redeploy"),
+    path("<str:deployment_id>/stream", live.stream, name="deployment_stream"),
+]

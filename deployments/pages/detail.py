@@ -1,0 +1,186 @@
+"""The deployment detail page: everything rendered on the server, then kept current by deployment.js."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Prefetch
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from dashboard.models import Role
+from deployments import engine
+from deployments.engine import DeploymentError
+from deployments.models import (
+    DEPLOYMENT_TERMINAL,
+    Deployment,
+    DeploymentEvent,
+    DeploymentTarget,
+    LifecycleEvent,
+    TargetStatus,
+)
+
+from .common import can_deploy, deployment_in, get_project_for_user
+
+TARGET_ORDER = [s.value for s in TargetStatus]
+DONE = {TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.SKIPPED, TargetStatus.UNKNOWN}
+
+
+def format_duration(start: datetime | None, end: datetime | None) -> str:
+    if start is None or end is None:
+        return ""
+    return human(end - start)
+
+
+def human(delta: timedelta | None) -> str:
+    if delta is None:
+        return ""
+    seconds = max(delta.total_seconds(), 0)
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} m {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} m"
+
+
+def _deployments():
+    return Deployment.objects.select_related(
+        "application", "deployment_group", "deployment_config", "revision", "created_by"
+    )
+
+
+def _targets(deployment: Deployment) -> list[DeploymentTarget]:
+    events = LifecycleEvent.objects.order_by("position")
+    return list(
+        DeploymentTarget.objects.filter(deployment=deployment)
+        .select_related("instance")
+        .prefetch_related(Prefetch("events", queryset=events))
+        .order_by("position")
+    )
+
+
+def _logs(deployment: Deployment, cursor: int) -> dict[tuple[str, str], list[DeploymentEvent]]:
+    # Only rows up to the page's cursor: the stream sends everything after it, so no line shows twice.
+    rows = (
+        DeploymentEvent.objects.filter(deployment=deployment, kind="log", seq__lte=cursor)
+        .only("seq", "instance", "event", "message", "data")
+        .order_by("seq")
+    )
+    out: dict[tuple[str, str], list[DeploymentEvent]] = defaultdict(list)
+    for row in rows:
+        out[(row.instance, row.event)].append(row)
+    return out
+
+
+def _batches(targets: list[DeploymentTarget]) -> list[dict]:
+    by_batch: dict[int, list[DeploymentTarget]] = defaultdict(list)
+    for target in targets:
+        by_batch[target.batch].append(target)
+    out = []
+    for number in sorted(by_batch):
+        members = by_batch[number]
+        counts = Counter(t.status for t in members)
+        total = len(members)
+        out.append(
+            {
+                "number": number + 1,
+                "index": number,
+                "hosts": [t.instance.name for t in members],
+                "total": total,
+                "done": sum(counts[s] for s in DONE),
+                "segments": [
+                    (status, counts[status], round(100 * counts[status] / total, 2))
+                    for status in ("Succeeded", "Failed", "Unknown", "Skipped", "InProgress")
+                    if counts[status]
+                ],
+            }
+        )
+    return out
+
+
+def build_context(deployment: Deployment) -> dict:
+    # The cursor is read first: anything newer reaches the page through the stream.
+    cursor = deployment.event_seq
+    targets = _targets(deployment)
+    logs = _logs(deployment, cursor)
+    hosts, failures = [], []
+    for target in targets:
+        name = target.instance.name
+        events = []
+        for event in target.events.all():
+            row = {
+                "event": event,
+                "duration": format_duration(event.started_at, event.ended_at),
+                "lines": logs.get((name, event.name), []),
+            }
+            events.append(row)
+            if event.status == "Failed" or event.error_code not in ("", "Success"):
+                failures.append({"host": name, "event": event})
+        hosts.append(
+            {
+                "target": target,
+                "name": name,
+                "events": events,
+                "duration": format_duration(target.started_at, target.ended_at),
+            }
+        )
+    counts = Counter(t.status for t in targets)
+    return {
+        "deployment": deployment,
+        "cursor": cursor,
+        "plan": engine.deployment_plan(deployment),
+        "hosts": hosts,
+        "batches": _batches(targets),
+        "overview": [(status, counts[status]) for status in TARGET_ORDER],
+        "failures": failures,
+        "duration": human(deployment.duration),
+        "terminal": deployment.status in DEPLOYMENT_TERMINAL,
+    }
+
+
+@login_required
+def detail(request, slug: str, deployment_id: str):
+    project, membership = get_project_for_user(request, slug)
+    deployment = deployment_in(project, deployment_id, _deployments())
+    context = build_context(deployment)
+    context.update(project=project, membership=membership, can_deploy=can_deploy(membership))
+    return render(request, "deployments/detail.html", context)
+
+
+@login_required
+@require_POST
+def stop(request, slug: str, deployment_id: str):
+    project, _ = get_project_for_user(request, slug, Role.CONTRIBUTOR)
+    deployment = deployment_in(project, deployment_id)
+    if engine.request_stop(deployment.pk, by=request.user.get_username()):
+        messages.info(request, f"Stopping {deployment.pk}: hosts not yet started are skipped.")
+    else:
+        messages.error(request, f"{deployment.pk} already finished; there is nothing to stop.")
+    return redirect("deployment_detail", slug=project.slug, deployment_id=deployment.pk)
+
+
+@login_required
+@require_POST
+def redeploy(request, slug: str, deployment_id: str):
+    project, _ = get_project_for_user(request, slug, Role.CONTRIBUTOR)
+    old = deployment_in(project, deployment_id, _deployments())
+    try:
+        new = engine.create_deployment(
+            group=old.deployment_group,
+            revision=old.revision,
+            config=old.deployment_config,
+            user=request.user,
+            description=f"Redeploy of {old.pk}",
+            file_exists_behavior=old.file_exists_behavior,
+            ignore_application_stop_failures=old.ignore_application_stop_failures,
+        )
+    except DeploymentError as exc:
+        messages.error(request, exc.message)
+        return redirect("deployment_detail", slug=project.slug, deployment_id=old.pk)
+    messages.info(request, f"Redeploying {old.revision.display_name} as {new.pk}.")
+    return redirect("deployment_detail", slug=project.slug, deployment_id=new.pk)
