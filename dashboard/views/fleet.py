@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -48,7 +48,7 @@ def install_commands(
     tag_args = " ".join(f"--tag {shlex.quote(f'{k}={v}')}" for k, v in (tags or {"role": "web"}).items())
     register = (
         f"/opt/fleetdeck-agent/venv/bin/fleetdeck-agent register --server {shlex.quote(server_url(request))} "
-        f"--token {shlex.quote(token) if token else TOKEN_PLACEHOLDER} {tag_args} --name \"$(hostname)\""
+        f'--token {shlex.quote(token) if token else TOKEN_PLACEHOLDER} {tag_args} --name "$(hostname)"'
     )
     return {
         "install": (
@@ -88,7 +88,7 @@ def fleet(request: HttpRequest, slug: str) -> HttpResponse:
     if tag:
         key, has_value, value = tag.partition("=")
         if has_value:
-            instances = instances.alias(_tag=KeyTextTransform(key, "tags")).filter(_tag=value)
+            instances = instances.alias(_tag=KeyTransform(key, "tags")).filter(_tag=value)
         else:
             instances = instances.filter(tags__has_key=key)
     state = request.GET.get("state", "")
