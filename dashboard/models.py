@@ -26,6 +26,10 @@ class Project(models.Model):
     )
     description = models.TextField(blank=True)
     template = models.CharField(max_length=50, blank=True)
+    # "owner/name" on GitHub, or blank. The integrations issue turns this into a linked repository.
+    repository = models.CharField(max_length=200, blank=True)
+    # "jira", "github" or blank ("none"); only "none" is offered until the integrations exist.
+    issue_tracker = models.CharField(max_length=20, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -34,6 +38,30 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def active_deployment(self):
+        """A deployment of this project that has not finished yet, if any: it blocks deletion."""
+        from deployments.models import DEPLOYMENT_TERMINAL, Deployment
+
+        return (
+            Deployment.objects.filter(application__project=self)
+            .exclude(status__in=DEPLOYMENT_TERMINAL)
+            .values_list("id", flat=True)
+            .first()
+        )
+
+    def delete_with_history(self) -> None:
+        """Delete the project, its applications, their history and its fleet, in one transaction.
+
+        Revisions are protected by the deployments that used them, so deployments go first.
+        """
+        from django.db import transaction
+
+        from deployments.models import Deployment
+
+        with transaction.atomic():
+            Deployment.objects.filter(application__project=self).delete()
+            self.delete()
 
     def role_of(self, user) -> str | None:
         if user is None or not user.is_authenticated:
@@ -59,3 +87,89 @@ class Membership(models.Model):
 
     def allows(self, role: str) -> bool:
         return ROLE_RANK[self.role] >= ROLE_RANK[role]
+
+
+SSH_KEY_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com",
+    "sk-ecdsa-sha2-nistp256@openssh.com",
+)
+
+
+class Profile(models.Model):
+    """What a user tells the team about themselves. Email lives on the user row."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=100, blank=True)
+    ssh_public_key = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.display_name or str(self.user)
+
+    @classmethod
+    def of(cls, user) -> Profile:
+        profile, _ = cls.objects.get_or_create(user=user)
+        return profile
+
+
+class ApiToken(models.Model):
+    """A personal API token: `Authorization: Token fdp_…`. Shown once; only its sha256 is stored."""
+
+    PREFIX = "fdp"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        import hashlib
+
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user, name: str) -> tuple[ApiToken, str]:
+        import secrets
+
+        raw = f"{cls.PREFIX}_{secrets.token_urlsafe(32)}"
+        token = cls.objects.create(user=user, name=name, token_hash=cls.hash(raw), prefix=raw[:8])
+        return token, raw
+
+    @classmethod
+    def authenticate(cls, raw: str) -> ApiToken | None:
+        from django.utils import timezone
+
+        token = (
+            cls.objects.filter(token_hash=cls.hash(raw), revoked_at__isnull=True)
+            .select_related("user")
+            .first()
+        )
+        if token is None:
+            return None
+        now = timezone.now()
+        # At most one write a minute per token, so busy scripts do not hammer the row.
+        if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+            cls.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+        return token
+
+    def revoke(self) -> None:
+        from django.utils import timezone
+
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])

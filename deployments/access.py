@@ -1,36 +1,115 @@
-"""Who may do what. Every API view asks here, so projects and roles can slot in in one place.
+"""Who may do what. Every API view asks here, so project roles are checked in one place.
 
-Actions, from least to most powerful:
+Actions, from least to most powerful, and the project role each one needs:
 
-* ``view``: read applications, groups, revisions, deployments, the fleet.
-* ``deploy``: create, stop and preview deployments; upload revisions.
-* ``manage``: change applications, groups, configurations, the fleet and registration tokens.
+* ``view`` (viewer): read applications, groups, revisions, deployments, the fleet.
+* ``deploy`` (contributor): create, stop and preview deployments; upload revisions.
+* ``manage`` (contributor): create applications; create, edit and delete deployment groups;
+  edit instance tags; create and edit custom deployment configurations.
+* ``own`` (owner): delete applications, issue and revoke registration tokens, deregister instances,
+  and everything about the project itself (settings, team, integrations, deletion).
 
-Until projects and roles exist, any authenticated user may do everything.
+Every object belongs to a project through its application, registration token or instance. Someone
+who is not a member of that project gets a 404, never a 403: a project's contents are private. A
+member below the needed role gets a 403 naming the role.
+
+Deployment configurations are global: the built-ins are read-only, and any contributor of any
+project may create, edit or delete custom ones (deleting one still in use is refused).
 """
 
 from __future__ import annotations
 
-from rest_framework.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from dashboard.models import ROLE_RANK, Membership, Project, Role
 
 VIEW = "view"
 DEPLOY = "deploy"
 MANAGE = "manage"
-ACTIONS = frozenset({VIEW, DEPLOY, MANAGE})
+OWN = "own"
+ACTIONS = frozenset({VIEW, DEPLOY, MANAGE, OWN})
+ROLE_FOR = {VIEW: Role.VIEWER, DEPLOY: Role.CONTRIBUTOR, MANAGE: Role.CONTRIBUTOR, OWN: Role.OWNER}
 
 
-def can(user, action: str, obj=None) -> bool:
-    if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
+def _active(user) -> bool:
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
+def role_for_action(action: str) -> str:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    return ROLE_FOR[action]
+
+
+def project_ids(user, role: str = Role.VIEWER) -> QuerySet:
+    """A subquery of the ids of projects where `user` holds `role` or better."""
+    if not _active(user):
+        return Membership.objects.none().values("project_id")
+    allowed = [r for r, rank in ROLE_RANK.items() if rank >= ROLE_RANK[role]]
+    return Membership.objects.filter(user=user, role__in=allowed).values("project_id")
+
+
+def scope(queryset: QuerySet, user, path: str = "project") -> QuerySet:
+    """Only the rows of projects `user` is a member of; `path` leads from the row to its project."""
+    return queryset.filter(**{f"{path}__in": project_ids(user)})
+
+
+def project_of(obj) -> int | None:
+    """The id of the project `obj` belongs to, or None for global objects such as configurations."""
+    if obj is None:
+        return None
+    if isinstance(obj, Project):
+        return obj.pk
+    if hasattr(obj, "project_id"):
+        return obj.project_id
+    if hasattr(obj, "application"):
+        return obj.application.project_id
+    return None
+
+
+def _role_in(user, project_id: int) -> str | None:
+    # Not cached on the user: tests and long-lived clients reuse user objects across role changes.
+    return Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
+
+
+def _is_global(obj) -> bool:
+    return (
+        obj is None
+        or not isinstance(obj, Model)
+        or not (isinstance(obj, Project) or hasattr(obj, "project_id") or hasattr(obj, "application"))
+    )
+
+
+def can(user, action: str, obj=None) -> bool:
+    needed = role_for_action(action)
+    if not _active(user):
+        return False
+    if _is_global(obj):
+        # Global things (deployment configurations): reading is for everyone signed in, writing for
+        # anyone holding the needed role in some project.
+        return action == VIEW or project_ids(user, needed).exists()
+    project_id = project_of(obj)
+    role = _role_in(user, project_id) if project_id is not None else None
+    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
+
+
 def require(user, action: str, obj=None) -> None:
-    """Raise PermissionDenied unless `user` may perform `action` (on `obj`, when given)."""
-    if not can(user, action, obj):
-        what = f" on {obj}" if obj is not None else ""
-        raise PermissionDenied(f"You may not {action}{what}.")
+    """Raise NotFound for outsiders and PermissionDenied for members below the needed role."""
+    needed = role_for_action(action)
+    if not _active(user):
+        raise PermissionDenied("Sign in first.")
+    if _is_global(obj):
+        if not can(user, action, obj):
+            raise PermissionDenied(f"This needs the {needed} role in at least one project.")
+        return
+    project_id = project_of(obj)
+    role = _role_in(user, project_id) if project_id is not None else None
+    if role is None:
+        raise NotFound("Not found.")
+    if ROLE_RANK[role] < ROLE_RANK[needed]:
+        raise PermissionDenied(f"This needs the {needed} role in this project; you are a {role}.")
 
 
 def action_for(request, view) -> str:
@@ -43,13 +122,14 @@ def action_for(request, view) -> str:
 
 
 class ActionPermission(BasePermission):
-    """DRF's side of `require`. Anonymous requests get False, which DRF turns into a 401."""
+    """DRF's side of `require`. Anonymous requests get False, which DRF turns into a 401.
+
+    Which project a list or a create concerns is only known from the queryset or the body, so
+    views scope their querysets with `scope` and check creates themselves; objects are checked here.
+    """
 
     def has_permission(self, request, view) -> bool:
-        if not (request.user and request.user.is_authenticated):
-            return False
-        require(request.user, action_for(request, view))
-        return True
+        return _active(request.user)
 
     def has_object_permission(self, request, view, obj) -> bool:
         require(request.user, action_for(request, view), obj)

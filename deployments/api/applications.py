@@ -37,12 +37,16 @@ class ApplicationViewSet(
 ):
     serializer_class = ApplicationSerializer
     lookup_field = "name"
-    queryset = Application.objects.select_related("created_by").prefetch_related(
-        Prefetch(
-            "deployment_groups",
-            queryset=DeploymentGroup.objects.order_by("name").only("id", "name", "application_id"),
+    access_actions = {"destroy": access.OWN}
+
+    def get_queryset(self):
+        queryset = Application.objects.select_related("created_by", "project").prefetch_related(
+            Prefetch(
+                "deployment_groups",
+                queryset=DeploymentGroup.objects.order_by("name").only("id", "name", "application_id"),
+            )
         )
-    )
+        return access.scope(queryset, self.request.user)
 
     def perform_create(self, serializer) -> None:
         serializer.save(created_by=self.request.user)
@@ -76,7 +80,11 @@ class DeploymentGroupViewSet(
         if len(groups) == 1:
             return {groups[0].pk: [i.name for i in engine.matching_instances(groups[0])]}
         # One fleet query for the whole page, however many groups it shows.
-        fleet = list(Instance.objects.filter(deregistered_at__isnull=True).only("name", "tags"))
+        fleet = list(
+            Instance.objects.filter(
+                deregistered_at__isnull=True, project_id=self.application.project_id
+            ).only("name", "tags")
+        )
         return {g.pk: [i.name for i in fleet if g.matches(i.tags or {})] for g in groups}
 
     def list(self, request, *args, **kwargs):

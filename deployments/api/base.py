@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404
 from rest_framework import viewsets
 from rest_framework.exceptions import APIException, ValidationError
 
+from deployments import access
 from deployments.access import ActionPermission
 from deployments.models import Application
 
@@ -25,14 +26,19 @@ class ApiViewSet(viewsets.GenericViewSet):
 
 
 class ApplicationScoped(ApiViewSet):
-    """A resource under /applications/{application}/."""
+    """A resource under /applications/{application}/; the application's project decides who may do what."""
 
     _application: Application | None = None
 
     @property
     def application(self) -> Application:
         if self._application is None:
-            self._application = get_object_or_404(Application, name=self.kwargs["application"])
+            user = self.request.user
+            application = get_object_or_404(
+                access.scope(Application.objects.all(), user), name=self.kwargs["application"]
+            )
+            access.require(user, access.action_for(self.request, self), application)
+            self._application = application
         return self._application
 
     def get_serializer_context(self) -> dict:

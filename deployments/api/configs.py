@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import mixins
 from rest_framework.exceptions import PermissionDenied
 
+from deployments import access
 from deployments.models import Deployment, DeploymentConfig
 
 from .base import ApiViewSet, Conflict
@@ -22,6 +23,11 @@ class DeploymentConfigViewSet(
     serializer_class = DeploymentConfigSerializer
     queryset = DeploymentConfig.objects.all()
     lookup_field = "name"
+
+    def perform_create(self, serializer) -> None:
+        # Configurations are global: any contributor of any project may add one.
+        access.require(self.request.user, access.MANAGE)
+        serializer.save()
 
     def _refuse_builtin(self, config: DeploymentConfig, verb: str) -> None:
         if config.builtin:

@@ -75,7 +75,8 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
     access_actions = {"create": access.DEPLOY, "stop": access.DEPLOY}
 
     def get_queryset(self):
-        return self._queryset(with_targets=self.action == "retrieve")
+        queryset = self._queryset(with_targets=self.action == "retrieve")
+        return access.scope(queryset, self.request.user, "application__project")
 
     @staticmethod
     def _queryset(*, with_targets: bool):
@@ -128,9 +129,10 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 
     @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentDetailSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = DeploymentCreateSerializer(data=request.data)
+        serializer = DeploymentCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        access.require(request.user, access.DEPLOY, data["application"])
         try:
             deployment = engine.create_deployment(
                 group=data["deployment_group"],
@@ -206,9 +208,10 @@ class DeploymentPlanView(GenericAPIView):
 
     @extend_schema(request=PlanRequestSerializer, responses={200: PlanSerializer})
     def post(self, request):
-        serializer = PlanRequestSerializer(data=request.data)
+        serializer = PlanRequestSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        access.require(request.user, access.DEPLOY, data["application"])
         group = data["deployment_group"]
         plan = engine.preview_plan(
             group, data.get("deployment_config") or group.deployment_config, data.get("revision")

@@ -11,7 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from deployments import engine
+from deployments import access, engine
 from deployments.models import DeploymentGroup, Instance, InstanceGroupState, RegistrationToken
 
 from .base import ApiViewSet, bool_param
@@ -38,12 +38,16 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
     serializer_class = InstanceSerializer
     lookup_field = "name"
     http_method_names = ["get", "patch", "post", "head", "options"]
+    access_actions = {"deregister": access.OWN}
 
     def get_queryset(self):
         states = InstanceGroupState.objects.select_related("group__application", "revision").order_by(
             "group__application__name", "group__name"
         )
-        return Instance.objects.prefetch_related(Prefetch("group_states", queryset=states)).order_by("name")
+        queryset = Instance.objects.select_related("project").prefetch_related(
+            Prefetch("group_states", queryset=states)
+        )
+        return access.scope(queryset, self.request.user).order_by("name")
 
     def filter_queryset(self, queryset):
         if self.action != "list":
@@ -68,7 +72,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
             queryset = queryset.filter(online=online)
         if group_ref := request.query_params.get("deployment_group"):
             app_name, _, group_name = group_ref.partition("/")
-            group = DeploymentGroup.objects.filter(application__name=app_name, name=group_name).first()
+            groups = access.scope(DeploymentGroup.objects.all(), request.user, "application__project")
+            group = groups.filter(application__name=app_name, name=group_name).first()
             if group is None:
                 raise ValidationError(
                     {"deployment_group": [f"No deployment group {group_ref!r}; use application/group"]}
@@ -97,8 +102,12 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
 
 class RegistrationTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     serializer_class = RegistrationTokenSerializer
-    queryset = RegistrationToken.objects.select_related("created_by").order_by("-created_at", "-id")
     lookup_value_regex = "[0-9]+"
+    access_actions = {"create": access.OWN, "revoke": access.OWN}
+
+    def get_queryset(self):
+        queryset = RegistrationToken.objects.select_related("created_by", "project")
+        return access.scope(queryset, self.request.user).order_by("-created_at", "-id")
 
     @extend_schema(request=RegistrationTokenSerializer, responses={201: IssuedTokenSerializer})
     def create(self, request, *args, **kwargs):

@@ -6,7 +6,11 @@ import io
 import tarfile
 import zipfile
 
+from dashboard.models import Project
 from deployments.models import Instance
+
+# The slug of the project the `project` fixture creates; helpers put new rows in it by default.
+PROJECT = "team"
 
 APPSPEC = """\
 version: 0.0
@@ -22,8 +26,9 @@ hooks:
 START_SCRIPT = "#!/bin/sh\necho started\n"
 
 
-def make_instance(name: str, **tags: str) -> Instance:
-    instance = Instance(name=name, tags=tags or {"role": "web"})
+def make_instance(name: str, project: Project | None = None, **tags: str) -> Instance:
+    project = project or Project.objects.get(slug=PROJECT)
+    instance = Instance(name=name, project=project, tags=tags or {"role": "web"})
     instance.rotate_credential()
     instance.save()
     return instance

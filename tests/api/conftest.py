@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import APPSPEC
+from api_helpers import APPSPEC, PROJECT
 
+from dashboard.models import Membership, Project, Role
 from deployments.models import HALF_AT_A_TIME, Application, DeploymentConfig, DeploymentGroup, Revision
 
 
@@ -20,9 +21,17 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def project(db, user) -> Project:
+    """Every API test works inside one project that `user` (alice) owns; see api_helpers.PROJECT."""
+    project = Project.objects.create(name="Team", slug=PROJECT, created_by=user)
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    return project
+
+
 @pytest.fixture
-def application(db, user) -> Application:
-    return Application.objects.create(name="shop", created_by=user)
+def application(project, user) -> Application:
+    return Application.objects.create(name="shop", project=project, created_by=user)
 
 
 @pytest.fixture

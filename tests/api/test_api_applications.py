@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_creates_an_application_and_finds_it_by_name(api_client):
-    response = api_client.post("/api/v1/applications/", {"name": "shop"}, format="json")
+    response = api_client.post("/api/v1/applications/", {"name": "shop", "project": "team"}, format="json")
     assert response.status_code == 201
     assert response.json()["name"] == "shop"
     detail = api_client.get("/api/v1/applications/shop/").json()
@@ -17,7 +17,7 @@ def test_it_creates_an_application_and_finds_it_by_name(api_client):
 
 
 def test_it_refuses_a_name_with_bad_characters(api_client):
-    response = api_client.post("/api/v1/applications/", {"name": "my shop!"}, format="json")
+    response = api_client.post("/api/v1/applications/", {"name": "my shop!", "project": "team"}, format="json")
     assert response.status_code == 400
     body = response.json()
     assert "name" in body["errors"]
@@ -25,13 +25,13 @@ def test_it_refuses_a_name_with_bad_characters(api_client):
 
 
 def test_it_refuses_a_duplicate_name(api_client, application):
-    response = api_client.post("/api/v1/applications/", {"name": "shop"}, format="json")
+    response = api_client.post("/api/v1/applications/", {"name": "shop", "project": "team"}, format="json")
     assert response.status_code == 400
     assert "name" in response.json()["errors"]
 
 
-def test_it_paginates_sixty_applications_into_two_pages(api_client):
-    Application.objects.bulk_create(Application(name=f"app-{n:02d}") for n in range(60))
+def test_it_paginates_sixty_applications_into_two_pages(api_client, project):
+    Application.objects.bulk_create(Application(name=f"app-{n:02d}", project=project) for n in range(60))
     first = api_client.get("/api/v1/applications/").json()
     assert first["count"] == 60
     assert len(first["results"]) == 50

@@ -27,7 +27,7 @@ def test_it_answers_401_with_a_token_challenge_to_anonymous_requests(url):
 
 
 def test_it_refuses_anonymous_writes_with_401():
-    response = APIClient().post("/api/v1/applications/", {"name": "shop"}, format="json")
+    response = APIClient().post("/api/v1/applications/", {"name": "shop", "project": "team"}, format="json")
     assert response.status_code == 401
 
 
@@ -39,7 +39,7 @@ def test_it_refuses_a_bad_token():
 def test_it_accepts_a_token(user):
     token = Token.objects.create(user=user)
     client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
-    response = client.post("/api/v1/applications/", {"name": "shop"}, format="json")
+    response = client.post("/api/v1/applications/", {"name": "shop", "project": "team"}, format="json")
     assert response.status_code == 201
     assert response.json()["created_by"] == "alice"
 

@@ -70,7 +70,7 @@ def test_it_refuses_tags_that_are_not_strings(api_client, fleet):
 
 
 def test_deregistering_stops_the_credential_and_hides_the_instance(api_client, db, group):
-    instance = Instance(name="web-9", tags={"role": "web"})
+    instance = Instance(name="web-9", project=group.application.project, tags={"role": "web"})
     raw = instance.rotate_credential()
     instance.save()
     assert Instance.authenticate(raw) is not None

@@ -90,5 +90,5 @@ def test_it_lists_revisions_newest_first(api_client, application, tmp_path):
 
 
 def test_it_hides_other_applications_revisions(api_client, application, revision):
-    api_client.post("/api/v1/applications/", {"name": "blog"}, format="json")
+    api_client.post("/api/v1/applications/", {"name": "blog", "project": "team"}, format="json")
     assert api_client.get(f"/api/v1/applications/blog/revisions/{revision.pk}/").status_code == 404

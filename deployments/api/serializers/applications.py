@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from dashboard.models import Role
 from deployments.models import (
     ONE_AT_A_TIME,
     Application,
@@ -12,16 +13,17 @@ from deployments.models import (
     Revision,
 )
 
-from .common import TagFiltersField, TagSetField, username
+from .common import ProjectField, TagFiltersField, TagSetField, username
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
+    project = ProjectField(role=Role.CONTRIBUTOR)
     created_by = serializers.SerializerMethodField()
     deployment_groups = serializers.SerializerMethodField()
 
     class Meta:
         model = Application
-        fields = ["name", "created_at", "created_by", "deployment_groups"]
+        fields = ["name", "project", "created_at", "created_by", "deployment_groups"]
         read_only_fields = ["created_at"]
 
     def get_created_by(self, obj) -> str | None:

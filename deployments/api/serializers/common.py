@@ -85,3 +85,38 @@ class TagSetField(serializers.JSONField):
 
 def username(user) -> str | None:
     return user.get_username() if user is not None else None
+
+
+@extend_schema_field(serializers.CharField(help_text="The project's slug."))
+class ProjectField(serializers.Field):
+    """A project slug in, the slug out. Only projects where the requester holds `role` are accepted.
+
+    Unknown projects and projects the requester is not on get the same answer, so nothing leaks.
+    """
+
+    def __init__(self, *, role: str, **kwargs):
+        self.role = role
+        super().__init__(**kwargs)
+
+    def to_representation(self, value) -> str | None:
+        return value.slug if value is not None else None
+
+    def to_internal_value(self, data):
+        from dashboard.models import ROLE_RANK, Membership
+
+        if not isinstance(data, str) or not data:
+            raise serializers.ValidationError("Give the project's slug.")
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        membership = (
+            Membership.objects.filter(project__slug=data, user=user).select_related("project").first()
+            if user is not None and user.is_authenticated
+            else None
+        )
+        if membership is None:
+            raise serializers.ValidationError(f"No project {data!r} that you are a member of.")
+        if ROLE_RANK[membership.role] < ROLE_RANK[self.role]:
+            raise serializers.ValidationError(
+                f"You are a {membership.role} in {data!r}; this needs the {self.role} role."
+            )
+        return membership.project

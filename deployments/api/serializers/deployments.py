@@ -46,6 +46,19 @@ class GroupTargetFields(serializers.Serializer):
     )
     revision = serializers.PrimaryKeyRelatedField(queryset=Revision.objects.all())
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only applications of the requester's projects resolve; others read as unknown names.
+        request = self.context.get("request")
+        if request is not None:
+            from deployments import access
+
+            user = request.user
+            self.fields["application"].queryset = access.scope(Application.objects.all(), user)
+            self.fields["revision"].queryset = access.scope(
+                Revision.objects.all(), user, "application__project"
+            )
+
     def validate(self, attrs: dict) -> dict:
         application = attrs["application"]
         group = (

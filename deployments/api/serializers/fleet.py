@@ -3,9 +3,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dashboard.models import Role
 from deployments.models import Instance, InstanceGroupState, RegistrationToken
 
-from .common import TagsField, username
+from .common import ProjectField, TagsField, username
 
 
 class InstalledSerializer(serializers.ModelSerializer):
@@ -34,6 +35,7 @@ class InstanceSerializer(serializers.ModelSerializer):
     """Tags are the only field a user edits; the rest is reported by the agent."""
 
     tags = TagsField()
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     installed = InstalledSerializer(source="group_states", many=True, read_only=True)
 
     class Meta:
@@ -41,6 +43,7 @@ class InstanceSerializer(serializers.ModelSerializer):
         # Never credential_hash.
         fields = [
             "name",
+            "project",
             "hostname",
             "tags",
             "platform",
@@ -56,6 +59,7 @@ class InstanceSerializer(serializers.ModelSerializer):
 
 
 class RegistrationTokenSerializer(serializers.ModelSerializer):
+    project = ProjectField(role=Role.OWNER)
     tags = TagsField(required=False)
     usable = serializers.BooleanField(source="is_usable", read_only=True)
     created_by = serializers.SerializerMethodField()
@@ -64,6 +68,7 @@ class RegistrationTokenSerializer(serializers.ModelSerializer):
         model = RegistrationToken
         fields = [
             "id",
+            "project",
             "prefix",
             "description",
             "tags",
