@@ -74,7 +74,7 @@ def main() -> int:
 
         name = f"fleetdeck_bench_{uuid.uuid4().hex[:6]}"
         base = settings.DATABASES["default"]
-        dsn = f"host={base['HOST']} port={base['PORT'] or 5432} user={base['USER']} dbname={base['NAME']}"
+        dsn = f"host={base['HOST']} port={base['PORT'] or 5432} user={base['USER']} dbname=postgres"
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         settings.DATABASES["default"]["NAME"] = name
@@ -91,8 +91,12 @@ def main() -> int:
     from config.stack import Stack
     from deployments.models import HostCommand
 
+    from dashboard.models import Membership, Project, Role
+
     user = get_user_model().objects.create_user("bench")
     token = Token.objects.create(user=user).key
+    project = Project.objects.create(name="Bench", slug="bench", created_by=user)
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
     stack = Stack(
         env={"FLEETDECK_QUERY_COUNT_DIR": str(counts), "FLEETDECK_LOG_LEVEL": "WARNING"},
         log_dir=work / "logs",
@@ -104,8 +108,8 @@ def main() -> int:
     s.headers["Authorization"] = f"Token {token}"
     api = stack.url + "/api/v1"
     try:
-        s.post(f"{api}/applications/", json={"name": "bench"}).raise_for_status()
-        raw = s.post(f"{api}/registration-tokens/", json={"tags": {"role": "bench"}}).json()["token"]
+        s.post(f"{api}/applications/", json={"name": "bench", "project": "bench"}).raise_for_status()
+        raw = s.post(f"{api}/registration-tokens/", json={"tags": {"role": "bench"}, "project": "bench"}).json()["token"]
         env = {**os.environ, "FLEETDECK_AGENT_EC2_METADATA": "0"}
         for i in range(args.hosts):
             home = work / "agents" / f"h{i:03d}"

@@ -137,6 +137,7 @@ class Agent:
         self.stop_time = 0.0
         self.busy = False
         self.done: deque = deque(maxlen=200)
+        self.prefetched: List[dict] = []
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -184,7 +185,8 @@ class Agent:
             backoff = self._backoff()
             while not self.stopping.is_set():
                 try:
-                    commands = self.poll()
+                    # The server answers a completion with this host's next commands: no poll needed.
+                    commands, self.prefetched = (self.prefetched, []) if self.prefetched else (self.poll(), [])
                 except (TransportError, ApiError) as exc:
                     delay = backoff.next()
                     hint = (
@@ -266,7 +268,7 @@ class Agent:
 
     def _complete(self, command_id: str, completion: dict) -> bool:
         try:
-            self._retry(
+            _status, data = self._retry(
                 f"Reporting completion of {command_id}",
                 lambda: self.client.post(f"/agent/v1/commands/{command_id}/complete/", completion),
             )
@@ -278,6 +280,8 @@ class Agent:
             )
             return False
         self.done.append(command_id)
+        next_commands = data.get("commands") if isinstance(data, dict) else None
+        self.prefetched = [c for c in next_commands or [] if c.get("id") not in self.done]
         return True
 
     def handle(self, command: dict) -> None:

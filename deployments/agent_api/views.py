@@ -231,7 +231,9 @@ async def complete(request: HttpRequest, instance: Instance, body: dict, command
     )
     if command is None:
         return _not_found(command_id)
-    return JsonResponse({"status": command.lifecycle_event.status})
+    # Hand back the host's next commands, so the agent goes straight on without a poll.
+    commands = await db(_open_commands)(instance, "")
+    return JsonResponse({"status": command.lifecycle_event.status, "commands": _absolutize(request, commands)})
 
 
 # --- bundles -------------------------------------------------------------------------------
