@@ -82,7 +82,7 @@ class _Wakeups:
         if self.pubsub is not None or time.monotonic() < self.next_try:
             return
         try:
-            self.conn = aioredis.Redis.from_url(settings.REDIS_URL, socketconnect_timeout=2)
+            self.conn = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
             self.pubsub = self.conn.pubsub()
             await self.pubsub.subscribe(self.channel)
         except Exception as exc:

@@ -1,0 +1,81 @@
+"""Project, team and rollout set up through the ORM for the page, stream and browser tests.
+
+Only the agents are real processes; everything else is created directly, so these tests do not
+depend on the REST API's shape. Revisions are stored in the live stack's storage directory.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import override_settings
+from e2e_harness import Fleet, recording_bundle
+
+PASSWORD = "e2e-pages-password"
+
+
+def make_user(project, role: str | None, name: str | None = None):
+    from dashboard.models import Membership
+
+    user = get_user_model().objects.create_user(
+        name or f"{role or 'nobody'}-{uuid.uuid4().hex[:6]}", password=PASSWORD
+    )
+    if role:
+        Membership.objects.create(project=project, user=user, role=role)
+    return user
+
+
+def session_cookie(user) -> dict[str, str]:
+    """A logged-in session for `user`, as the cookie a browser would send."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return {"sessionid": client.cookies["sessionid"].value}
+
+
+class PageRollout:
+    """One project with one application and group over one test's fleet."""
+
+    def __init__(
+        self, stack, fleet: Fleet, tmp_path: Path, hosts: list[str], config="CodeDeployDefault.AllAtOnce"
+    ):
+        from dashboard.models import Project
+        from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
+
+        self.stack, self.fleet, self.tmp = stack, fleet, tmp_path
+        self.storage = Path(stack.env["FLEETDECK_STORAGE_DIR"])
+        self.ctl = tmp_path / "ctl"
+        self.ctl.mkdir(exist_ok=True)
+        self.record = tmp_path / "record.log"
+        self.project = Project.objects.create(name=f"Shop {fleet.tag}", slug=f"shop-{fleet.tag}")
+        self.owner = make_user(self.project, "owner")
+        self.app = Application.objects.create(name=f"app-{fleet.tag}", project=self.project)
+        self.group = DeploymentGroup.objects.create(
+            application=self.app,
+            name="web",
+            deployment_config=DeploymentConfig.objects.get(name=config),
+            tag_filters=[{"key": "fleet", "value": fleet.tag, "type": "KEY_AND_VALUE"}],
+        )
+        self.hosts = [f"{h}-{fleet.tag}" for h in hosts]
+        if self.hosts:
+            _, raw = RegistrationToken.issue(project=self.project, tags={"fleet": fleet.tag})
+            fleet.registration_token = lambda tags: raw
+            fleet.start(self.hosts)
+
+    def revision(self, label: str):
+        from deployments.api.bundles import store_upload
+
+        path = recording_bundle(self.tmp / f"{label}.tgz", label=label, record=self.record, ctl=self.ctl)
+        upload = SimpleUploadedFile(f"{label}.tgz", path.read_bytes())
+        with override_settings(MEDIA_ROOT=str(self.storage)):
+            return store_upload(self.app, upload, description=label, user=self.owner)
+
+    def control(self, host_index: int, event: str, kind: str, value: str = "") -> None:
+        (self.ctl / f"{self.hosts[host_index]}.{event}.{kind}").write_text(value)
+
+    def url(self, path: str = "") -> str:
+        return f"{self.stack.url}/p/{self.project.slug}/deployments/{path}"
