@@ -17,7 +17,9 @@ def test_it_creates_an_application_and_finds_it_by_name(api_client):
 
 
 def test_it_refuses_a_name_with_bad_characters(api_client):
-    response = api_client.post("/api/v1/applications/", {"name": "my shop!", "project": "team"}, format="json")
+    response = api_client.post(
+        "/api/v1/applications/", {"name": "my shop!", "project": "team"}, format="json"
+    )
     assert response.status_code == 400
     body = response.json()
     assert "name" in body["errors"]

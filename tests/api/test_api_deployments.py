@@ -104,7 +104,10 @@ def test_it_names_the_field_of_a_bad_request(api_client, group, revision, field,
 
 
 def test_it_refuses_a_revision_of_another_application(api_client, group):
-    other = Revision.objects.create(application=Application.objects.create(name="blog", project=group.application.project), bundle_type="zip")
+    other = Revision.objects.create(
+        application=Application.objects.create(name="blog", project=group.application.project),
+        bundle_type="zip",
+    )
     response = api_client.post(
         URL, {"application": "shop", "deployment_group": "web", "revision": other.pk}, format="json"
     )

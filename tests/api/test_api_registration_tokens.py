@@ -10,7 +10,13 @@ URL = "/api/v1/registration-tokens/"
 
 
 def issue(api_client, **body):
-    payload = {"project": "team", "tags": {"role": "web"}, "expires_at": None, "description": "web fleet", **body}
+    payload = {
+        "project": "team",
+        "tags": {"role": "web"},
+        "expires_at": None,
+        "description": "web fleet",
+        **body,
+    }
     return api_client.post(URL, payload, format="json")
 
 

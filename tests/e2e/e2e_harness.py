@@ -143,8 +143,20 @@ class Fleet:
     def _env(self) -> dict:
         return {**os.environ, "FLEETDECK_AGENT_EC2_METADATA": "0", "PYTHONUNBUFFERED": "1", **self.env}
 
+    _project: str | None = None
+
+    @property
+    def project(self) -> str:
+        """The slug of this test's project, created on first use; the API user becomes its owner."""
+        if self._project is None:
+            slug = f"e2e-{self.tag}"
+            self.api.post("/api/v1/projects/", {"name": f"E2E {self.tag}", "slug": slug, "description": ""})
+            self._project = slug
+        return self._project
+
     def registration_token(self, tags: dict) -> str:
-        return self.api.post("/api/v1/registration-tokens/", {"tags": tags, "expires_at": None})["token"]
+        body = {"project": self.project, "tags": tags, "expires_at": None}
+        return self.api.post("/api/v1/registration-tokens/", body)["token"]
 
     def start(self, names: list[str], tags: dict | None = None) -> list[Agent]:
         tags = {"fleet": self.tag, **(tags or {})}

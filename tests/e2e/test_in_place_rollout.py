@@ -31,7 +31,7 @@ class Rollout:
         self.ctl.mkdir()
         self.tmp = tmp_path
         self.app = f"app-{fleet.tag}"
-        self.api.post("/api/v1/applications/", {"name": self.app})
+        self.api.post("/api/v1/applications/", {"name": self.app, "project": fleet.project})
         self.api.post(
             f"/api/v1/applications/{self.app}/deployment-groups/",
             {
