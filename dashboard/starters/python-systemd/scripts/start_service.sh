@@ -1,0 +1,6 @@
+#!/bin/sh
+# ApplicationStart: enable and (re)start the unit.
+set -eu
+systemctl enable fleetdeck-app
+systemctl restart fleetdeck-app
+echo "fleetdeck-app started"

@@ -1,0 +1,218 @@
+"""The setup wizard: five steps kept in the session, and everything created at Review in one transaction."""
+
+from __future__ import annotations
+
+import shlex
+
+from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError, transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from dashboard.forms_wizard import (
+    ProjectStep,
+    RepositoryStep,
+    TargetStep,
+    TrackerStep,
+    filters_from,
+    parse_tag_pairs,
+)
+from dashboard.models import Membership, Project, Role
+from dashboard.starters import TEMPLATES, build_tgz
+from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
+
+SESSION_KEY = "setup_wizard"
+STEPS = [
+    ("project", "Name and template", ProjectStep),
+    ("repository", "Repository", RepositoryStep),
+    ("target", "Deployment target", TargetStep),
+    ("tracker", "Issue tracker", TrackerStep),
+]
+FORMS = {key: form for key, _, form in STEPS}
+TOKEN_PLACEHOLDER = "<token, shown once after Review>"
+
+
+def _state(request: HttpRequest) -> dict:
+    return request.session.get(SESSION_KEY, {})
+
+
+def _save(request: HttpRequest, step: str, data: dict) -> None:
+    state = _state(request)
+    state[step] = data
+    request.session[SESSION_KEY] = state
+
+
+def _first_missing(state: dict) -> str | None:
+    return next((key for key, _, _ in STEPS if key not in state), None)
+
+
+def _nav(state: dict, current: str) -> list[dict]:
+    reachable = True
+    items = []
+    for key, label, _ in [*STEPS, ("review", "Review", None)]:
+        items.append(
+            {
+                "key": key,
+                "label": label,
+                "done": key in state,
+                "current": key == current,
+                "reachable": reachable,
+                "url": reverse("wizard_step", args=[key]),
+            }
+        )
+        reachable = reachable and key in state
+    return items
+
+
+def server_url(request: HttpRequest) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def agent_command(request: HttpRequest, token: str, tags: str) -> str:
+    """The one line that installs the agent from a Fleetdeck checkout and registers the host."""
+    tag_args = " ".join(f"--tag {shlex.quote(t.strip())}" for t in tags.split(",") if t.strip())
+    return (
+        f"pip install ./agent && fleetdeck-agent register --server {shlex.quote(server_url(request))} "
+        f"--token {token if token == TOKEN_PLACEHOLDER else shlex.quote(token)} {tag_args}"
+    ).strip()
+
+
+@login_required
+def start(request: HttpRequest) -> HttpResponse:
+    if request.GET.get("restart"):
+        request.session.pop(SESSION_KEY, None)
+    return redirect("wizard_step", step=_first_missing(_state(request)) or "review")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def step(request: HttpRequest, step: str) -> HttpResponse:
+    if step == "review":
+        return review(request)
+    if step not in FORMS:
+        raise Http404("No such step.")
+    state = _state(request)
+    missing = _first_missing(state)
+    order = [key for key, _, _ in STEPS]
+    if missing is not None and order.index(step) > order.index(missing):
+        return redirect("wizard_step", step=missing)
+    form_class = FORMS[step]
+    if request.method == "POST":
+        form = form_class(request.POST)
+        if form.is_valid():
+            _save(request, step, form.cleaned_data)
+            following = _first_missing(_state(request)) or "review"
+            return redirect("wizard_step", step=following)
+    else:
+        form = form_class(initial=state.get(step) or _suggestions(step, state))
+    context = {
+        "form": form,
+        "step": step,
+        "title": {k: label for k, label, _ in STEPS}[step],
+        "nav": _nav(state, step),
+        "templates": TEMPLATES.values(),
+    }
+    if step == "project":
+        context["starters"] = [t for t in TEMPLATES.values() if t.path is not None]
+    if step == "target":
+        tags = (state.get("target") or {}).get("tags") or "role=web"
+        context["command"] = agent_command(request, TOKEN_PLACEHOLDER, tags)
+    if step == "tracker":
+        context["unavailable"] = TrackerStep.UNAVAILABLE
+    return render(request, "wizard/step.html", context)
+
+
+def _suggestions(step: str, state: dict) -> dict:
+    slug = (state.get("project") or {}).get("slug", "")
+    if step == "target" and slug:
+        return {"application": slug, "group": "production", "tags": "role=web"}
+    return {}
+
+
+def _revalidate(state: dict) -> dict[str, list[str]]:
+    """Run every step's form again: a slug or an application name may have been taken meanwhile."""
+    problems = {}
+    for key, label, form_class in STEPS:
+        form = form_class(state.get(key) or {})
+        if not form.is_valid():
+            problems[label] = [f"{field}: {'; '.join(errors)}" for field, errors in form.errors.items()]
+    return problems
+
+
+def review(request: HttpRequest) -> HttpResponse:
+    state = _state(request)
+    missing = _first_missing(state)
+    if missing is not None:
+        return redirect("wizard_step", step=missing)
+    template = TEMPLATES.get(state["project"]["template"])
+    context = {"state": state, "nav": _nav(state, "review"), "template": template, "problems": {}}
+    if request.method == "POST":
+        problems = _revalidate(state)
+        if not problems:
+            try:
+                created = create_everything(request.user, state)
+            except IntegrityError:
+                problems = {
+                    "Review": [
+                        "Something with one of these names was created meanwhile; nothing was "
+                        "created. Check the steps and try again."
+                    ]
+                }
+            else:
+                request.session.pop(SESSION_KEY, None)
+                # Rendered, not redirected: this answer is the only place the raw token ever appears.
+                return render(
+                    request,
+                    "wizard/done.html",
+                    {
+                        **created,
+                        "template": template,
+                        "command": agent_command(request, created["raw_token"], state["target"]["tags"]),
+                    },
+                )
+        context["problems"] = problems
+        return render(request, "wizard/review.html", context, status=400)
+    return render(request, "wizard/review.html", context)
+
+
+def create_everything(user, state: dict) -> dict:
+    """Project, owner membership, application, group and registration token: all or nothing."""
+    project_data, target = state["project"], state["target"]
+    pairs = parse_tag_pairs(target["tags"])
+    with transaction.atomic():
+        project = Project.objects.create(
+            name=project_data["name"],
+            slug=project_data["slug"],
+            description=project_data.get("description", ""),
+            template=project_data["template"],
+            repository=state["repository"].get("repository", ""),
+            issue_tracker="" if state["tracker"]["tracker"] == "none" else state["tracker"]["tracker"],
+            created_by=user,
+        )
+        Membership.objects.create(project=project, user=user, role=Role.OWNER)
+        application = Application.objects.create(name=target["application"], project=project, created_by=user)
+        group = DeploymentGroup.objects.create(
+            application=application,
+            name=target["group"],
+            deployment_config=DeploymentConfig.objects.get(name=target["deployment_config"]),
+            tag_filters=filters_from(pairs),
+        )
+        token, raw = RegistrationToken.issue(
+            project=project,
+            created_by=user,
+            tags=pairs,
+            description=f"Created by the setup wizard for {group}",
+        )
+    return {"project": project, "application": application, "group": group, "token": token, "raw_token": raw}
+
+
+@login_required
+def starter(request: HttpRequest, key: str) -> HttpResponse:
+    template = TEMPLATES.get(key)
+    if template is None or template.path is None:
+        raise Http404("No starter bundle for that template.")
+    response = HttpResponse(build_tgz(template), content_type="application/gzip")
+    response["Content-Disposition"] = f'attachment; filename="{key}.tgz"'
+    return response
