@@ -96,6 +96,9 @@ class DeploymentGroup(models.Model):
     alarm_configuration = models.JSONField(default=dict, blank=True)
     load_balancer_info = models.JSONField(default=dict, blank=True)
     blue_green_configuration = models.JSONField(default=dict, blank=True)
+    # Built-in HTTP health check: {"url": "http://{hostname}:8080/health", "expected_status": 200,
+    # "interval": 2, "threshold": 2, "timeout": 60, "bake_seconds": 0}. Empty: none.
+    health_check = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

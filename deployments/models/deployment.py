@@ -60,6 +60,12 @@ class Deployment(models.Model):
     file_exists_behavior = models.CharField(max_length=16, choices=FileExistsBehavior.choices)
     ignore_application_stop_failures = models.BooleanField(default=False)
     minimum_healthy = models.PositiveIntegerField(default=0)
+    # None: the group's setting. A list of DEPLOYMENT_FAILURE / DEPLOYMENT_STOP_ON_ALARM /
+    # DEPLOYMENT_STOP_ON_REQUEST overrides it for this deployment.
+    auto_rollback_events = models.JSONField(null=True, blank=True)
+    # None: every instance matching the group. A list of instance ids restricts the targets
+    # (deployments to hosts that joined the group later).
+    instance_ids = models.JSONField(null=True, blank=True)
     # The last sequence number handed out in this deployment's event log.
     event_seq = models.BigIntegerField(default=0)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
