@@ -82,6 +82,7 @@ def group_summaries(project) -> list[GroupSummary]:
         ).values_list("instance_id", "group_id", "revision_id")
     }
     out = []
+    matched: dict[tuple, bool] = {}
     for group in groups:
         summary = GroupSummary(
             group=group,
@@ -89,7 +90,11 @@ def group_summaries(project) -> list[GroupSummary]:
             target_revision_id=group.last_good_revision_id,
         )
         for host in hosts:
-            if not group.matches(host.tags or {}):
+            # Hosts often share their tags exactly; match each distinct tag set once per group.
+            key = (group.pk, *sorted((host.tags or {}).items()))
+            if key not in matched:
+                matched[key] = group.matches(host.tags or {})
+            if not matched[key]:
                 continue
             summary.instance_ids.append(host.pk)
             if host.online:

@@ -1,0 +1,202 @@
+"""Dashboard benchmark: render the project dashboard, fleet and group pages against a big project.
+
+Seeds 10,000 deployments and 500 instances into a fresh test database (a throwaway SQLite file
+unless DATABASE_URL is set, in which case Django's test database beside it; never the dev
+database), then renders each page N times with the Django test client, logged in as an owner.
+Prints p50/p95 in ms and queries per render; asserts nothing.
+
+    python bench/dashboard.py [--renders 30] [--deployments 10000] [--instances 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+TARGET = "target: p95 < 150 ms per page"
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(round(q / 100 * (len(values) - 1)), len(values) - 1)]
+
+
+def seed(deployments: int, instances: int, groups: int = 10):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from dashboard.models import Membership, Project, Role
+    from deployments.models import (
+        Application,
+        Deployment,
+        DeploymentConfig,
+        DeploymentGroup,
+        Instance,
+        InstanceGroupState,
+        Revision,
+    )
+    from deployments.models.fleet import hash_secret
+
+    user = get_user_model().objects.create_user("bench", password="bench")
+    project = Project.objects.create(name="Bench", slug="bench")
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    config = DeploymentConfig.objects.get(name="CodeDeployDefault.OneAtATime")
+    app = Application.objects.create(project=project, name="bench-app")
+    group_rows = [
+        DeploymentGroup.objects.create(
+            application=app,
+            name=f"g{n}",
+            deployment_config=config,
+            tag_filters=[{"key": "role", "value": f"g{n}", "type": "KEY_AND_VALUE"}],
+        )
+        for n in range(groups)
+    ]
+    revisions = [
+        Revision.objects.create(application=app, bundle_type="tgz", sha256=f"{n:064x}") for n in range(20)
+    ]
+    now = timezone.now()
+    hosts = Instance.objects.bulk_create(
+        [
+            Instance(
+                project=project,
+                name=f"host-{n:04d}",
+                hostname=f"host-{n:04d}.bench",
+                tags={"role": f"g{n % groups}", "az": f"az{n % 3}"},
+                online=n % 7 != 0,
+                last_seen=now,
+                agent_version="0.1.0",
+                credential_hash=hash_secret(f"bench-{n}"),
+                credential_prefix="fdi_bench",
+            )
+            for n in range(instances)
+        ],
+        batch_size=500,
+    )
+    created = Deployment._meta.get_field("created_at")
+    created.auto_now_add = False  # seed history spread over 60 days
+    try:
+        rows = []
+        for n in range(deployments):
+            at = now - timedelta(minutes=n * 60 * 24 * 60 // deployments)
+            status = ("Succeeded", "Succeeded", "Succeeded", "Failed", "Stopped")[n % 5]
+            rows.append(
+                Deployment(
+                    application=app,
+                    deployment_group=group_rows[n % groups],
+                    revision=revisions[n % len(revisions)],
+                    deployment_config=config,
+                    status=status,
+                    created_by=user,
+                    file_exists_behavior="DISALLOW",
+                    created_at=at,
+                    started_at=at,
+                    ended_at=at + timedelta(seconds=30 + n % 300),
+                )
+            )
+        Deployment.objects.bulk_create(rows, batch_size=1000)
+    finally:
+        created.auto_now_add = True
+    InstanceGroupState.objects.bulk_create(
+        [
+            InstanceGroupState(
+                instance=h, group=group_rows[i % groups], revision=revisions[i % len(revisions)]
+            )
+            for i, h in enumerate(hosts)
+        ],
+        batch_size=500,
+    )
+    return user
+
+
+def measure(client, path: str, renders: int) -> tuple[list[float], int]:
+    from django.db import connection
+
+    response = client.get(path)  # warm up
+    assert response.status_code == 200, (path, response.status_code)
+    # An execute wrapper, not the debug query log: each request may reconnect (CONN_MAX_AGE=0).
+    captured: list[str] = []
+
+    def count(execute, sql, params, many, context):
+        captured.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        client.get(path)
+    times = []
+    for _ in range(renders):
+        start = time.perf_counter()
+        client.get(path)
+        times.append((time.perf_counter() - start) * 1000)
+    return times, len(captured)
+
+
+def profile_tiles() -> None:
+    """Time each tile's provider on its own, to see where a slow dashboard spends its time."""
+    from dashboard import tiles
+    from dashboard.models import Project
+
+    for tile in tiles.registered():
+        project = Project.objects.get(slug="bench")
+        start = time.perf_counter()
+        tiles.render_tile(tile, project)
+        print(f"  tile {tile.key:12s} {(time.perf_counter() - start) * 1000:7.1f} ms")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--renders", type=int, default=30)
+    parser.add_argument("--deployments", type=int, default=10_000)
+    parser.add_argument("--instances", type=int, default=500)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="fleetdeck-bench-dashboard-"))
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{work / 'bench.sqlite3'}")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    # Always a fresh test database: the dev database is never touched.
+    old_name = connection.creation.create_test_db(verbosity=0, keepdb=False, serialize=False)
+    try:
+        started = time.perf_counter()
+        user = seed(args.deployments, args.instances)
+        print(
+            f"seeded {args.deployments} deployments, {args.instances} instances in "
+            f"{time.perf_counter() - started:.1f} s ({connection.vendor})"
+        )
+        client = Client()
+        client.force_login(user)
+        print(TARGET)
+        if os.environ.get("BENCH_PROFILE_TILES"):
+            profile_tiles()
+        for label, path in [
+            ("project dashboard", "/p/bench/"),
+            ("fleet page", "/p/bench/fleet/"),
+            ("fleet page, filtered", "/p/bench/fleet/?tag=role=g3&state=online"),
+            ("group page", "/p/bench/groups/bench-app/g0/"),
+        ]:
+            times, queries = measure(client, path, args.renders)
+            print(
+                f"{label:24s} p50 {statistics.median(times):7.1f} ms   p95 {percentile(times, 95):7.1f} ms   "
+                f"{queries} queries   (n={args.renders})"
+            )
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
