@@ -135,8 +135,11 @@ HOOK_TIMEOUT_GRACE = env_int("FLEETDECK_HOOK_TIMEOUT_GRACE", 60, minimum=0)
 POLL_WAIT_MAX = env_int("FLEETDECK_POLL_WAIT", 25, minimum=1)
 MAX_BUNDLE_SIZE = env_int("FLEETDECK_MAX_BUNDLE_SIZE", 2 * 1024**3, minimum=1024)
 
+ALARM_POLL_INTERVAL = env_float("FLEETDECK_ALARM_POLL_INTERVAL", 10.0, minimum=0.5)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "deployments.tasks.sweep", "schedule": SWEEP_INTERVAL},
+    "poll-alarms": {"task": "deployments.tasks.poll_alarms", "schedule": ALARM_POLL_INTERVAL},
 }
 
 # --- storage --------------------------------------------------------------------------

@@ -42,6 +42,8 @@ from .models import (
 log = logging.getLogger(__name__)
 
 RUNNING = (DeploymentStatus.IN_PROGRESS, DeploymentStatus.BAKING, DeploymentStatus.READY)
+# The longest a server-run step (health check, traffic shift) may take before the sweep fails it.
+SERVER_EVENT_LIMIT = 3600
 HEALTH_MESSAGE = (
     "The overall deployment failed because too many individual instances failed deployment, too few "
     "healthy instances are available for deployment, or some instances in your deployment group are "
@@ -131,7 +133,8 @@ def deployment_plan(deployment: Deployment) -> planner.Plan:
 
 
 def event_names(deployment: Deployment) -> tuple[str, ...]:
-    return lifecycle.in_place_events(deployment.deployment_group.with_traffic_control)
+    group = deployment.deployment_group
+    return lifecycle.in_place_events(group.with_traffic_control, bool((group.health_check or {}).get("url")))
 
 
 # --- creation --------------------------------------------------------------------------------
@@ -148,10 +151,14 @@ def create_deployment(
     file_exists_behavior: str | None = None,
     ignore_application_stop_failures: bool | None = None,
     rollback_of: Deployment | None = None,
+    auto_rollback_events: list[str] | None = None,
+    instance_ids: list[int] | None = None,
 ) -> Deployment:
     if revision.application_id != group.application_id:
         raise DeploymentError(
-            f"Revision {revision.pk} belongs to another application.", code="REVISION_MISSING", field="revision"
+            f"Revision {revision.pk} belongs to another application.",
+            code="REVISION_MISSING",
+            field="revision",
         )
     with transaction.atomic():
         # The group lock makes "is another deployment running here?" and the start one decision.
@@ -172,6 +179,8 @@ def create_deployment(
                 else ignore_application_stop_failures
             ),
             rollback_of=rollback_of,
+            auto_rollback_events=auto_rollback_events,
+            instance_ids=instance_ids,
         )
         eventlog.append(
             deployment.id,
@@ -193,7 +202,8 @@ def create_deployment(
         )
         if blocker is not None:
             deployment.move_to(
-                DeploymentStatus.QUEUED, message=f"Waiting for {blocker.id} to finish in this deployment group"
+                DeploymentStatus.QUEUED,
+                message=f"Waiting for {blocker.id} to finish in this deployment group",
             )
         else:
             _start(deployment)
@@ -204,6 +214,9 @@ def _start(deployment: Deployment) -> None:
     """Snapshot the targets, plan them and go InProgress. Caller holds the group lock."""
     group = deployment.deployment_group
     instances = matching_instances(group)
+    if deployment.instance_ids is not None:
+        wanted = set(deployment.instance_ids)
+        instances = [i for i in instances if i.pk in wanted]
     ordered = planner.order_candidates(candidates_for(group, instances), deployment.revision_id)
     rule = deployment.deployment_config.health_rule()
     plan = planner.make_plan([c.name for c in ordered], rule)
@@ -333,6 +346,9 @@ def _finish(deployment: Deployment) -> None:
     )
     deployment.move_to(status, message=deployment.error_message)
     _enqueue_next_queued(deployment.deployment_group_id)
+    from .rollback import maybe_roll_back
+
+    maybe_roll_back(deployment)
 
 
 def _skip_pending_targets(deployment: Deployment) -> None:
@@ -370,7 +386,10 @@ def _start_targets(deployment: Deployment, count: int) -> None:
     )
     eventlog.append(
         deployment.id,
-        [eventlog.entry("target", instance=t.instance.name, status=TargetStatus.IN_PROGRESS) for t in targets],
+        [
+            eventlog.entry("target", instance=t.instance.name, status=TargetStatus.IN_PROGRESS)
+            for t in targets
+        ],
     )
     first_events = list(
         LifecycleEvent.objects.filter(target__in=targets, position=0).select_related("target__instance")
@@ -381,7 +400,7 @@ def _start_targets(deployment: Deployment, count: int) -> None:
 # --- commands --------------------------------------------------------------------------------
 
 
-def _payload(deployment: Deployment, event: LifecycleEvent, names: tuple[str, ...]) -> dict:
+def _payload(deployment: Deployment, event: LifecycleEvent, names: list[str]) -> dict:
     revision = deployment.revision
     group = deployment.deployment_group
     agent_events = [n for n in names if lifecycle.executor_for(n) == "agent"]
@@ -407,13 +426,27 @@ def _payload(deployment: Deployment, event: LifecycleEvent, names: tuple[str, ..
 
 
 def _issue(deployment: Deployment, events: list[LifecycleEvent]) -> None:
-    """Create one command per event. The OneToOne on lifecycle_event refuses a second one."""
-    names = event_names(deployment)
+    """Create one command per agent event (the OneToOne on lifecycle_event refuses a second one);
+    hand server events (health checks, traffic) to a worker."""
+    if not events:
+        return
+    # Every host of a deployment runs the same sequence, snapshotted at start.
+    names = list(
+        LifecycleEvent.objects.filter(target_id=events[0].target_id)
+        .order_by("position")
+        .values_list("name", flat=True)
+    )
     now = timezone.now()
     commands = []
+    server_events = [e for e in events if e.executor != "agent"]
+    for event in server_events:
+        event.move_to(
+            EventStatus.IN_PROGRESS, instance_name=event.target.instance.name, deployment_id=deployment.id
+        )
+        transaction.on_commit(lambda event_id=event.pk: _enqueue_server_event(event_id))
     for event in events:
         if event.executor != "agent":
-            raise DeploymentError(f"{event.name} needs a load balancer, which this group does not have")
+            continue
         commands.append(
             HostCommand(
                 instance_id=event.target.instance_id,
@@ -426,6 +459,12 @@ def _issue(deployment: Deployment, events: list[LifecycleEvent]) -> None:
     HostCommand.objects.bulk_create(commands)
     instance_ids = [c.instance_id for c in commands]
     transaction.on_commit(lambda: realtime.wake_agents(instance_ids))
+
+
+def _enqueue_server_event(event_id: int) -> None:
+    from .tasks import run_server_event
+
+    run_server_event.delay(event_id)
 
 
 def _lock_command(command_id, instance: Instance | None) -> tuple[Deployment, HostCommand] | None:
@@ -518,32 +557,58 @@ def complete_command(
         deployment, command = locked
         if not command.is_open:
             return command
-        event = command.lifecycle_event
-        target = event.target
-        name = target.instance.name
-        if event.status == EventStatus.PENDING:
-            event.move_to(
-                EventStatus.IN_PROGRESS,
-                instance_name=name,
-                deployment_id=deployment.id,
-                started_at=_parse_time(started_at),
-            )
-        event.move_to(
-            status,
-            instance_name=name,
-            deployment_id=deployment.id,
-            started_at=_parse_time(started_at),
-            ended_at=_parse_time(ended_at),
-            error_code=diagnostics.get("error_code") or "",
-            script_name=diagnostics.get("script_name") or "",
-            message=diagnostics.get("message") or "",
-            log_tail=diagnostics.get("log_tail") or "",
-        )
         command.status = CommandStatus.COMPLETED
         command.completed_at = timezone.now()
         command.save(update_fields=["status", "completed_at"])
-        _after_event(deployment, target, event)
+        _record_result(deployment, command.lifecycle_event, status, diagnostics, started_at, ended_at)
         return command
+
+
+def _record_result(deployment, event: LifecycleEvent, status: str, diagnostics: dict, started_at, ended_at):
+    target = event.target
+    name = target.instance.name
+    if event.status == EventStatus.PENDING:
+        event.move_to(
+            EventStatus.IN_PROGRESS,
+            instance_name=name,
+            deployment_id=deployment.id,
+            started_at=_parse_time(started_at),
+        )
+    event.move_to(
+        status,
+        instance_name=name,
+        deployment_id=deployment.id,
+        started_at=_parse_time(started_at),
+        ended_at=_parse_time(ended_at),
+        error_code=diagnostics.get("error_code") or "",
+        script_name=diagnostics.get("script_name") or "",
+        message=diagnostics.get("message") or "",
+        log_tail=diagnostics.get("log_tail") or "",
+    )
+    _after_event(deployment, target, event)
+
+
+def finish_server_event(
+    event_id: int, status: str, diagnostics: dict, *, halt: tuple[str, str] | None = None
+):
+    """Record the result of an event the server ran itself. Harmless if it was already recorded."""
+    deployment_id = (
+        LifecycleEvent.objects.filter(pk=event_id).values_list("target__deployment_id", flat=True).first()
+    )
+    if deployment_id is None:
+        return
+    with transaction.atomic():
+        deployment = _lock(deployment_id)
+        event = (
+            LifecycleEvent.objects.select_for_update(of=("self",))
+            .select_related("target__instance")
+            .get(pk=event_id)
+        )
+        if event.status != EventStatus.IN_PROGRESS:
+            return
+        if halt is not None and deployment.status in RUNNING:
+            deployment.mark_halting(*halt)
+        _record_result(deployment, event, status, diagnostics, None, None)
 
 
 def _after_event(deployment: Deployment, target: DeploymentTarget, event: LifecycleEvent) -> None:
@@ -560,7 +625,9 @@ def _after_event(deployment: Deployment, target: DeploymentTarget, event: Lifecy
             return
         if nxt is not None:
             _skip_remaining(target)
-            target.move_to(TargetStatus.UNKNOWN, message=f"Stopped after {event.name}: {deployment.error_code}")
+            target.move_to(
+                TargetStatus.UNKNOWN, message=f"Stopped after {event.name}: {deployment.error_code}"
+            )
         else:
             target.move_to(TargetStatus.SUCCEEDED)
             _remember(deployment, target, TargetStatus.SUCCEEDED)
@@ -655,9 +722,12 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
                     f"Is fleetdeck-agent running on {inst.name}?",
                 )
             )
-        elif command.status == CommandStatus.ACKED and command.acked_at and command.acked_at + timedelta(
-            seconds=command.timeout_seconds + settings.HOOK_TIMEOUT_GRACE
-        ) < now:
+        elif (
+            command.status == CommandStatus.ACKED
+            and command.acked_at
+            and command.acked_at + timedelta(seconds=command.timeout_seconds + settings.HOOK_TIMEOUT_GRACE)
+            < now
+        ):
             failures.append(
                 (
                     command,
@@ -672,4 +742,19 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             EventStatus.FAILED,
             {"error_code": ScriptErrorCode.AGENT_ISSUE, "message": message},
         )
-    return {"offline": went_offline, "failed_events": len(failures)}
+    # A server event whose worker died: fail it once its own time limit and the grace have passed.
+    stale = LifecycleEvent.objects.filter(
+        executor="server",
+        status=EventStatus.IN_PROGRESS,
+        started_at__lt=now - timedelta(seconds=SERVER_EVENT_LIMIT + settings.HOOK_TIMEOUT_GRACE),
+    ).values_list("pk", flat=True)
+    for event_id in list(stale):
+        finish_server_event(
+            event_id,
+            EventStatus.FAILED,
+            {
+                "error_code": ScriptErrorCode.UNKNOWN_ERROR,
+                "message": "The server did not finish this step in time.",
+            },
+        )
+    return {"offline": went_offline, "failed_events": len(failures) + len(stale)}

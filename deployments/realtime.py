@@ -120,7 +120,7 @@ class AgentWaker:
                         self._wake(message["data"].decode())
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - any failure means: reconnect
+            except Exception as exc:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     # redis-py can swallow a cancel while connecting; honour it, or the loop never closes.
@@ -135,7 +135,7 @@ class AgentWaker:
                 if conn is not None:
                     try:
                         await conn.aclose()
-                    except Exception:  # noqa: BLE001, S110
+                    except Exception:  # noqa: S110
                         pass
 
 

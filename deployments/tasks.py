@@ -29,3 +29,31 @@ def start_next_queued(group_id: int) -> None:
 @shared_task(**RETRY)
 def sweep() -> dict:
     return engine.sweep()
+
+
+@shared_task(**RETRY)
+def roll_back(deployment_id: str) -> str | None:
+    from .rollback import roll_back as do_roll_back
+
+    return do_roll_back(deployment_id)
+
+
+@shared_task(**RETRY)
+def update_new_instance(instance_id: int) -> list[str]:
+    from .rollback import update_new_instance as do_update
+
+    return do_update(instance_id)
+
+
+@shared_task(**RETRY)
+def run_server_event(event_id: int) -> None:
+    from .server_events import run
+
+    run(event_id)
+
+
+@shared_task(**RETRY)
+def poll_alarms() -> int:
+    from .alarms import poll_all
+
+    return poll_all()

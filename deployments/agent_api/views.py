@@ -125,6 +125,11 @@ def _register(body: dict) -> tuple[int, dict]:
         instance.last_seen = timezone.now()
         instance.save()
         RegistrationToken.objects.filter(pk=token.pk).update(uses=token.uses + 1, last_used_at=timezone.now())
+        if created:
+            # A new host in a group gets the group's last successful revision.
+            from deployments.tasks import update_new_instance
+
+            transaction.on_commit(lambda: update_new_instance.delay(instance.pk))
     return 201 if created else 200, {
         "instance_id": instance.pk,
         "name": instance.name,

@@ -237,14 +237,18 @@ def test_ack_log_and_complete_drive_the_event_and_issue_the_next(agent_client, r
     assert agent_client.post(command_url(command.pk, "log"), batch, credential=cred).json() == {"stored": 0}
 
     done = {"status": "Succeeded", "diagnostics": {"error_code": "Success"}}
-    first = agent_client.post(command_url(command.pk, "complete"), done, credential=cred)
-    assert first.json() == {"status": "Succeeded"}
+    first = agent_client.post(command_url(command.pk, "complete"), done, credential=cred).json()
+    assert first["status"] == "Succeeded"
+    # The answer hands over the host's next event, the same command a poll returns.
+    (handed,) = first["commands"]
+    assert handed["lifecycle_event"] == "DownloadBundle"
     again = agent_client.post(command_url(command.pk, "complete"), {"status": "Failed"}, credential=cred)
     assert again.status_code == 200
-    assert again.json() == {"status": "Succeeded"}
+    assert again.json()["status"] == "Succeeded"
 
     (nxt,) = agent_client.post(POLL, credential=cred).json()["commands"]
     assert nxt["lifecycle_event"] == "DownloadBundle"
+    assert nxt["id"] == handed["id"]
     assert HostCommand.objects.filter(deployment=deployment, instance=web1).count() == 2
     logs = DeploymentEvent.objects.filter(deployment=deployment, kind="log").order_by("seq")
     assert [(e.message, e.data["stream"]) for e in logs] == [("one", "stdout"), ("two", "stderr")]

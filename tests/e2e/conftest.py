@@ -60,6 +60,11 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
         "FLEETDECK_AGENT_OFFLINE_AFTER": "4",
         "FLEETDECK_AGENT_PICKUP_TIMEOUT": "60",
         "FLEETDECK_HOOK_TIMEOUT_GRACE": "5",
+        "FLEETDECK_ALARM_POLL_INTERVAL": "1",
+        # Alarms are read with the standard AWS chain; the tests point groups at a local moto server.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
     }
     stack = Stack(env=env, log_dir=base / "logs")
     try:

@@ -21,7 +21,8 @@ EVENTS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart"
 
 # One hook for every event. It learns its host from its own path (<agents>/<name>/root/...),
 # records "<time> <host> <event> <deployment> <revision label>", prints two lines with a pause
-# between them, and obeys control files: <ctl>/<host>.<event>.fail, <ctl>/<host>.<event>.sleep.
+# between them, and obeys control files: <ctl>/<host>.<event>.fail, <ctl>/<label>.<event>.fail
+# (every host, one revision) and <ctl>/<host>.<event>.sleep.
 HOOK = """#!/bin/sh
 here=$(cd "$(dirname "$0")" && pwd)
 host=$(echo "$here" | sed -n 's#.*/agents/\\([^/]*\\)/root/.*#\\1#p')
@@ -30,7 +31,9 @@ echo "$(date +%s.%N) $host $LIFECYCLE_EVENT $DEPLOYMENT_ID {label} start" >> "{r
 echo "{label} $LIFECYCLE_EVENT on $host: first line"
 if [ -e "$ctl/$host.$LIFECYCLE_EVENT.sleep" ]; then sleep "$(cat "$ctl/$host.$LIFECYCLE_EVENT.sleep")"; fi
 echo "{label} $LIFECYCLE_EVENT on $host: second line"
-if [ -e "$ctl/$host.$LIFECYCLE_EVENT.fail" ]; then echo "failing on purpose" >&2; exit 3; fi
+if [ -e "$ctl/$host.$LIFECYCLE_EVENT.fail" ] || [ -e "$ctl/{label}.$LIFECYCLE_EVENT.fail" ]; then
+  echo "failing on purpose" >&2; exit 3
+fi
 echo "$(date +%s.%N) $host $LIFECYCLE_EVENT $DEPLOYMENT_ID {label} end" >> "{record}"
 """
 

@@ -1,0 +1,72 @@
+"""CloudWatch alarms on a deployment group, polled while its deployments run.
+
+An alarm in the ALARM state stops the deployment with ALARM_ACTIVE (and, if the group says so,
+rolls it back). When the alarms cannot be read, `ignore_poll_alarm_failure` decides: carry on,
+or stop as CodeDeploy does.
+
+The group's `alarm_configuration` is {"enabled": true, "alarms": ["name", ...],
+"ignore_poll_alarm_failure": false, "region": "eu-west-1", "endpoint_url": null}. Credentials
+come from the standard AWS chain of the worker (environment, instance profile).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from . import engine
+from .models import Deployment, DeploymentStatus, ErrorCode
+
+log = logging.getLogger(__name__)
+
+
+def read_alarm_states(config: dict) -> dict[str, str]:
+    import boto3
+
+    client = boto3.client(
+        "cloudwatch",
+        region_name=config.get("region") or None,
+        endpoint_url=config.get("endpoint_url") or None,
+    )
+    names = list(config.get("alarms") or [])
+    states: dict[str, str] = {}
+    for start in range(0, len(names), 100):
+        answer = client.describe_alarms(AlarmNames=names[start : start + 100])
+        for alarm in answer.get("MetricAlarms", []) + answer.get("CompositeAlarms", []):
+            states[alarm["AlarmName"]] = alarm["StateValue"]
+    return states
+
+
+def check(deployment: Deployment) -> str | None:
+    """Stop the deployment if one of its alarms fires; return why, or None."""
+    config = deployment.deployment_group.alarm_configuration or {}
+    if not config.get("enabled") or not config.get("alarms"):
+        return None
+    try:
+        states = read_alarm_states(config)
+    except Exception as exc:  # noqa: BLE001 - any failure to read is a poll failure
+        if config.get("ignore_poll_alarm_failure"):
+            log.warning("alarms of %s could not be read (ignored): %s", deployment.id, exc)
+            return None
+        reason = f"The deployment's alarms could not be read ({exc}), and ignore_poll_alarm_failure is off."
+        engine.request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
+        return reason
+    firing = sorted(name for name, state in states.items() if state == "ALARM")
+    missing = sorted(set(config["alarms"]) - set(states))
+    if missing and not config.get("ignore_poll_alarm_failure"):
+        reason = f"Alarm(s) not found: {', '.join(missing)}."
+        engine.request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
+        return reason
+    if firing:
+        reason = f"Alarm {', '.join(firing)} is in the ALARM state."
+        engine.request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
+        return reason
+    return None
+
+
+def poll_all() -> int:
+    """One round over every running deployment whose group watches alarms. Returns how many stopped."""
+    running = Deployment.objects.filter(
+        status__in=(DeploymentStatus.IN_PROGRESS, DeploymentStatus.READY, DeploymentStatus.BAKING),
+        deployment_group__alarm_configuration__enabled=True,
+    ).select_related("deployment_group")
+    return sum(1 for deployment in running if check(deployment))
