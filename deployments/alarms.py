@@ -21,11 +21,14 @@ log = logging.getLogger(__name__)
 
 def read_alarm_states(config: dict) -> dict[str, str]:
     import boto3
+    from botocore.config import Config
 
     client = boto3.client(
         "cloudwatch",
         region_name=config.get("region") or None,
         endpoint_url=config.get("endpoint_url") or None,
+        # A poll must not hang the beat queue: fail fast, the next poll comes in seconds.
+        config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}),
     )
     names = list(config.get("alarms") or [])
     states: dict[str, str] = {}
@@ -43,7 +46,7 @@ def check(deployment: Deployment) -> str | None:
         return None
     try:
         states = read_alarm_states(config)
-    except Exception as exc:  # noqa: BLE001 - any failure to read is a poll failure
+    except Exception as exc:
         if config.get("ignore_poll_alarm_failure"):
             log.warning("alarms of %s could not be read (ignored): %s", deployment.id, exc)
             return None

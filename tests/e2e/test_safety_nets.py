@@ -33,7 +33,7 @@ class HealthEndpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
+            def do_GET(self):
                 host = self.path.rsplit("/", 1)[-1]
                 self.send_response(500 if host in endpoint.sick else 200)
                 self.end_headers()
@@ -81,7 +81,11 @@ def test_a_failed_deployment_rolls_back_to_the_last_successful_revision(fleet, t
     assert rollback["rollback_of"] == bad
     assert rollback["revision"] == r.api.get(f"/api/v1/deployments/{good}/")["revision"]
     for host in r.hosts:
-        ran = [(rec.event, rec.label) for rec in r.records(rollback["id"]) if rec.host == host and rec.phase == "start"]
+        ran = [
+            (rec.event, rec.label)
+            for rec in r.records(rollback["id"])
+            if rec.host == host and rec.phase == "start"
+        ]
         assert ("ValidateService", "v1") in ran
 
 
@@ -118,19 +122,33 @@ def test_healthy_hosts_pass_the_health_check_and_the_wait_is_shown(fleet, tmp_pa
 
 def test_an_alarm_raised_mid_rollout_stops_it_and_rolls_back(fleet, tmp_path, moto_url):
     cloudwatch = boto3.client(
-        "cloudwatch", region_name="us-east-1", endpoint_url=moto_url,
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "cloudwatch",
+        region_name="us-east-1",
+        endpoint_url=moto_url,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     )
     alarm = f"errors-{fleet.tag}"
     cloudwatch.put_metric_alarm(
-        AlarmName=alarm, MetricName="Errors", Namespace="Shop", Statistic="Sum", Period=60,
-        EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold",
+        AlarmName=alarm,
+        MetricName="Errors",
+        Namespace="Shop",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
     )
     r = Rollout(fleet, tmp_path, "CodeDeployDefault.OneAtATime", hosts=HOSTS[:3])
     configure(
         r,
         auto_rollback_events=["DEPLOYMENT_STOP_ON_ALARM"],
-        alarm_configuration={"enabled": True, "alarms": [alarm], "region": "us-east-1", "endpoint_url": moto_url},
+        alarm_configuration={
+            "enabled": True,
+            "alarms": [alarm],
+            "region": "us-east-1",
+            "endpoint_url": moto_url,
+        },
     )
     good = r.deploy(r.revision("v1"))
     assert r.api.wait(good)["status"] == "Succeeded"
