@@ -216,7 +216,7 @@ def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch, monkeyp
 def test_unreadable_alarms_stop_unless_told_to_ignore(fleet, monkeypatch, ignore, stops):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    app, group, hosts = fleet
+    app, group, _hosts = fleet
     group.alarm_configuration = {
         "enabled": True,
         "alarms": ["cpu-b"],
