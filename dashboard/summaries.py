@@ -7,9 +7,9 @@ project has: pages call them on every load, so a per-row query would grow with t
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, Min, OuterRef, Q, Subquery
 
 from deployments.models import (
     Deployment,
@@ -32,7 +32,6 @@ class GroupSummary:
     offline: int = 0
     outdated: int = 0
     endpoint: str = ""
-    instance_ids: list[int] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -60,9 +59,11 @@ def active_instances(project):
 
 
 def group_summaries(project) -> list[GroupSummary]:
-    """Four queries in all: groups, their latest deployments, the project's hosts, installed revisions.
+    """Four aggregate queries in all: groups, their latest deployments, hosts and up-to-date hosts.
 
-    Cached on the project object so the several tiles that need it share one computation.
+    Hosts are read grouped by (tags, online), and up-to-date installs grouped by (group, tags), so
+    the rows fetched grow with the number of distinct tag sets, not with the fleet. Cached on the
+    project object so the several tiles that need it share one computation.
     """
     cached = getattr(project, _CACHE_ATTR, None)
     if cached is not None:
@@ -72,40 +73,49 @@ def group_summaries(project) -> list[GroupSummary]:
     latest = {
         d.pk: d for d in Deployment.objects.filter(pk__in=latest_ids).select_related("revision", "created_by")
     }
-    # Warning: tag matching runs in Python, groups x hosts. Fine for hundreds of hosts; the
-    # query count stays fixed, which is what keeps the page fast on a large database.
-    hosts = list(active_instances(project).only("id", "name", "hostname", "tags", "online").order_by("name"))
-    installed: dict[tuple[int, int], int | None] = {
-        (instance_id, group_id): revision_id
-        for instance_id, group_id, revision_id in InstanceGroupState.objects.filter(
-            group__in=[g.pk for g in groups]
-        ).values_list("instance_id", "group_id", "revision_id")
-    }
+    host_sets = list(
+        active_instances(project)
+        .order_by()
+        .values("tags", "online")
+        .annotate(n=Count("pk"), hostname=Min("hostname", filter=~Q(hostname="")))
+    )
+    current_filter = Q(pk__in=[])
+    for g in groups:
+        if g.last_good_revision_id is not None:
+            current_filter |= Q(group_id=g.pk, revision_id=g.last_good_revision_id)
+    up_to_date = list(
+        InstanceGroupState.objects.filter(
+            current_filter, instance__project=project, instance__deregistered_at__isnull=True
+        )
+        .order_by()
+        .values("group_id", "instance__tags")
+        .annotate(n=Count("pk"))
+    )
     out = []
-    matched: dict[tuple, bool] = {}
     for group in groups:
         summary = GroupSummary(
             group=group,
             latest=latest.get(group.latest_deployment_id),
             target_revision_id=group.last_good_revision_id,
         )
-        for host in hosts:
-            # Hosts often share their tags exactly; match each distinct tag set once per group.
-            key = (group.pk, *sorted((host.tags or {}).items()))
-            if key not in matched:
-                matched[key] = group.matches(host.tags or {})
-            if not matched[key]:
+        hostnames = []
+        for row in host_sets:
+            if not group.matches(row["tags"] or {}):
                 continue
-            summary.instance_ids.append(host.pk)
-            if host.online:
-                summary.online += 1
+            if row["online"]:
+                summary.online += row["n"]
             else:
-                summary.offline += 1
-            if not summary.endpoint and host.hostname:
-                summary.endpoint = host.hostname
-            target = summary.target_revision_id
-            if target is not None and installed.get((host.pk, group.pk)) != target:
-                summary.outdated += 1
+                summary.offline += row["n"]
+            if row["hostname"]:
+                hostnames.append(row["hostname"])
+        summary.endpoint = min(hostnames, default="")
+        if summary.target_revision_id is not None:
+            current = sum(
+                row["n"]
+                for row in up_to_date
+                if row["group_id"] == group.pk and group.matches(row["instance__tags"] or {})
+            )
+            summary.outdated = summary.total - current
         out.append(summary)
     setattr(project, _CACHE_ATTR, out)
     return out
