@@ -6,6 +6,7 @@ depend on the REST API's shape. Revisions are stored in the live stack's storage
 
 from __future__ import annotations
 
+import functools
 import uuid
 from pathlib import Path
 
@@ -17,12 +18,21 @@ from e2e_harness import Fleet, recording_bundle
 PASSWORD = "e2e-pages-password"
 
 
+@functools.lru_cache(maxsize=1)
+def _server_password_hash() -> str:
+    """The test process hashes with MD5 for speed; the live server only accepts its own hashers."""
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    hasher = PBKDF2PasswordHasher()
+    return hasher.encode(PASSWORD, hasher.salt())
+
+
 def make_user(project, role: str | None, name: str | None = None):
     from dashboard.models import Membership
 
-    user = get_user_model().objects.create_user(
-        name or f"{role or 'nobody'}-{uuid.uuid4().hex[:6]}", password=PASSWORD
-    )
+    user = get_user_model().objects.create_user(name or f"{role or 'nobody'}-{uuid.uuid4().hex[:6]}")
+    user.password = _server_password_hash()
+    user.save(update_fields=["password"])
     if role:
         Membership.objects.create(project=project, user=user, role=role)
     return user
@@ -76,6 +86,17 @@ class PageRollout:
 
     def control(self, host_index: int, event: str, kind: str, value: str = "") -> None:
         (self.ctl / f"{self.hosts[host_index]}.{event}.{kind}").write_text(value)
+
+    def idle_instances(self, n: int) -> None:
+        """Matching hosts with no agent behind them: a rollout over them waits until stopped."""
+        from deployments.models import Instance
+
+        for i in range(n):
+            instance = Instance(
+                name=f"idle-{i}-{self.fleet.tag}", project=self.project, tags={"fleet": self.fleet.tag}
+            )
+            instance.rotate_credential()
+            instance.save()
 
     def url(self, path: str = "") -> str:
         return f"{self.stack.url}/p/{self.project.slug}/deployments/{path}"

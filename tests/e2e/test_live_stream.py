@@ -15,7 +15,7 @@ from django.db import transaction
 from page_setup import PageRollout, make_user, session_cookie
 
 from deployments import engine, eventlog, realtime
-from deployments.models import Deployment, Instance
+from deployments.models import Deployment
 
 
 class SSE:
@@ -90,11 +90,7 @@ def log_rows(deployment_id: str, *texts: str) -> int:
 @pytest.fixture
 def setup(live_stack, fleet, tmp_path):
     r = PageRollout(live_stack, fleet, tmp_path, hosts=[])
-    for i in range(2):
-        # Hosts with no agent behind them: the rollout waits, and the test writes the log itself.
-        instance = Instance(name=f"idle-{i}-{fleet.tag}", project=r.project, tags={"fleet": fleet.tag})
-        instance.rotate_credential()
-        instance.save()
+    r.idle_instances(2)  # the rollout waits on them, and the test writes the log itself
     deployment = engine.create_deployment(group=r.group, revision=r.revision("v1"), user=r.owner)
     viewer = make_user(r.project, "viewer")
     return r, Deployment.objects.get(pk=deployment.pk), session_cookie(viewer)
