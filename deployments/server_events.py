@@ -6,13 +6,15 @@ agent's completion (`engine.finish_server_event`).
 
 from __future__ import annotations
 
-from . import engine, healthcheck, lifecycle
+from . import engine, healthcheck, lifecycle, traffic
 from .models import ErrorCode, EventStatus, LifecycleEvent, ScriptErrorCode
 
 
 def run(event_id: int) -> None:
     event = (
-        LifecycleEvent.objects.select_related("target__instance", "target__deployment__deployment_group")
+        LifecycleEvent.objects.select_related(
+            "target__instance", "target__deployment__deployment_group__application"
+        )
         .filter(pk=event_id)
         .first()
     )
@@ -21,14 +23,51 @@ def run(event_id: int) -> None:
     if event.name == lifecycle.HEALTH_CHECK:
         _health_check(event)
     else:
+        _shift_traffic(event)
+
+
+def _shift_traffic(event: LifecycleEvent) -> None:
+    target = event.target
+    deployment = target.deployment
+    group = deployment.deployment_group
+    instance = target.instance
+    action = traffic.ALLOW if event.name == "AllowTraffic" else traffic.BLOCK
+    context = {
+        "deployment_id": deployment.id,
+        "deployment_group_name": group.name,
+        "application_name": group.application.name,
+        "lifecycle_event": event.name,
+    }
+    try:
+        router = traffic.router_for(group.load_balancer_info)
+        shift = router.shift(
+            action, [traffic.Host(instance.name, instance.hostname, instance.ec2_instance_id)], context
+        )
+    except traffic.RouterError as exc:
+        halt = (exc.code, exc.message) if exc.code == ErrorCode.ELB_INVALID_INSTANCE else None
         engine.finish_server_event(
             event.pk,
             EventStatus.FAILED,
-            {
-                "error_code": ScriptErrorCode.UNKNOWN_ERROR,
-                "message": f"{event.name} needs a traffic router, which this deployment group does not configure.",
-            },
+            {"error_code": ScriptErrorCode.UNKNOWN_ERROR, "message": exc.message},
+            halt=halt,
         )
+        return
+    except Exception as exc:
+        engine.finish_server_event(
+            event.pk,
+            EventStatus.FAILED,
+            {"error_code": ScriptErrorCode.UNKNOWN_ERROR, "message": f"{event.name} failed: {exc}"},
+        )
+        return
+    engine.finish_server_event(
+        event.pk,
+        EventStatus.SUCCEEDED if shift.ok else EventStatus.FAILED,
+        {
+            "error_code": "Success" if shift.ok else ScriptErrorCode.UNKNOWN_ERROR,
+            "message": shift.message,
+            "log_tail": f"waited {shift.wait_seconds:.2f} s for the load balancer",
+        },
+    )
 
 
 def _health_check(event: LifecycleEvent) -> None:

@@ -1,0 +1,184 @@
+"""In-place deployments with traffic control: the command router and ELBv2 (against moto)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
+from moto.server import ThreadedMotoServer
+
+from config.stack import free_port
+from deployments import traffic
+from deployments.models import DeploymentGroup, LifecycleEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TRAFFIC_ORDER = [
+    "BeforeBlockTraffic",
+    "BlockTraffic",
+    "AfterBlockTraffic",
+    "ApplicationStop",
+    "DownloadBundle",
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "ApplicationStart",
+    "ValidateService",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+]
+
+
+@pytest.fixture
+def lb_command(tmp_path, monkeypatch):
+    """A 'load balancer' that is a file: the command appends what it was asked to do."""
+    state = tmp_path / "lb.log"
+    script = tmp_path / "lb.sh"
+    script.write_text(f'#!/bin/sh\necho "$FLEETDECK_LIFECYCLE_EVENT $*" >> {state}\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_FILELB", str(script))
+    return state
+
+
+def traffic_group(app, info, config="CodeDeployDefault.OneAtATime"):
+    group = make_group(app, config=config)
+    DeploymentGroup.objects.filter(pk=group.pk).update(
+        deployment_option="WITH_TRAFFIC_CONTROL", load_balancer_info=info
+    )
+    group.refresh_from_db()
+    return group
+
+
+def test_in_place_with_traffic_control_blocks_then_allows_each_host(lb_command):
+    app = make_app()
+    group = traffic_group(app, {"router": "command", "command": "filelb"})
+    hosts = [make_instance(f"web-{i}", role="web") for i in (1, 2)]
+    deployment = deploy(group, make_revision(app))
+    ran = {h.name: finish_host(h, deployment=deployment) for h in hosts}
+
+    deployment = refresh(deployment)
+    assert deployment.status == "Succeeded"
+    for host in hosts:
+        names = list(
+            LifecycleEvent.objects.filter(target__deployment=deployment, target__instance=host)
+            .order_by("position")
+            .values_list("name", flat=True)
+        )
+        assert names == TRAFFIC_ORDER
+        # The agent never sees the server's own steps.
+        assert "BlockTraffic" not in ran[host.name] and "AllowTraffic" not in ran[host.name]
+    assert lb_command.read_text().splitlines() == [
+        "BlockTraffic block web-1=web-1",
+        "AllowTraffic allow web-1=web-1",
+        "BlockTraffic block web-2=web-2",
+        "AllowTraffic allow web-2=web-2",
+    ]
+    allow = LifecycleEvent.objects.get(
+        target__deployment=deployment, target__instance=hosts[0], name="AllowTraffic"
+    )
+    assert allow.status == "Succeeded"
+    assert "waited" in allow.log_tail
+
+
+def test_a_failing_traffic_command_fails_the_host_with_its_output(tmp_path, monkeypatch):
+    script = tmp_path / "bad.sh"
+    script.write_text("#!/bin/sh\necho 'backend pool is locked' >&2\nexit 4\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_BAD", str(script))
+    app = make_app()
+    group = traffic_group(app, {"router": "command", "command": "bad"})
+    host = make_instance("web-1", role="web")
+    deployment = deploy(group, make_revision(app))
+    finish_host(host, deployment=deployment)
+
+    assert refresh(deployment).status == "Failed"
+    block = LifecycleEvent.objects.get(target__deployment=deployment, name="BlockTraffic")
+    assert block.status == "Failed"
+    assert "exited with 4" in block.message and "backend pool is locked" in block.message
+
+
+def test_an_unconfigured_command_names_the_environment_variable_to_set():
+    with pytest.raises(traffic.RouterError, match="FLEETDECK_TRAFFIC_COMMAND_NGINX"):
+        traffic.router_for({"router": "command", "command": "nginx"})
+    with pytest.raises(traffic.RouterError, match="Unknown traffic router"):
+        traffic.router_for({"router": "f5"})
+
+
+@pytest.fixture(scope="module")
+def aws():
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    kwargs = {
+        "region_name": "us-east-1",
+        "endpoint_url": url,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    yield url, boto3.client("ec2", **kwargs), boto3.client("elbv2", **kwargs)
+    server.stop()
+
+
+def test_elbv2_deregisters_and_registers_each_host_at_the_right_steps(aws, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    url, ec2, elbv2 = aws
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    ec2_ids = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2)["Instances"]
+    ]
+    arn = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in ec2_ids])
+
+    app = make_app()
+    info = {
+        "router": "elbv2",
+        "target_groups": [arn],
+        "region": "us-east-1",
+        "endpoint_url": url,
+        "poll_interval": 0.05,
+        "drain_timeout": 5,
+        "health_timeout": 5,
+    }
+    group = traffic_group(app, info)
+    hosts = []
+    for index, ec2_id in enumerate(ec2_ids, start=1):
+        host = make_instance(f"web-{index}", role="web")
+        host.ec2_instance_id = ec2_id
+        host.save(update_fields=["ec2_instance_id"])
+        hosts.append(host)
+
+    def registered() -> set[str]:
+        health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+        return {d["Target"]["Id"] for d in health if d["TargetHealth"]["State"] != "unused"}
+
+    deployment = deploy(group, make_revision(app))
+    seen = []
+    from fleet_factories import complete, issued
+
+    while commands := issued(hosts[0], deployment):
+        command = commands[0]
+        seen.append((command.lifecycle_event.name, registered()))
+        complete(command, hosts[0])
+    finish_host(hosts[1], deployment=deployment)
+
+    assert refresh(deployment).status == "Succeeded"
+    states = dict(seen)
+    # Out of the target group from AfterBlockTraffic until AllowTraffic put it back.
+    assert ec2_ids[0] in states["BeforeBlockTraffic"]
+    assert ec2_ids[0] not in states["AfterBlockTraffic"]
+    assert ec2_ids[0] not in states["BeforeAllowTraffic"]
+    assert ec2_ids[0] in states["AfterAllowTraffic"]
+    assert registered() == set(ec2_ids)
+
+
+def test_elbv2_refuses_a_host_without_an_ec2_instance_id():
+    router = traffic.Elbv2Router({"target_groups": ["arn:aws:elasticloadbalancing:x"], "region": "us-east-1"})
+    with pytest.raises(traffic.RouterError) as caught:
+        router.shift(traffic.ALLOW, [traffic.Host("web-1", "web-1", "")], {})
+    assert caught.value.code == "ELB_INVALID_INSTANCE"
