@@ -69,6 +69,10 @@ class Deployment(models.Model):
     # The last sequence number handed out in this deployment's event log.
     event_seq = models.BigIntegerField(default=0)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
+    # Blue/green only: install → reroute → block → bake, and the deadline of the current wait
+    # (Ready: waiting for "continue"; Baking: until the originals are retired).
+    phase = models.CharField(max_length=16, blank=True)
+    wait_until = models.DateTimeField(null=True, blank=True)
     rollback_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rolled_back_by"
     )
@@ -158,6 +162,8 @@ class DeploymentTarget(models.Model):
     # Where the host falls in the rollout order (0 first) and in the static plan.
     position = models.PositiveIntegerField()
     batch = models.PositiveIntegerField(default=0)
+    # Blue/green: "replacement" (gets the new revision, then traffic) or "original" (loses traffic).
+    role = models.CharField(max_length=16, blank=True)
     status = models.CharField(max_length=16, choices=TargetStatus.choices, default=TargetStatus.PENDING)
     message = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
