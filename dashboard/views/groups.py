@@ -19,7 +19,11 @@ def group_detail(request: HttpRequest, slug: str, app: str, group: str) -> HttpR
     if found is None:
         raise Http404("No such deployment group in this project.")
     # Warning: tag matching in Python over the project's hosts; one query however many match.
-    hosts = [h for h in active_instances(project).order_by("name") if found.matches(h.tags or {})]
+    hosts = [
+        h
+        for h in active_instances(project).only("id", "name", "hostname", "tags", "online").order_by("name")
+        if found.matches(h.tags or {})
+    ]
     states = installed_by_instance(h.pk for h in hosts)
     rows = []
     for host in hosts:

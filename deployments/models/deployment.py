@@ -86,6 +86,9 @@ class Deployment(models.Model):
             # "Is another deployment active in this group?" and the per-group history.
             models.Index(fields=["deployment_group", "status"], name="deployment_group_status"),
             models.Index(fields=["-created_at"], name="deployment_created_desc"),
+            # The dashboard's "latest deployment per group" and "last successful revision per group".
+            models.Index(fields=["deployment_group", "-created_at"], name="deployment_group_latest"),
+            models.Index(fields=["deployment_group", "status", "-created_at"], name="deployment_group_status_at"),
         ]
 
     def __str__(self) -> str:
