@@ -1,17 +1,31 @@
 from django.urls import include, path
 
 from . import views
-from .views import fleet, groups, wizard
+from .views import accounts, fleet, groups, settings, wizard
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("api/v1/", include("dashboard.api.urls")),
     path("", views.home, name="home"),
+    path("profile/", accounts.profile, name="profile"),
+    path("profile/tokens/", accounts.tokens, name="profile_tokens"),
+    path("profile/tokens/<int:token_id>/revoke/", accounts.token_revoke, name="profile_token_revoke"),
     path("projects/new/", wizard.start, name="wizard"),
     path("projects/new/starter/<slug:key>.tgz", wizard.starter, name="wizard_starter"),
     path("projects/new/<slug:step>/", wizard.step, name="wizard_step"),
     path("p/<slug:slug>/", views.project, name="project"),
+    path("p/<slug:slug>/settings/", settings.settings_page, name="project_settings"),
+    path("p/<slug:slug>/settings/delete/", settings.delete, name="project_delete"),
+    path("p/<slug:slug>/settings/members/", settings.members, name="project_members"),
+    path(
+        "p/<slug:slug>/settings/members/<str:username>/role/", settings.member_role, name="project_member_role"
+    ),
+    path(
+        "p/<slug:slug>/settings/members/<str:username>/remove/",
+        settings.member_remove,
+        name="project_member_remove",
+    ),
     path("p/<slug:slug>/fleet/", fleet.fleet, name="fleet"),
     path("p/<slug:slug>/fleet/tokens/", fleet.tokens, name="fleet_tokens"),
     path("p/<slug:slug>/fleet/tokens/new/", fleet.token_create, name="fleet_token_new"),

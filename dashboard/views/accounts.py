@@ -1,0 +1,66 @@
+"""The user's own pages: profile and personal API tokens."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from dashboard.forms import ApiTokenForm, ProfileForm
+from dashboard.models import ApiToken, Profile
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def profile(request: HttpRequest) -> HttpResponse:
+    current = Profile.of(request.user)
+    if request.method == "POST":
+        form = ProfileForm(request.POST)
+        if form.is_valid():
+            current.display_name = form.cleaned_data["display_name"]
+            current.ssh_public_key = form.cleaned_data["ssh_public_key"]
+            current.save()
+            request.user.email = form.cleaned_data["email"]
+            request.user.save(update_fields=["email"])
+            messages.success(request, "Profile saved.")
+            return redirect("profile")
+    else:
+        form = ProfileForm(
+            initial={
+                "display_name": current.display_name,
+                "email": request.user.email,
+                "ssh_public_key": current.ssh_public_key,
+            }
+        )
+    return render(request, "accounts/profile.html", {"form": form})
+
+
+def _tokens(request: HttpRequest):
+    return ApiToken.objects.filter(user=request.user).order_by("revoked_at", "-created_at", "-id")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    created = raw = None
+    if request.method == "POST":
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            created, raw = ApiToken.issue(request.user, form.cleaned_data["name"])
+            form = ApiTokenForm()
+    else:
+        form = ApiTokenForm()
+    # The raw token is in this one answer only; it is never stored and never rendered again.
+    context = {"form": form, "tokens": _tokens(request), "created": created, "raw": raw}
+    return render(request, "accounts/tokens.html", context, status=201 if created else 200)
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=token_id, user=request.user)
+    token.revoke()
+    messages.success(request, f"Revoked {token.name}.")
+    return redirect("profile_tokens")
