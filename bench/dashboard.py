@@ -193,6 +193,17 @@ def main() -> int:
                 f"{label:24s} p50 {statistics.median(times):7.1f} ms   p95 {percentile(times, 95):7.1f} ms   "
                 f"{queries} queries   (n={args.renders})"
             )
+        # The same page with the integration tiles (repository, build, issues) unplugged, to separate
+        # the dashboard's own cost from whatever the integration providers do.
+        from dashboard import tiles
+
+        for key in ("repository", "build", "issues"):
+            tiles.set_provider(key, tiles.not_connected("bench: unplugged"))
+        times, queries = measure(client, "/p/bench/", args.renders)
+        print(
+            f"{'dashboard, no integr.':24s} p50 {statistics.median(times):7.1f} ms   "
+            f"p95 {percentile(times, 95):7.1f} ms   {queries} queries   (n={args.renders})"
+        )
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
     return 0
