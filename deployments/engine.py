@@ -9,6 +9,7 @@ whatever runs second sees what the first one committed.
 from __future__ import annotations
 
 import logging
+import sys
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -18,7 +19,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import eventlog, lifecycle, planner, realtime
+from . import bluegreen, eventlog, lifecycle, planner, realtime
 from .models import (
     COMMAND_OPEN,
     CommandStatus,
@@ -27,6 +28,7 @@ from .models import (
     DeploymentConfig,
     DeploymentGroup,
     DeploymentStatus,
+    DeploymentStyle,
     DeploymentTarget,
     ErrorCode,
     EventStatus,
@@ -214,6 +216,9 @@ def _start(deployment: Deployment) -> None:
     """Snapshot the targets, plan them and go InProgress. Caller holds the group lock."""
     group = deployment.deployment_group
     instances = matching_instances(group)
+    if group.deployment_style == DeploymentStyle.BLUE_GREEN:
+        _start_blue_green(deployment, instances)
+        return
     if deployment.instance_ids is not None:
         wanted = set(deployment.instance_ids)
         instances = [i for i in instances if i.pk in wanted]
@@ -247,6 +252,75 @@ def _start(deployment: Deployment) -> None:
         message=f"{plan.fleet_size} instances, {plan.arithmetic}, {len(plan.batches)} batches",
     )
     _enqueue_advance(deployment.id)
+
+
+def _start_blue_green(deployment: Deployment, originals: list[Instance]) -> None:
+    group = deployment.deployment_group
+    replacements = bluegreen.fleets(group, originals)
+    ordered = planner.order_candidates(candidates_for(group, replacements), deployment.revision_id)
+    plan = planner.make_plan([c.name for c in ordered], deployment.deployment_config.health_rule())
+    if not plan.valid:
+        reason = plan.reason
+        if plan.error_code == "NO_INSTANCES":
+            reason = "No replacement instances match the blue/green replacement filters. " + reason
+        deployment.move_to(DeploymentStatus.FAILED, error_code=plan.error_code, message=reason)
+        _enqueue_next_queued(group.pk)
+        return
+    rows = [
+        DeploymentTarget(
+            deployment=deployment,
+            instance_id=c.key,
+            position=index,
+            batch=index // plan.batch_size,
+            role=bluegreen.REPLACEMENT,
+        )
+        for index, c in enumerate(ordered)
+    ]
+    last_batch = len(plan.batches)
+    rows += [
+        DeploymentTarget(
+            deployment=deployment,
+            instance_id=inst.pk,
+            position=len(ordered) + index,
+            batch=last_batch,
+            role=bluegreen.ORIGINAL,
+        )
+        for index, inst in enumerate(sorted(originals, key=lambda i: i.name))
+    ]
+    targets = DeploymentTarget.objects.bulk_create(rows)
+    sequences = {
+        bluegreen.REPLACEMENT: bluegreen.replacement_events(group),
+        bluegreen.ORIGINAL: lifecycle.BLOCK_EVENTS,
+    }
+    LifecycleEvent.objects.bulk_create(
+        [
+            LifecycleEvent(target=t, name=name, position=pos, executor=lifecycle.executor_for(name))
+            for t in targets
+            for pos, name in enumerate(sequences[t.role])
+        ]
+    )
+    deployment.minimum_healthy = plan.minimum_healthy
+    deployment.phase = bluegreen.INSTALL
+    deployment.save(update_fields=["minimum_healthy", "phase"])
+    deployment.move_to(
+        DeploymentStatus.IN_PROGRESS,
+        message=(
+            f"Blue/green: {plan.fleet_size} replacement(s) beside {len(originals)} original(s), "
+            f"{plan.arithmetic}"
+        ),
+    )
+    _enqueue_advance(deployment.id)
+
+
+def continue_deployment(deployment_id: str) -> bool:
+    """A user's "reroute traffic now" for a blue/green deployment waiting in Ready."""
+    with transaction.atomic():
+        deployment = _lock(deployment_id)
+        if deployment.status != DeploymentStatus.READY or deployment.is_halting:
+            return False
+        deployment.move_to(DeploymentStatus.IN_PROGRESS, message="Rerouting traffic on request")
+        bluegreen.reroute(deployment, sys.modules[__name__])
+        return True
 
 
 def start_next_queued(group_id: int) -> str | None:
@@ -284,7 +358,13 @@ def advance(deployment_id: str) -> None:
             deployment = _lock(deployment_id)
         except Deployment.DoesNotExist:
             return
+        if deployment.is_halting and deployment.status in (DeploymentStatus.READY, DeploymentStatus.BAKING):
+            _finish(deployment)  # stopped while waiting: nothing is running
+            return
         if deployment.status != DeploymentStatus.IN_PROGRESS:
+            return
+        if deployment.phase and not deployment.is_halting:
+            bluegreen.advance(deployment, sys.modules[__name__])
             return
         counts = Counter(
             {
@@ -341,7 +421,7 @@ def _health_failure(deployment: Deployment, reason: str) -> tuple[str, str]:
 def _finish(deployment: Deployment) -> None:
     status = (
         DeploymentStatus.STOPPED
-        if deployment.error_code in (ErrorCode.MANUAL_STOP, ErrorCode.ALARM_ACTIVE)
+        if deployment.error_code in (ErrorCode.MANUAL_STOP, ErrorCode.ALARM_ACTIVE, ErrorCode.TIMEOUT)
         else DeploymentStatus.FAILED
     )
     deployment.move_to(status, message=deployment.error_message)
@@ -372,9 +452,9 @@ def _skip_pending_targets(deployment: Deployment) -> None:
     )
 
 
-def _start_targets(deployment: Deployment, count: int) -> None:
+def _start_targets(deployment: Deployment, count: int, role: str = "") -> None:
     targets = list(
-        DeploymentTarget.objects.filter(deployment=deployment, status=TargetStatus.PENDING)
+        DeploymentTarget.objects.filter(deployment=deployment, status=TargetStatus.PENDING, role=role)
         .select_related("instance")
         .order_by("position")[:count]
     )
@@ -421,7 +501,8 @@ def _payload(deployment: Deployment, event: LifecycleEvent, names: list[str]) ->
         },
         "file_exists_behavior": deployment.file_exists_behavior,
         "ignore_application_stop_failures": deployment.ignore_application_stop_failures,
-        "mark_successful": bool(agent_events) and event.name == agent_events[-1],
+        # Only a host that installs this revision records it as its last successful one.
+        "mark_successful": "Install" in names and event.name == agent_events[-1],
     }
 
 
@@ -430,12 +511,15 @@ def _issue(deployment: Deployment, events: list[LifecycleEvent]) -> None:
     hand server events (health checks, traffic) to a worker."""
     if not events:
         return
-    # Every host of a deployment runs the same sequence, snapshotted at start.
-    names = list(
-        LifecycleEvent.objects.filter(target_id=events[0].target_id)
-        .order_by("position")
-        .values_list("name", flat=True)
-    )
+    # Every host of one role runs the same sequence, snapshotted at start: one look-up per role.
+    sequences: dict[str, list[str]] = {}
+    for event in events:
+        if event.target.role not in sequences:
+            sequences[event.target.role] = list(
+                LifecycleEvent.objects.filter(target_id=event.target_id)
+                .order_by("position")
+                .values_list("name", flat=True)
+            )
     now = timezone.now()
     commands = []
     server_events = [e for e in events if e.executor != "agent"]
@@ -452,7 +536,7 @@ def _issue(deployment: Deployment, events: list[LifecycleEvent]) -> None:
                 instance_id=event.target.instance_id,
                 deployment=deployment,
                 lifecycle_event=event,
-                payload=_payload(deployment, event, names),
+                payload=_payload(deployment, event, sequences[event.target.role]),
                 issued_at=now,
             )
         )
@@ -620,6 +704,16 @@ def _after_event(deployment: Deployment, target: DeploymentTarget, event: Lifecy
             .first()
         )
         stopping = deployment.error_code in (ErrorCode.MANUAL_STOP, ErrorCode.ALARM_ACTIVE)
+        if (
+            nxt is not None
+            and target.role == bluegreen.REPLACEMENT
+            and nxt.name == lifecycle.ALLOW_EVENTS[0]
+            and deployment.phase == bluegreen.INSTALL
+        ):
+            # Installed and validated: wait for the whole replacement fleet before any traffic moves.
+            target.move_to(TargetStatus.READY, message="Installed; waiting for traffic")
+            _enqueue_advance(deployment.id)
+            return
         if nxt is not None and deployment.status in RUNNING and not stopping:
             _issue(deployment, [nxt])  # the fast path: no task round trip between a host's events
             return
@@ -757,4 +851,28 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
                 "message": "The server did not finish this step in time.",
             },
         )
-    return {"offline": went_offline, "failed_events": len(failures) + len(stale)}
+    waits = 0
+    for deployment_id in Deployment.objects.filter(
+        status__in=(DeploymentStatus.READY, DeploymentStatus.BAKING), wait_until__lt=now
+    ).values_list("pk", flat=True):
+        waits += _end_wait(deployment_id, now)
+    return {"offline": went_offline, "failed_events": len(failures) + len(stale), "waits_ended": waits}
+
+
+def _end_wait(deployment_id: str, now: datetime) -> int:
+    """A blue/green wait is over: Ready timed out (stop) or Baking is done (retire the originals)."""
+    with transaction.atomic():
+        deployment = _lock(deployment_id)
+        if deployment.wait_until is None or deployment.wait_until >= now:
+            return 0
+        if deployment.status == DeploymentStatus.READY:
+            deployment.mark_halting(
+                ErrorCode.TIMEOUT, "Nobody rerouted traffic before the blue/green wait ran out; stopped."
+            )
+            _finish(deployment)
+            return 1
+        if deployment.status == DeploymentStatus.BAKING and not deployment.is_halting:
+            bluegreen.finish_bake(deployment)
+            _enqueue_next_queued(deployment.deployment_group_id)
+            return 1
+    return 0

@@ -163,7 +163,7 @@ def test_a_command_nobody_picks_up_fails_with_agent_issue(app, timeouts):
     deployment = deploy(make_group(app), make_revision(app))
     (command,) = issued(host)
 
-    assert engine.sweep(now=timezone.now() + timedelta(seconds=20)) == {"offline": 0, "failed_events": 0}
+    assert engine.sweep(now=timezone.now() + timedelta(seconds=20)) == {"offline": 0, "failed_events": 0, "waits_ended": 0}
     result = engine.sweep(now=command.issued_at + timedelta(seconds=31))
     assert result["failed_events"] == 1
 
@@ -185,7 +185,7 @@ def test_an_offline_agent_is_marked_offline_and_its_open_commands_fail(app, time
     deployment = deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
     engine.ack_command(issued(hosts[0])[0].pk, hosts[0], 600)
 
-    assert engine.sweep(now=now) == {"offline": 1, "failed_events": 1}
+    assert engine.sweep(now=now) == {"offline": 1, "failed_events": 1, "waits_ended": 0}
 
     assert list(Instance.objects.filter(online=False).values_list("name", flat=True)) == ["web-1"]
     failed = LifecycleEvent.objects.get(target__instance=hosts[0], name="ApplicationStop")
@@ -223,4 +223,4 @@ def test_a_late_completion_after_the_sweep_changes_nothing(app, timeouts):
 
 
 def test_the_sweep_with_nothing_to_do_changes_nothing(app, timeouts):
-    assert engine.sweep() == {"offline": 0, "failed_events": 0}
+    assert engine.sweep() == {"offline": 0, "failed_events": 0, "waits_ended": 0}

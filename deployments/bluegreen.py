@@ -1,0 +1,219 @@
+"""Blue/green deployments: v2 comes up beside v1, traffic moves once it passes, then v1 retires.
+
+Phases (Deployment.phase):
+
+1. ``install``: the replacement fleet runs ApplicationStop … ValidateService under the minimum
+   healthy hosts rule (the rule applies to the replacements). A replacement that is done waits in
+   target status Ready.
+2. ``reroute``: at once, or after a user's "continue" while the deployment waits in Ready (a timeout
+   stops it). Replacements run BeforeAllowTraffic, AllowTraffic, AfterAllowTraffic.
+3. ``block``: the originals run BeforeBlockTraffic, BlockTraffic, AfterBlockTraffic. An original that
+   fails to deregister fails the deployment.
+4. ``bake``: the deployment is Baking until the originals' wait is over; then they are retired
+   (terminated, kept alive outside the group, or released back to the standby pool) and the
+   replacements take the group's tags.
+
+The group's `blue_green_configuration`:
+``{"replacement": {"source": "standby_pool" | "discover", "tag_filters": [...]},
+   "reroute": {"action": "CONTINUE_DEPLOYMENT" | "STOP_DEPLOYMENT", "wait_seconds": 3600},
+   "originals": {"action": "TERMINATE" | "KEEP_ALIVE" | "RELEASE", "wait_seconds": 0}}``.
+A standby pool of registered on-premises agents is something CodeDeploy cannot do.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from . import lifecycle, planner
+from .models import DeploymentStatus, DeploymentTarget, ErrorCode, Instance, LifecycleEvent, TargetStatus
+
+REPLACEMENT, ORIGINAL = "replacement", "original"
+INSTALL, REROUTE, BLOCK, BAKE = "install", "reroute", "block", "bake"
+SOURCES = ("standby_pool", "discover")
+REROUTE_ACTIONS = ("CONTINUE_DEPLOYMENT", "STOP_DEPLOYMENT")
+ORIGINAL_ACTIONS = ("TERMINATE", "KEEP_ALIVE", "RELEASE")
+
+
+def config_of(group) -> dict:
+    cfg = group.blue_green_configuration or {}
+    return {
+        "replacement": cfg.get("replacement") or {},
+        "reroute": {"action": "CONTINUE_DEPLOYMENT", "wait_seconds": 3600, **(cfg.get("reroute") or {})},
+        "originals": {"action": "KEEP_ALIVE", "wait_seconds": 0, **(cfg.get("originals") or {})},
+    }
+
+
+def validate(cfg: dict) -> str | None:
+    """A message naming what is wrong with a blue/green configuration, or None."""
+    replacement = (cfg or {}).get("replacement") or {}
+    if replacement.get("source") not in SOURCES:
+        return f"replacement.source must be one of {', '.join(SOURCES)}"
+    filters = replacement.get("tag_filters") or []
+    if not filters:
+        return "replacement.tag_filters must select the replacement (or standby) instances"
+    for index, tag_filter in enumerate(filters):
+        problem = planner.validate_tag_filter(tag_filter)
+        if problem:
+            return f"replacement.tag_filters[{index}]: {problem}"
+    if (cfg.get("reroute") or {}).get("action", "CONTINUE_DEPLOYMENT") not in REROUTE_ACTIONS:
+        return f"reroute.action must be one of {', '.join(REROUTE_ACTIONS)}"
+    if (cfg.get("originals") or {}).get("action", "KEEP_ALIVE") not in ORIGINAL_ACTIONS:
+        return f"originals.action must be one of {', '.join(ORIGINAL_ACTIONS)}"
+    return None
+
+
+def replacement_events(group) -> tuple[str, ...]:
+    installs = lifecycle.in_place_events(False, bool((group.health_check or {}).get("url")))
+    return (*installs, *lifecycle.ALLOW_EVENTS)
+
+
+def fleets(group, originals: list[Instance]) -> list[Instance]:
+    """The replacement fleet: instances selected by the replacement filters, never an original."""
+    cfg = config_of(group)["replacement"]
+    taken = {i.pk for i in originals}
+    candidates = Instance.objects.filter(
+        deregistered_at__isnull=True, project_id=group.application.project_id
+    )
+    return [
+        i
+        for i in candidates
+        if i.pk not in taken and planner.matches_tags(i.tags or {}, cfg.get("tag_filters") or [], [])
+    ]
+
+
+def counts_for(deployment, role: str) -> dict[str, int]:
+    from collections import Counter
+
+    from django.db.models import Count
+
+    rows = (
+        DeploymentTarget.objects.filter(deployment=deployment, role=role)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return Counter({row["status"]: row["n"] for row in rows})
+
+
+def advance(deployment, engine) -> None:
+    """The blue/green part of engine.advance; the caller holds the deployment lock."""
+    replacements = counts_for(deployment, REPLACEMENT)
+    originals = counts_for(deployment, ORIGINAL)
+    if deployment.phase == INSTALL:
+        step = planner.next_step(
+            fleet_size=sum(replacements.values()),
+            minimum_healthy=deployment.minimum_healthy,
+            succeeded=replacements[TargetStatus.READY] + replacements[TargetStatus.SUCCEEDED],
+            failed=replacements[TargetStatus.FAILED] + replacements[TargetStatus.UNKNOWN],
+            in_progress=replacements[TargetStatus.IN_PROGRESS],
+            pending=replacements[TargetStatus.PENDING],
+        )
+        if step.outcome == "Succeeded":
+            cfg = config_of(deployment.deployment_group)["reroute"]
+            if cfg["action"] == "STOP_DEPLOYMENT":
+                deployment.phase = REROUTE
+                deployment.wait_until = timezone.now() + timedelta(seconds=float(cfg["wait_seconds"]))
+                deployment.save(update_fields=["phase", "wait_until"])
+                deployment.move_to(
+                    DeploymentStatus.READY,
+                    message="Replacements are ready: waiting for a user to reroute traffic",
+                )
+            else:
+                reroute(deployment, engine)
+        elif step.outcome == "Failed" or step.halt:
+            deployment.mark_halting(*engine._health_failure(deployment, step.reason))
+            engine._skip_pending_targets(deployment)
+            if replacements[TargetStatus.IN_PROGRESS] == 0:
+                engine._finish(deployment)
+        elif step.start:
+            engine._start_targets(deployment, step.start, role=REPLACEMENT)
+    elif deployment.phase == REROUTE:
+        if replacements[TargetStatus.IN_PROGRESS] or replacements[TargetStatus.READY]:
+            return
+        if replacements[TargetStatus.FAILED] or replacements[TargetStatus.UNKNOWN]:
+            deployment.mark_halting(
+                ErrorCode.HEALTH_CONSTRAINTS, "Traffic could not be moved to every replacement."
+            )
+            engine._skip_pending_targets(deployment)
+            engine._finish(deployment)
+            return
+        deployment.phase = BLOCK
+        deployment.save(update_fields=["phase"])
+        engine._start_targets(deployment, originals[TargetStatus.PENDING], role=ORIGINAL)
+        if not originals[TargetStatus.PENDING]:
+            _bake(deployment)
+    elif deployment.phase == BLOCK:
+        if originals[TargetStatus.IN_PROGRESS] or originals[TargetStatus.PENDING]:
+            return
+        if originals[TargetStatus.FAILED] or originals[TargetStatus.UNKNOWN]:
+            deployment.mark_halting(
+                ErrorCode.HEALTH_CONSTRAINTS, "An original instance failed to leave the load balancer."
+            )
+            engine._finish(deployment)
+            return
+        _bake(deployment)
+
+
+def reroute(deployment, engine) -> None:
+    """Move the Ready replacements on to their traffic events."""
+    deployment.phase = REROUTE
+    deployment.wait_until = None
+    deployment.save(update_fields=["phase", "wait_until"])
+    ready = list(
+        DeploymentTarget.objects.filter(
+            deployment=deployment, role=REPLACEMENT, status=TargetStatus.READY
+        ).select_related("instance")
+    )
+    for target in ready:
+        target.move_to(TargetStatus.IN_PROGRESS, message="Rerouting traffic")
+    nxt = list(
+        LifecycleEvent.objects.filter(target__in=ready, name=lifecycle.ALLOW_EVENTS[0]).select_related(
+            "target__instance"
+        )
+    )
+    engine._issue(deployment, nxt)
+
+
+def _bake(deployment) -> None:
+    cfg = config_of(deployment.deployment_group)["originals"]
+    deployment.phase = BAKE
+    deployment.wait_until = timezone.now() + timedelta(seconds=float(cfg["wait_seconds"]))
+    deployment.save(update_fields=["phase", "wait_until"])
+    deployment.move_to(
+        DeploymentStatus.BAKING,
+        message=f"Traffic is on the replacements; originals are retired ({cfg['action']}) after {cfg['wait_seconds']} s",
+    )
+
+
+def finish_bake(deployment) -> None:
+    """Retire the originals, hand the group's tags to the replacements and succeed. Caller holds the lock."""
+    group = deployment.deployment_group
+    cfg = config_of(group)
+    group_tags = _exact_tags(group.tag_filters or [])
+    pool_tags = _exact_tags(cfg["replacement"].get("tag_filters") or [])
+    targets = DeploymentTarget.objects.filter(deployment=deployment).select_related("instance")
+    for target in targets:
+        instance = target.instance
+        tags = dict(instance.tags or {})
+        if target.role == REPLACEMENT and target.status == TargetStatus.SUCCEEDED:
+            for key in pool_tags:
+                tags.pop(key, None)
+            tags.update(group_tags)
+        elif target.role == ORIGINAL:
+            for key in group_tags:
+                tags.pop(key, None)
+            if cfg["originals"]["action"] == "RELEASE":
+                tags.update(pool_tags)
+            elif cfg["originals"]["action"] == "TERMINATE":
+                instance.deregister()
+        if tags != instance.tags:
+            Instance.objects.filter(pk=instance.pk).update(tags=tags)
+    deployment.move_to(
+        DeploymentStatus.SUCCEEDED, message=f"Originals retired ({cfg['originals']['action']})"
+    )
+
+
+def _exact_tags(filters) -> dict[str, str]:
+    return {f["key"]: f["value"] for f in filters if f.get("type", "KEY_AND_VALUE") == "KEY_AND_VALUE"}
