@@ -12,6 +12,20 @@ from e2e_harness import Api, Fleet
 
 from config.stack import Stack
 
+LB_SCRIPT = """#!/bin/sh
+# usage: lb.sh allow|block name=hostname ...
+action=$1; shift
+pool="{lb_dir}/$FLEETDECK_APPLICATION_NAME.hosts"
+touch "$pool"
+for pair in "$@"; do
+  name=${{pair%%=*}}
+  grep -vx "$name" "$pool" > "$pool.tmp" || true
+  if [ "$action" = allow ]; then echo "$name" >> "$pool.tmp"; fi
+  sort "$pool.tmp" > "$pool"; rm -f "$pool.tmp"
+  echo "$action $name $FLEETDECK_DEPLOYMENT_ID" >> "{lb_dir}/$FLEETDECK_APPLICATION_NAME.journal"
+done
+"""
+
 
 def pytest_collection_modifyitems(items):
     for item in items:
@@ -37,7 +51,6 @@ def _database_url(settings_dict: dict) -> str:
 def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.conf import settings
     from django.db import connection
-
     from fleetdeck_testing import require
 
     try:
@@ -50,6 +63,13 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
         require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
 
     base = tmp_path_factory.mktemp("stack")
+    # An on-premises "load balancer" for the command traffic router: one file per application
+    # listing the hosts that receive traffic, plus a journal of every change.
+    lb_dir = base / "lb"
+    lb_dir.mkdir()
+    lb_script = base / "lb.sh"
+    lb_script.write_text(LB_SCRIPT.format(lb_dir=lb_dir))
+    lb_script.chmod(0o755)
     env = {
         "DATABASE_URL": _database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
@@ -61,12 +81,14 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
         "FLEETDECK_AGENT_PICKUP_TIMEOUT": "60",
         "FLEETDECK_HOOK_TIMEOUT_GRACE": "5",
         "FLEETDECK_ALARM_POLL_INTERVAL": "1",
+        "FLEETDECK_TRAFFIC_COMMAND_FILELB": str(lb_script),
         # Alarms are read with the standard AWS chain; the tests point groups at a local moto server.
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
     stack = Stack(env=env, log_dir=base / "logs")
+    stack.lb_dir = lb_dir
     try:
         stack.start(timeout=60)
     except RuntimeError:
