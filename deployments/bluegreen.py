@@ -31,6 +31,8 @@ from .models import DeploymentStatus, DeploymentTarget, ErrorCode, Instance, Lif
 
 REPLACEMENT, ORIGINAL = "replacement", "original"
 INSTALL, REROUTE, BLOCK, BAKE = "install", "reroute", "block", "bake"
+# Phases after which some traffic may be on the replacements: a rollback must move it back.
+TRAFFIC_MOVED = (REROUTE, BLOCK, BAKE)
 SOURCES = ("standby_pool", "discover")
 REROUTE_ACTIONS = ("CONTINUE_DEPLOYMENT", "STOP_DEPLOYMENT")
 ORIGINAL_ACTIONS = ("TERMINATE", "KEEP_ALIVE", "RELEASE")
@@ -130,7 +132,11 @@ def advance(deployment, engine) -> None:
         elif step.start:
             engine._start_targets(deployment, step.start, role=REPLACEMENT)
     elif deployment.phase == REROUTE:
-        if replacements[TargetStatus.IN_PROGRESS] or replacements[TargetStatus.READY]:
+        if (
+            replacements[TargetStatus.IN_PROGRESS]
+            or replacements[TargetStatus.READY]
+            or replacements[TargetStatus.PENDING]
+        ):
             return
         if replacements[TargetStatus.FAILED] or replacements[TargetStatus.UNKNOWN]:
             deployment.mark_halting(
@@ -187,10 +193,49 @@ def _bake(deployment) -> None:
     )
 
 
+def start_rollback(deployment, failed, engine) -> None:
+    """A blue/green rollback: the failed deployment's originals get traffic back (Allow events) and its
+    replacements lose it (Block events) and return to the pool. Nothing is installed."""
+    from .models import DeploymentTarget as Target
+
+    previous = list(Target.objects.filter(deployment=failed).select_related("instance").order_by("position"))
+    restore = [t.instance for t in previous if t.role == ORIGINAL]
+    retire = [t.instance for t in previous if t.role == REPLACEMENT]
+    rows = [
+        Target(deployment=deployment, instance=inst, position=i, batch=0, role=REPLACEMENT)
+        for i, inst in enumerate(restore)
+    ]
+    rows += [
+        Target(deployment=deployment, instance=inst, position=len(restore) + i, batch=1, role=ORIGINAL)
+        for i, inst in enumerate(retire)
+    ]
+    targets = Target.objects.bulk_create(rows)
+    LifecycleEvent.objects.bulk_create(
+        [
+            LifecycleEvent(target=t, name=name, position=pos, executor=lifecycle.executor_for(name))
+            for t in targets
+            for pos, name in enumerate(
+                lifecycle.ALLOW_EVENTS if t.role == REPLACEMENT else lifecycle.BLOCK_EVENTS
+            )
+        ]
+    )
+    deployment.phase = REROUTE
+    deployment.save(update_fields=["phase"])
+    deployment.move_to(
+        DeploymentStatus.IN_PROGRESS,
+        message=f"Blue/green rollback: traffic back to {len(restore)} original(s), away from {len(retire)} replacement(s)",
+    )
+    engine._start_targets(deployment, len(restore), role=REPLACEMENT)
+
+
 def finish_bake(deployment) -> None:
     """Retire the originals, hand the group's tags to the replacements and succeed. Caller holds the lock."""
     group = deployment.deployment_group
     cfg = config_of(group)
+    if deployment.rollback_of_id:
+        # Rolling back: the hosts losing traffic are the failed deployment's replacements; they go
+        # back where they came from, whatever the group does with originals normally.
+        cfg["originals"] = {**cfg["originals"], "action": "RELEASE"}
     group_tags = _exact_tags(group.tag_filters or [])
     pool_tags = _exact_tags(cfg["replacement"].get("tag_filters") or [])
     targets = DeploymentTarget.objects.filter(deployment=deployment).select_related("instance")

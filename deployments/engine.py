@@ -256,6 +256,10 @@ def _start(deployment: Deployment) -> None:
 
 def _start_blue_green(deployment: Deployment, originals: list[Instance]) -> None:
     group = deployment.deployment_group
+    failed = deployment.rollback_of
+    if failed is not None and failed.phase in bluegreen.TRAFFIC_MOVED:
+        bluegreen.start_rollback(deployment, failed, sys.modules[__name__])
+        return
     replacements = bluegreen.fleets(group, originals)
     ordered = planner.order_candidates(candidates_for(group, replacements), deployment.revision_id)
     plan = planner.make_plan([c.name for c in ordered], deployment.deployment_config.health_rule())
@@ -724,7 +728,8 @@ def _after_event(deployment: Deployment, target: DeploymentTarget, event: Lifecy
             )
         else:
             target.move_to(TargetStatus.SUCCEEDED)
-            _remember(deployment, target, TargetStatus.SUCCEEDED)
+            if target.role != bluegreen.ORIGINAL:  # originals only lose traffic; they install nothing
+                _remember(deployment, target, TargetStatus.SUCCEEDED)
     else:
         _skip_remaining(target)
         target.move_to(TargetStatus.FAILED, message=f"{event.name}: {event.message or event.error_code}")
