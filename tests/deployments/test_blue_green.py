@@ -111,7 +111,7 @@ def test_waiting_for_continue_keeps_traffic_on_the_originals_until_a_user_says_g
 
 
 def test_nobody_continuing_before_the_wait_runs_out_stops_the_deployment(lb):
-    app, group, blues, greens = setup_fleet(lb, reroute="STOP_DEPLOYMENT")
+    app, group, _blues, greens = setup_fleet(lb, reroute="STOP_DEPLOYMENT")
     deployment = deploy(group, make_revision(app))
     run_all(greens, deployment)
     deployment = refresh(deployment)
@@ -149,7 +149,7 @@ def test_an_original_that_will_not_deregister_fails_it_and_the_rollback_moves_tr
 
 
 def test_an_empty_standby_pool_fails_with_no_instances(lb):
-    app, group, blues, greens = setup_fleet(lb)
+    app, group, _blues, _greens = setup_fleet(lb)
     Instance.objects.filter(name__startswith="green").update(tags={"role": "elsewhere"})
     deployment = deploy(group, make_revision(app))
     assert deployment.status == "Failed"
