@@ -1,0 +1,20 @@
+"""Fleetdeck's links to outside systems. Public functions other apps may call:
+
+* ``links_for(deployment_id)``: issues a deployment ships, for the deployment page;
+* ``integrations.github.revision_fetch(revision)`` / ``integrations.aws.revision_fetch(revision)``:
+  where an agent downloads a GitHub or S3 revision from;
+* ``integrations.aws.missing_agents(group)``: EC2 instances of a group with no agent.
+"""
+
+from __future__ import annotations
+
+
+def links_for(deployment_id: str) -> list[dict]:
+    """Issues linked to a deployment: tracker, key, title, status, url. One query, no network."""
+    from .models import IssueLink
+
+    return list(
+        IssueLink.objects.filter(deployment_id=deployment_id)
+        .order_by("tracker", "key")
+        .values("tracker", "key", "title", "status", "url")
+    )

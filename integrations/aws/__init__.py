@@ -1,0 +1,85 @@
+"""AWS: S3 revisions (ETag-checked, presigned downloads) and EC2 / Auto Scaling fleet discovery."""
+
+from __future__ import annotations
+
+
+class S3RevisionError(Exception):
+    """The S3 object cannot be used as a revision; the message says why and what to do."""
+
+
+def parse_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise S3RevisionError(f"{uri!r} is not an s3://bucket/key URI")
+    bucket, _, key = uri[5:].partition("/")
+    if not bucket or not key:
+        raise S3RevisionError(f"{uri!r} is not an s3://bucket/key URI")
+    return bucket, key
+
+
+def register_s3_revision(
+    application, uri: str, *, bundle_type: str, version: str = "", etag: str = "", user=None
+):
+    """Create a Revision for an S3 object after checking it exists (and, if given, its ETag).
+
+    An explicit user action, so it talks to S3 synchronously with the interactive timeout.
+    """
+    from deployments.models import Revision, RevisionSource
+    from integrations import settings as isettings
+    from integrations.models import AwsConnection
+
+    from .client import AwsClient, AwsError
+
+    bucket, key = parse_s3_uri(uri)
+    connection = AwsConnection.objects.filter(project=application.project_id).first()
+    if connection is None:
+        raise S3RevisionError("This project has no AWS connection. An owner can add one under Integrations.")
+    try:
+        head = AwsClient(connection, timeout=isettings.interactive_timeout()).head_object(
+            bucket, key, version or None
+        )
+    except AwsError as exc:
+        raise S3RevisionError(f"s3://{bucket}/{key} cannot be read: {exc}") from None
+    actual = head.get("ETag", "").strip('"')
+    if etag and etag.strip('"') != actual:
+        raise S3RevisionError(f"s3://{bucket}/{key} has ETag {actual}, not {etag.strip(chr(34))}")
+    return Revision.objects.create(
+        application=application,
+        source=RevisionSource.S3,
+        bundle_type=bundle_type,
+        size=head.get("ContentLength", 0),
+        location={
+            "bucket": bucket,
+            "key": key,
+            "version": version or head.get("VersionId", "") or "",
+            "etag": actual,
+        },
+        uploaded_by=user if user is not None and user.is_authenticated else None,
+    )
+
+
+def revision_fetch(revision) -> dict | None:
+    """A presigned GET URL for an S3 revision (version-pinned when it has one). No network: signing is local."""
+    from deployments.models import RevisionSource
+    from integrations.models import AwsConnection
+
+    if revision.source != RevisionSource.S3:
+        return None
+    location = revision.location or {}
+    connection = AwsConnection.objects.filter(project__applications=revision.application_id).first()
+    if connection is None or not location.get("bucket"):
+        return None
+    from .client import AwsClient
+
+    client = AwsClient(connection)
+    return {"url": client.presign(location["bucket"], location["key"], location.get("version") or None)}
+
+
+def missing_agents(group) -> list[str]:
+    """EC2 instance ids the group's tag filters / ASGs match that no registered agent reports.
+
+    From the last discovery run (see integrations.tasks.discover_ec2); no network.
+    """
+    from integrations.models import Ec2Discovery
+
+    discovery = Ec2Discovery.objects.filter(group=group).first()
+    return list(discovery.missing) if discovery else []

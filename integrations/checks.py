@@ -1,0 +1,134 @@
+""" "Test connection": each check runs with the short interactive timeout and reports on its own.
+
+Messages are scrubbed of the connection's secrets before anyone sees them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import settings as isettings
+from .crypto import scrub
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def _run(results: list[Check], name: str, fn, secrets: tuple[str, ...]) -> object | None:
+    try:
+        value, detail = fn()
+    except Exception as exc:
+        message = getattr(exc, "text", None) or getattr(exc, "data", None) or str(exc)
+        status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
+        text = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {message}"
+        results.append(Check(name, False, scrub(str(text)[:500], *secrets)))
+        return None
+    results.append(Check(name, True, scrub(detail, *secrets)))
+    return value
+
+
+def github(connection) -> list[Check]:
+    from .github.client import GitHubClient
+
+    client = GitHubClient(connection, timeout=isettings.interactive_timeout())
+    secrets = (connection.token, connection.webhook_secret)
+    results: list[Check] = []
+    if connection.token:
+        _run(results, "Token", lambda: (1, f"Authenticated as {client.user().get('login', '?')}."), secrets)
+    else:
+        results.append(Check("Token", False, "No token is set: only public repositories can be read."))
+    repo = _run(
+        results,
+        "Repository",
+        lambda: (
+            r := client.repository(),
+            f"{r.get('full_name')} is readable ({'private' if r.get('private') else 'public'}).",
+        ),
+        secrets,
+    )
+    if repo is not None:
+        branch = connection.default_branch
+        _run(results, "Default branch", lambda: (client.branch(branch), f"{branch} exists."), secrets)
+        perms = repo.get("permissions") or {}
+        if perms and not perms.get("push"):
+            results.append(
+                Check(
+                    "Deployments API",
+                    False,
+                    "The token cannot write to the repository, so GitHub deployments cannot be created.",
+                )
+            )
+    return results
+
+
+def jira(connection) -> list[Check]:
+    from .jira.client import JiraClient
+
+    client = JiraClient(connection, timeout=isettings.interactive_timeout())
+    secrets = (connection.token,)
+    results: list[Check] = []
+    _run(results, "Credentials", lambda: (1, f"Authenticated as {_jira_name(client.myself())}."), secrets)
+    _run(
+        results,
+        "JQL",
+        lambda: (
+            r := client.search(connection.jql or "ORDER BY updated DESC", limit=1),
+            f"The query runs ({len(r)} issue shown).",
+        ),
+        secrets,
+    )
+    return results
+
+
+def _jira_name(me: dict) -> str:
+    return me.get("displayName") or me.get("emailAddress") or me.get("name") or "?"
+
+
+def aws(connection) -> list[Check]:
+    from .aws.client import AwsClient
+
+    secrets = (connection.secret_access_key,)
+    results: list[Check] = []
+    client = _run(
+        results,
+        "Credentials",
+        lambda: (
+            c := AwsClient(connection, timeout=isettings.interactive_timeout()),
+            f"Account {c.caller_identity().get('Account')}.",
+        ),
+        secrets,
+    )
+    if client is None:
+        return results
+    _run(
+        results,
+        "S3",
+        lambda: (b := client.client("s3").list_buckets(), f"{len(b.get('Buckets', []))} buckets visible."),
+        secrets,
+    )
+    _run(
+        results,
+        "EC2",
+        lambda: (
+            r := client.client("ec2").describe_instances(MaxResults=5),
+            f"{len(r.get('Reservations', []))} reservations visible.",
+        ),
+        secrets,
+    )
+    _run(
+        results,
+        "Auto Scaling",
+        lambda: (
+            r := client.client("autoscaling").describe_auto_scaling_groups(MaxRecords=5),
+            f"{len(r.get('AutoScalingGroups', []))} groups visible.",
+        ),
+        secrets,
+    )
+    return results
+
+
+RUNNERS = {"github": github, "jira": jira, "aws": aws}

@@ -1,0 +1,117 @@
+"""The one place Fleetdeck talks to GitHub: PyGithub's requester with a configurable base URL.
+
+Calls return plain JSON dicts, so callers and the test fake share one vocabulary: GitHub's REST API.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import quote
+
+from github import Auth, Github, GithubException
+
+from integrations import settings as isettings
+from integrations.models import GitHubConnection
+
+__all__ = ["GitHubClient", "GithubException"]
+
+
+class GitHubClient:
+    def __init__(self, connection: GitHubConnection, *, timeout: float | None = None):
+        self.connection = connection
+        self.base = connection.api_url.rstrip("/")
+        self.repo = connection.repository
+        auth = Auth.Token(connection.token) if connection.token else None
+        self.github = Github(
+            auth=auth,
+            base_url=self.base,
+            timeout=math.ceil(timeout or isettings.timeout()),  # PyGithub wants whole seconds
+            retry=None,
+            per_page=30,
+        )
+
+    def _get(self, path: str, params: dict | None = None):
+        _, data = self.github.requester.requestJsonAndCheck("GET", path, parameters=params)
+        return data
+
+    def _post(self, path: str, body: dict):
+        _, data = self.github.requester.requestJsonAndCheck("POST", path, input=body)
+        return data
+
+    def _repo_path(self, suffix: str = "") -> str:
+        return f"/repos/{self.repo}{suffix}"
+
+    # --- reads ------------------------------------------------------------------------------
+
+    def user(self) -> dict:
+        return self._get("/user")
+
+    def repository(self) -> dict:
+        return self._get(self._repo_path())
+
+    def branches(self) -> list[dict]:
+        return self._get(self._repo_path("/branches"), {"per_page": 30})
+
+    def branch(self, name: str) -> dict:
+        return self._get(self._repo_path(f"/branches/{quote(name, safe='')}"))
+
+    def commits(self, branch: str, limit: int = 10) -> list[dict]:
+        return self._get(self._repo_path("/commits"), {"sha": branch, "per_page": limit})
+
+    def commit(self, sha: str) -> dict:
+        return self._get(self._repo_path(f"/commits/{quote(sha, safe='')}"))
+
+    def compare(self, base: str, head: str) -> dict:
+        return self._get(self._repo_path(f"/compare/{quote(base, safe='')}...{quote(head, safe='')}"))
+
+    def combined_status(self, ref: str) -> dict:
+        return self._get(self._repo_path(f"/commits/{quote(ref, safe='')}/status"))
+
+    def check_runs(self, ref: str) -> list[dict]:
+        data = self._get(self._repo_path(f"/commits/{quote(ref, safe='')}/check-runs"), {"per_page": 30})
+        return data.get("check_runs", [])
+
+    def open_issues(self, limit: int = 10) -> list[dict]:
+        issues = self._get(self._repo_path("/issues"), {"state": "open", "per_page": limit})
+        # The issues endpoint also lists pull requests.
+        return [i for i in issues if "pull_request" not in i]
+
+    def issue(self, number: int) -> dict:
+        return self._get(self._repo_path(f"/issues/{number}"))
+
+    # --- writes -----------------------------------------------------------------------------
+
+    def create_deployment(self, ref: str, environment: str, description: str) -> dict:
+        return self._post(
+            self._repo_path("/deployments"),
+            {
+                "ref": ref,
+                "environment": environment,
+                "description": description[:140],
+                "auto_merge": False,
+                "required_contexts": [],
+            },
+        )
+
+    def create_deployment_status(
+        self, deployment_id: int, state: str, description: str, log_url: str = ""
+    ) -> dict:
+        body = {"state": state, "description": description[:140]}
+        if log_url:
+            body["log_url"] = log_url
+        return self._post(self._repo_path(f"/deployments/{deployment_id}/statuses"), body)
+
+    # --- URLs -------------------------------------------------------------------------------
+
+    def tarball_url(self, sha: str) -> str:
+        return self.base + self._repo_path("/tarball/" + quote(sha, safe=""))
+
+    def web_url(self, suffix: str = "") -> str:
+        """The repository's page on github.com (or the Enterprise host), for links."""
+        if self.base == "https://api.github.com":
+            host = "https://github.com"
+        elif self.base.endswith("/api/v3"):
+            host = self.base[: -len("/api/v3")]
+        else:
+            host = self.base
+        return f"{host}/{self.repo}{suffix}"

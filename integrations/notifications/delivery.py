@@ -1,0 +1,94 @@
+"""Building and sending one trigger delivery. Pure transport: the task records attempts and retries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from dataclasses import dataclass
+
+import requests
+from django.core.mail import send_mail
+
+from integrations import settings as isettings
+from integrations.models import DeliveryKind, Trigger
+
+USER_AGENT = "Fleetdeck-Trigger/1"
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str = ""
+    duration_ms: int = 0
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def payload(trigger: Trigger, event: str, deployment, instance: str, delivery_id: str) -> dict:
+    group = deployment.deployment_group
+    return {
+        "delivery_id": delivery_id,
+        "trigger_name": trigger.name,
+        "event": event,
+        "application_name": deployment.application.name,
+        "deployment_group_name": group.name,
+        "deployment_id": deployment.id,
+        "status": deployment.status,
+        "error_code": deployment.error_code or None,
+        "error_message": deployment.error_message or None,
+        "creator": deployment.creator,
+        "description": deployment.description,
+        "revision": {"id": deployment.revision_id, **deployment.revision.hook_environment()},
+        "instance": instance or None,
+        "create_time": deployment.created_at.isoformat(),
+        "start_time": deployment.started_at.isoformat() if deployment.started_at else None,
+        "end_time": deployment.ended_at.isoformat() if deployment.ended_at else None,
+    }
+
+
+def summary(data: dict) -> str:
+    what = f"{data['application_name']}/{data['deployment_group_name']} {data['deployment_id']}"
+    if data["instance"]:
+        what += f" on {data['instance']}"
+    text = f"{data['event']}: {what} ({data['status']})"
+    if data["error_message"]:
+        text += f" — {data['error_message']}"
+    return text
+
+
+def send(trigger: Trigger, data: dict) -> Outcome:
+    started = time.monotonic()
+    try:
+        if trigger.kind == DeliveryKind.EMAIL:
+            recipients = [a.strip() for a in trigger.target.split(",") if a.strip()]
+            send_mail(f"[Fleetdeck] {summary(data)}", json.dumps(data, indent=2), None, recipients)
+            return Outcome(True, duration_ms=_ms(started))
+        if trigger.kind == DeliveryKind.SLACK:
+            body = json.dumps({"text": summary(data)}).encode()
+            headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        else:
+            body = json.dumps(data, sort_keys=True).encode()
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                "X-Fleetdeck-Event": data["event"],
+                "X-Fleetdeck-Delivery": data["delivery_id"],
+                "X-Fleetdeck-Signature": sign(trigger.secret, body),
+            }
+        response = requests.post(
+            trigger.target, data=body, headers=headers, timeout=isettings.timeout(), allow_redirects=False
+        )
+    except (requests.RequestException, OSError) as exc:
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=_ms(started))
+    ok = 200 <= response.status_code < 300
+    error = "" if ok else f"HTTP {response.status_code}: {response.text[:200]}"
+    return Outcome(ok, response.status_code, error, _ms(started))
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

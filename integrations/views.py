@@ -1,0 +1,211 @@
+"""Owner-only pages: connections, "Test connection", triggers, EC2 discovery and the delivery logs."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from dashboard.access import get_project_for_user
+from dashboard.models import Role
+from deployments.models import DeploymentGroup
+
+from . import checks
+from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, JiraForm, TriggerForm
+from .models import (
+    AwsConnection,
+    Ec2Discovery,
+    GitHubConnection,
+    GitHubDelivery,
+    JiraConnection,
+    Trigger,
+    TriggerDelivery,
+)
+
+KINDS = {
+    "github": ("GitHub", GitHubConnection, GitHubForm),
+    "jira": ("JIRA", JiraConnection, JiraForm),
+    "aws": ("AWS", AwsConnection, AwsForm),
+}
+
+
+def _owner(request, slug):
+    project, _ = get_project_for_user(request, slug, role=Role.OWNER)
+    return project
+
+
+def _kind(kind: str):
+    if kind not in KINDS:
+        raise Http404("No such integration.")
+    return KINDS[kind]
+
+
+@login_required
+def index(request, slug):
+    project = _owner(request, slug)
+    connections = [
+        {"kind": kind, "label": label, "connection": model.objects.filter(project=project).first()}
+        for kind, (label, model, _) in KINDS.items()
+    ]
+    triggers = Trigger.objects.filter(group__application__project=project).select_related(
+        "group__application"
+    )
+    groups = DeploymentGroup.objects.filter(application__project=project).select_related("application")
+    discoveries = {d.group_id: d for d in Ec2Discovery.objects.filter(group__in=groups)}
+    return render(
+        request,
+        "integrations/index.html",
+        {
+            "project": project,
+            "connections": connections,
+            "triggers": triggers,
+            "groups": [(g, discoveries.get(g.pk)) for g in groups],
+        },
+    )
+
+
+@login_required
+def edit(request, slug, kind):
+    project = _owner(request, slug)
+    label, model, form_class = _kind(kind)
+    connection = model.objects.filter(project=project).first()
+    form = form_class(request.POST or None, instance=connection, project=project)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, f"{label} connection saved.")
+        return redirect("integrations:edit", slug=project.slug, kind=kind)
+    webhook_url = ""
+    if kind == "github":
+        webhook_url = request.build_absolute_uri(reverse("integrations:github_webhook", args=[project.slug]))
+    return render(
+        request,
+        "integrations/edit.html",
+        {
+            "project": project,
+            "kind": kind,
+            "label": label,
+            "form": form,
+            "connection": connection,
+            "webhook_url": webhook_url,
+        },
+    )
+
+
+@login_required
+@require_POST
+def test(request, slug, kind):
+    """An explicit user action, so it talks to the outside system right here, with short timeouts."""
+    project = _owner(request, slug)
+    label, model, _ = _kind(kind)
+    connection = get_object_or_404(model, project=project)
+    results = checks.RUNNERS[kind](connection)
+    return render(
+        request,
+        "integrations/test.html",
+        {
+            "project": project,
+            "kind": kind,
+            "label": label,
+            "results": results,
+            "ok": all(r.ok for r in results),
+        },
+    )
+
+
+@login_required
+@require_POST
+def delete(request, slug, kind):
+    project = _owner(request, slug)
+    label, model, _ = _kind(kind)
+    model.objects.filter(project=project).delete()
+    messages.success(request, f"{label} connection removed.")
+    return redirect("integrations:index", slug=project.slug)
+
+
+@login_required
+def trigger_edit(request, slug, pk=None):
+    project = _owner(request, slug)
+    trigger = None
+    if pk is not None:
+        trigger = get_object_or_404(Trigger, pk=pk, group__application__project=project)
+    form = TriggerForm(request.POST or None, instance=trigger, project=project)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Trigger saved.")
+        return redirect("integrations:index", slug=project.slug)
+    deliveries = trigger.deliveries.all()[:20] if trigger else []
+    return render(
+        request,
+        "integrations/trigger.html",
+        {"project": project, "form": form, "trigger": trigger, "deliveries": deliveries},
+    )
+
+
+@login_required
+@require_POST
+def trigger_delete(request, slug, pk):
+    project = _owner(request, slug)
+    get_object_or_404(Trigger, pk=pk, group__application__project=project).delete()
+    messages.success(request, "Trigger deleted.")
+    return redirect("integrations:index", slug=project.slug)
+
+
+@login_required
+def deliveries(request, slug):
+    project = _owner(request, slug)
+    trigger_page = Paginator(
+        TriggerDelivery.objects.filter(trigger__group__application__project=project).select_related(
+            "trigger"
+        ),
+        50,
+    ).get_page(request.GET.get("page"))
+    github_page = Paginator(GitHubDelivery.objects.filter(project=project), 50).get_page(
+        request.GET.get("gpage")
+    )
+    return render(
+        request,
+        "integrations/deliveries.html",
+        {"project": project, "trigger_page": trigger_page, "github_page": github_page},
+    )
+
+
+@login_required
+def ec2(request, slug, group_id):
+    project = _owner(request, slug)
+    group = get_object_or_404(
+        DeploymentGroup.objects.select_related("application"), pk=group_id, application__project=project
+    )
+    discovery = Ec2Discovery.objects.filter(group=group).first()
+    initial = {}
+    if discovery:
+        initial = {
+            "tag_filters": "\n".join(
+                f"{t['key']}={t['value']}" if t.get("value") else t["key"] for t in discovery.tag_filters
+            ),
+            "autoscaling_groups": "\n".join(discovery.autoscaling_groups),
+        }
+    form = Ec2DiscoveryForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        from django.db import transaction
+
+        from .tasks import discover_ec2
+
+        Ec2Discovery.objects.update_or_create(
+            group=group,
+            defaults={
+                "tag_filters": form.cleaned_data["tag_filters"],
+                "autoscaling_groups": form.cleaned_data["autoscaling_groups"],
+            },
+        )
+        transaction.on_commit(lambda: discover_ec2.delay(group.pk))
+        messages.success(request, "EC2 discovery saved; matching instances are being looked up.")
+        return redirect("integrations:ec2", slug=project.slug, group_id=group.pk)
+    return render(
+        request,
+        "integrations/ec2.html",
+        {"project": project, "group": group, "form": form, "discovery": discovery},
+    )
