@@ -82,6 +82,9 @@ class GitHubForm(SecretsKeptForm):
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
         self.project = project
+        if not self.instance.pk and project.repository:
+            # The wizard's "owner/name" is where most projects start.
+            self.initial.setdefault("repository", project.repository)
         if self.instance.pk:
             self.initial["rules"] = "\n".join(
                 f"{r.branch}: {r.group.application.name}/{r.group.name}"

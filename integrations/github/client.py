@@ -107,11 +107,16 @@ class GitHubClient:
         return self.base + self._repo_path("/tarball/" + quote(sha, safe=""))
 
     def web_url(self, suffix: str = "") -> str:
-        """The repository's page on github.com (or the Enterprise host), for links."""
-        if self.base == "https://api.github.com":
-            host = "https://github.com"
-        elif self.base.endswith("/api/v3"):
-            host = self.base[: -len("/api/v3")]
-        else:
-            host = self.base
-        return f"{host}/{self.repo}{suffix}"
+        return web_url(self.base, self.repo, suffix)
+
+
+def web_url(api_url: str, repository: str, suffix: str = "") -> str:
+    """A repository's page on github.com (or the Enterprise host), for links."""
+    base = api_url.rstrip("/")
+    if base == "https://api.github.com":
+        host = "https://github.com"
+    elif base.endswith("/api/v3"):
+        host = base[: -len("/api/v3")]
+    else:
+        host = base
+    return f"{host}/{repository}{suffix}"
