@@ -30,10 +30,10 @@ from . import lifecycle, planner
 from .models import DeploymentStatus, DeploymentTarget, ErrorCode, Instance, LifecycleEvent, TargetStatus
 
 REPLACEMENT, ORIGINAL = "replacement", "original"
-INSTALL, REROUTE, BLOCK, BAKE = "install", "reroute", "block", "bake"
+PROVISION, INSTALL, REROUTE, BLOCK, BAKE = "provision", "install", "reroute", "block", "bake"
 # Phases after which some traffic may be on the replacements: a rollback must move it back.
 TRAFFIC_MOVED = (REROUTE, BLOCK, BAKE)
-SOURCES = ("standby_pool", "discover")
+SOURCES = ("standby_pool", "discover", "asg_copy")
 REROUTE_ACTIONS = ("CONTINUE_DEPLOYMENT", "STOP_DEPLOYMENT")
 ORIGINAL_ACTIONS = ("TERMINATE", "KEEP_ALIVE", "RELEASE")
 
@@ -52,6 +52,10 @@ def validate(cfg: dict) -> str | None:
     replacement = (cfg or {}).get("replacement") or {}
     if replacement.get("source") not in SOURCES:
         return f"replacement.source must be one of {', '.join(SOURCES)}"
+    if replacement["source"] == "asg_copy":
+        if not replacement.get("auto_scaling_group"):
+            return "replacement.auto_scaling_group must name the Auto Scaling group to copy"
+        return None
     filters = replacement.get("tag_filters") or []
     if not filters:
         return "replacement.tag_filters must select the replacement (or standby) instances"
@@ -262,3 +266,57 @@ def finish_bake(deployment) -> None:
 
 def _exact_tags(filters) -> dict[str, str]:
     return {f["key"]: f["value"] for f in filters if f.get("type", "KEY_AND_VALUE") == "KEY_AND_VALUE"}
+
+
+# --- Auto Scaling group copies ----------------------------------------------------------------
+
+
+def _fail_provisioning(deployment_id: str, message: str) -> None:
+    from django.db import transaction
+
+    from . import engine
+
+    with transaction.atomic():
+        deployment = engine._lock(deployment_id)
+        if deployment.phase == PROVISION and not deployment.is_terminal:
+            deployment.mark_halting(ErrorCode.INTERNAL_ERROR, message)
+            engine._skip_pending_targets(deployment)
+            engine._finish(deployment)
+
+
+def start_provisioning(deployment_id: str) -> None:
+    """Create the copy. Runs in a worker, outside any transaction."""
+    from . import provisioning
+    from .models import Deployment
+
+    deployment = Deployment.objects.select_related("deployment_group").filter(pk=deployment_id).first()
+    if deployment is None or deployment.phase != PROVISION or deployment.is_terminal:
+        return
+    try:
+        provisioning.create_copy(deployment, config_of(deployment.deployment_group)["replacement"])
+    except Exception as exc:  # any AWS failure ends the deployment, with its message
+        _fail_provisioning(deployment_id, f"Could not copy the Auto Scaling group: {exc}")
+
+
+def check_provisioning(deployment_id: str) -> None:
+    """Called by the sweep: once every instance of the copy has a registered agent, go on."""
+    from . import engine, provisioning
+    from .models import Deployment
+
+    deployment = (
+        Deployment.objects.select_related("deployment_group__application").filter(pk=deployment_id).first()
+    )
+    if deployment is None or deployment.phase != PROVISION or deployment.is_terminal:
+        return
+    cfg = config_of(deployment.deployment_group)["replacement"]
+    try:
+        found, desired = provisioning.registered_replacements(deployment, cfg)
+    except Exception as exc:  # reported when the wait times out
+        found, desired = [], -2
+        problem = str(exc)
+    else:
+        problem = f"{len(found)} of {desired} instances of {provisioning.copy_name(deployment)} have a registered agent"
+    if desired >= 0 and len(found) >= max(desired, 1):
+        engine.provisioned(deployment_id, found)
+    elif provisioning.timed_out(deployment, cfg):
+        _fail_provisioning(deployment_id, f"Replacement instances did not come up in time: {problem}")

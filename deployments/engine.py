@@ -260,7 +260,44 @@ def _start_blue_green(deployment: Deployment, originals: list[Instance]) -> None
     if failed is not None and failed.phase in bluegreen.TRAFFIC_MOVED:
         bluegreen.start_rollback(deployment, failed, sys.modules[__name__])
         return
-    replacements = bluegreen.fleets(group, originals)
+    if bluegreen.config_of(group)["replacement"].get("source") == "asg_copy":
+        # The replacements do not exist yet: originals now, replacements once the copy's agents register.
+        DeploymentTarget.objects.bulk_create(
+            [
+                DeploymentTarget(
+                    deployment=deployment, instance_id=inst.pk, position=i, role=bluegreen.ORIGINAL
+                )
+                for i, inst in enumerate(sorted(originals, key=lambda i: i.name))
+            ]
+        )
+        deployment.phase = bluegreen.PROVISION
+        deployment.save(update_fields=["phase"])
+        deployment.move_to(
+            DeploymentStatus.IN_PROGRESS, message="Copying the Auto Scaling group for the replacements"
+        )
+        from .tasks import provision_replacements
+
+        transaction.on_commit(lambda: provision_replacements.delay(deployment.id))
+        return
+    _plan_replacements(deployment, bluegreen.fleets(group, originals), originals)
+
+
+def provisioned(deployment_id: str, replacements: list[Instance]) -> bool:
+    """The copy's agents have registered: plan them as the replacement fleet and start installing."""
+    with transaction.atomic():
+        deployment = _lock(deployment_id)
+        if deployment.phase != bluegreen.PROVISION or deployment.is_terminal:
+            return False
+        originals = [t.instance for t in deployment.targets.select_related("instance")]
+        deployment.targets.all().delete()
+        _plan_replacements(deployment, replacements, originals)
+        return True
+
+
+def _plan_replacements(
+    deployment: Deployment, replacements: list[Instance], originals: list[Instance]
+) -> None:
+    group = deployment.deployment_group
     ordered = planner.order_candidates(candidates_for(group, replacements), deployment.revision_id)
     plan = planner.make_plan([c.name for c in ordered], deployment.deployment_config.health_rule())
     if not plan.valid:
@@ -270,6 +307,7 @@ def _start_blue_green(deployment: Deployment, originals: list[Instance]) -> None
         deployment.move_to(DeploymentStatus.FAILED, error_code=plan.error_code, message=reason)
         _enqueue_next_queued(group.pk)
         return
+    started = deployment.status == DeploymentStatus.IN_PROGRESS
     rows = [
         DeploymentTarget(
             deployment=deployment,
@@ -306,13 +344,15 @@ def _start_blue_green(deployment: Deployment, originals: list[Instance]) -> None
     deployment.minimum_healthy = plan.minimum_healthy
     deployment.phase = bluegreen.INSTALL
     deployment.save(update_fields=["minimum_healthy", "phase"])
-    deployment.move_to(
-        DeploymentStatus.IN_PROGRESS,
-        message=(
-            f"Blue/green: {plan.fleet_size} replacement(s) beside {len(originals)} original(s), "
-            f"{plan.arithmetic}"
-        ),
+    message = (
+        f"Blue/green: {plan.fleet_size} replacement(s) beside {len(originals)} original(s), {plan.arithmetic}"
     )
+    if started:
+        eventlog.append(
+            deployment.id, [eventlog.entry("deployment", status=deployment.status, message=message)]
+        )
+    else:
+        deployment.move_to(DeploymentStatus.IN_PROGRESS, message=message)
     _enqueue_advance(deployment.id)
 
 
@@ -856,6 +896,12 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
                 "message": "The server did not finish this step in time.",
             },
         )
+    for deployment_id in Deployment.objects.filter(
+        status=DeploymentStatus.IN_PROGRESS, phase=bluegreen.PROVISION
+    ).values_list("pk", flat=True):
+        from .tasks import check_provisioning
+
+        check_provisioning.delay(deployment_id)
     waits = 0
     for deployment_id in Deployment.objects.filter(
         status__in=(DeploymentStatus.READY, DeploymentStatus.BAKING), wait_until__lt=now

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections import defaultdict
@@ -133,10 +134,8 @@ class AgentWaker:
                 delay = min(delay * 2, 5.0)
             finally:
                 if conn is not None:
-                    try:
+                    with contextlib.suppress(Exception):
                         await conn.aclose()
-                    except Exception:  # noqa: S110
-                        pass
 
 
 waker = AgentWaker()

@@ -57,3 +57,17 @@ def poll_alarms() -> int:
     from .alarms import poll_all
 
     return poll_all()
+
+
+@shared_task(**RETRY)
+def provision_replacements(deployment_id: str) -> None:
+    from .bluegreen import start_provisioning
+
+    start_provisioning(deployment_id)
+
+
+@shared_task(**RETRY)
+def check_provisioning(deployment_id: str) -> None:
+    from .bluegreen import check_provisioning as check
+
+    check(deployment_id)

@@ -6,6 +6,7 @@ Database work runs in a thread pool (`thread_sensitive=False`), one short transa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import time
@@ -184,10 +185,8 @@ async def poll(request: HttpRequest, instance: Instance, body: dict):
                 return JsonResponse({"commands": _absolutize(request, commands)})
             # With the subscription up, only a wake-up re-checks; without it, poll the DB each second.
             recheck = remaining if waker.healthy else min(remaining, 1.0)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(woken.wait(), timeout=recheck)
-            except TimeoutError:
-                pass
     finally:
         waker.unregister(instance.pk, woken)
 

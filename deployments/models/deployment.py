@@ -300,6 +300,9 @@ class HostCommand(models.Model):
             models.Index(fields=["status", "issued_at"], name="command_sweep"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.lifecycle_event_id} for {self.instance_id} ({self.status})"
+
     @property
     def is_open(self) -> bool:
         return self.status in COMMAND_OPEN
@@ -325,6 +328,9 @@ class DeploymentEvent(models.Model):
             # Also the index behind "events after seq N" for live pages and the API.
             models.UniqueConstraint(fields=["deployment", "seq"], name="event_log_unique_seq"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.deployment_id}#{self.seq} {self.kind}"
 
     def as_dict(self) -> dict:
         out = {"seq": self.seq, "kind": self.kind, "at": self.created_at.isoformat()}

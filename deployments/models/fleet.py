@@ -144,3 +144,6 @@ class InstanceGroupState(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["instance", "group"], name="instancegroupstate_unique"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} in {self.group_id}: {self.revision_id} ({self.last_status})"

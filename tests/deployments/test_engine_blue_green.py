@@ -174,3 +174,102 @@ def test_an_empty_standby_pool_fails_with_no_instances(lb):
 )
 def test_blue_green_configuration_errors_name_the_field(config, message):
     assert message in bluegreen.validate(config)
+
+
+@pytest.fixture(scope="module")
+def autoscaling():
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from config.stack import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    kwargs = {
+        "region_name": "us-east-1",
+        "endpoint_url": url,
+        "aws_access_key_id": "t",
+        "aws_secret_access_key": "t",
+    }
+    yield url, boto3.client("ec2", **kwargs), boto3.client("autoscaling", **kwargs)
+    server.stop()
+
+
+def test_replacements_can_come_from_a_copy_of_an_auto_scaling_group(lb, autoscaling, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+    url, ec2, asg = autoscaling
+    template = ec2.create_launch_template(
+        LaunchTemplateName="web", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    asg.create_auto_scaling_group(
+        AutoScalingGroupName="web-asg",
+        LaunchTemplate={"LaunchTemplateId": template, "Version": "$Latest"},
+        MinSize=2,
+        MaxSize=2,
+        DesiredCapacity=2,
+        AvailabilityZones=["us-east-1a"],
+        Tags=[{"Key": "team", "Value": "shop", "PropagateAtLaunch": True}],
+    )
+    hosts_file, _ = lb
+    app, group, blues, _greens = setup_fleet(lb)
+    cfg = dict(group.blue_green_configuration)
+    cfg["replacement"] = {
+        "source": "asg_copy",
+        "auto_scaling_group": "web-asg",
+        "region": "us-east-1",
+        "endpoint_url": url,
+    }
+    DeploymentGroup.objects.filter(pk=group.pk).update(blue_green_configuration=cfg)
+
+    deployment = deploy(group, make_revision(app))
+    assert deployment.status == "InProgress" and deployment.phase == "provision"
+    copy = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[f"fleetdeck-web-{deployment.id}"])[
+        "AutoScalingGroups"
+    ]
+    assert copy and copy[0]["DesiredCapacity"] == 2
+    assert {"Key": "fleetdeck:deployment", "Value": deployment.id} in [
+        {"Key": t["Key"], "Value": t["Value"]} for t in copy[0]["Tags"]
+    ]
+    engine.sweep()  # no agent registered yet: still provisioning
+    assert refresh(deployment).phase == "provision"
+
+    # The copy's hosts boot, run the agent and register with their EC2 instance ids.
+    newcomers = []
+    for index, item in enumerate(copy[0]["Instances"], start=1):
+        host = make_instance(f"asg-{index}", role="fresh")
+        Instance.objects.filter(pk=host.pk).update(ec2_instance_id=item["InstanceId"])
+        newcomers.append(host)
+    engine.sweep()
+    deployment = refresh(deployment)
+    assert deployment.phase == "install"
+    roles = {t.instance.name: t.role for t in deployment.targets.select_related("instance")}
+    assert roles == {
+        "asg-1": "replacement",
+        "asg-2": "replacement",
+        "blue-1": "original",
+        "blue-2": "original",
+    }
+    run_all(newcomers + blues, deployment)
+    assert refresh(deployment).status == "Baking"
+    assert hosts_file.read_text().split() == ["asg-1", "asg-2"]
+
+
+def test_a_missing_auto_scaling_group_fails_the_deployment_with_the_reason(lb, autoscaling, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+    url, _, _ = autoscaling
+    app, group, _blues, _greens = setup_fleet(lb)
+    cfg = dict(group.blue_green_configuration)
+    cfg["replacement"] = {
+        "source": "asg_copy",
+        "auto_scaling_group": "nope",
+        "region": "us-east-1",
+        "endpoint_url": url,
+    }
+    DeploymentGroup.objects.filter(pk=group.pk).update(blue_green_configuration=cfg)
+    deployment = refresh(deploy(group, make_revision(app)))
+    assert deployment.status == "Failed"
+    assert "does not exist" in deployment.error_message
