@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import logging
+from urllib.parse import parse_qs
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -46,9 +47,15 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
     if not delivery_id:
         return JsonResponse({"detail": "X-GitHub-Delivery is missing."}, status=400)
     try:
-        payload = json.loads(body)
-    except ValueError:
+        if request.content_type == "application/x-www-form-urlencoded":
+            # GitHub's other content type: the JSON is in a "payload" form field.
+            payload = json.loads(parse_qs(body.decode()).get("payload", [""])[0])
+        else:
+            payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
         return JsonResponse({"detail": "The body is not JSON."}, status=400)
+    if not isinstance(payload, dict):
+        return JsonResponse({"detail": "The body is not a JSON object."}, status=400)
     try:
         with transaction.atomic():
             delivery = GitHubDelivery.objects.create(

@@ -116,3 +116,19 @@ def test_a_branch_deletion_deploys_nothing(setup):
 def test_a_ping_is_acknowledged(setup):
     response = send({"zen": "Keep it logically awesome."}, event="ping")
     assert response.status_code == 200 and not Deployment.objects.exists()
+
+
+def test_a_form_encoded_push_works_too(setup):
+    from urllib.parse import urlencode
+
+    body = urlencode({"payload": json.dumps(push())}).encode()
+    signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    response = Client().post(
+        URL,
+        body,
+        content_type="application/x-www-form-urlencoded",
+        HTTP_X_GITHUB_EVENT="push",
+        HTTP_X_GITHUB_DELIVERY=str(uuid.uuid4()),
+        HTTP_X_HUB_SIGNATURE_256=signature,
+    )
+    assert response.status_code == 200 and Deployment.objects.count() == 1
