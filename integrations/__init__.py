@@ -18,3 +18,15 @@ def links_for(deployment_id: str) -> list[dict]:
         .order_by("tracker", "key")
         .values("tracker", "key", "title", "status", "url")
     )
+
+
+def revision_fetch(revision) -> dict | None:
+    """Where an agent downloads a GitHub or S3 revision: {"url": ..., "token"?: ...}; None for uploads.
+
+    Call it when a command is handed to an agent (poll time), not when it is created, so the
+    token is never stored in HostCommand.payload and the presigned URL is always fresh.
+    """
+    from .aws import revision_fetch as s3_fetch
+    from .github import revision_fetch as github_fetch
+
+    return github_fetch(revision) or s3_fetch(revision)

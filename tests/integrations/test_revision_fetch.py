@@ -54,6 +54,13 @@ def test_other_revisions_have_no_github_fetch(github):
     make_github(project, github.url)
     upload = Revision.objects.create(application=make_app(project), bundle_type="tgz", sha256="a" * 64)
     assert integrations.github.revision_fetch(upload) is None
+    assert integrations.revision_fetch(upload) is None
+
+
+def test_the_dispatcher_answers_for_github_revisions(github):
+    project = make_project()
+    make_github(project, github.url)
+    assert integrations.revision_fetch(github_revision(make_app(project)))["token"] == GITHUB_TOKEN
 
 
 def test_a_github_revision_without_a_connection_has_no_fetch():
