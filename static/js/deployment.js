@@ -104,6 +104,7 @@
       setBadge($("#dep-status"), e.status);
       if (e.status === "InProgress" && root.dataset.status !== "InProgress" && !$("#instances .host")) refresh();
       root.dataset.status = e.status;
+      if (e.status === "InProgress" && !$("#dep-duration").dataset.started) $("#dep-duration").dataset.started = e.at;
       if (e.error_code) { $("#dep-error").hidden = false; $("#dep-error-code").textContent = e.error_code; $("#dep-error-message").textContent = e.message || ""; }
       if (TERMINAL.indexOf(e.status) >= 0) {
         $("#dep-ended").textContent = new Date(e.at).toLocaleTimeString();

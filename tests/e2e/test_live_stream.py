@@ -116,7 +116,7 @@ def test_it_backfills_after_last_event_id_then_sends_new_rows_live(setup):
         (item,) = stream.take(1)
         assert int(item[0]) == newest
         assert json.loads(item[2])["message"] == "four"
-        assert time.monotonic() - started < 1.5  # pushed, not found by a slow poll
+        assert time.monotonic() - started < 5  # pushed, not found by the 15 s re-check
     finally:
         stream.close()
 
