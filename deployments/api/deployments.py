@@ -72,7 +72,7 @@ def _raise_for(exc: DeploymentError):
 class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiViewSet):
     serializer_class = DeploymentSerializer
     lookup_value_regex = "d-[A-Z0-9]+"
-    access_actions = {"create": access.DEPLOY, "stop": access.DEPLOY}
+    access_actions = {"create": access.DEPLOY, "stop": access.DEPLOY, "continue_": access.DEPLOY}
 
     def get_queryset(self):
         queryset = self._queryset(with_targets=self.action == "retrieve")
@@ -142,6 +142,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
                 description=data["description"],
                 file_exists_behavior=data.get("file_exists_behavior"),
                 ignore_application_stop_failures=data["ignore_application_stop_failures"],
+                auto_rollback_events=data["auto_rollback_events"],
             )
         except DeploymentError as exc:
             _raise_for(exc)
@@ -156,6 +157,23 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
             deployment.refresh_from_db(fields=["status"])
             raise Conflict(
                 f"Deployment {deployment.pk} already finished ({deployment.status}); nothing to stop."
+            )
+        deployment.refresh_from_db(fields=["status", "error_code"])
+        return Response(
+            {"id": deployment.pk, "status": deployment.status, "error_code": deployment.error_code},
+            status=status.HTTP_202_ACCEPTED,
+        )
+
+    @extend_schema(request=None, responses={202: _StatusSerializer})
+    @action(detail=True, methods=["post"], url_path="continue")
+    def continue_(self, request, pk=None):
+        """Reroute traffic now: for a blue/green deployment waiting in Ready."""
+        deployment = self.get_object()
+        if not engine.continue_deployment(deployment.pk):
+            deployment.refresh_from_db(fields=["status"])
+            raise Conflict(
+                f"Deployment {deployment.pk} is {deployment.status}; only a blue/green deployment waiting "
+                "in Ready can be continued."
             )
         deployment.refresh_from_db(fields=["status", "error_code"])
         return Response(

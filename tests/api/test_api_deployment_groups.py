@@ -78,16 +78,87 @@ def test_it_refuses_an_unknown_config_name(api_client, application):
     assert "deployment_config" in response.json()["errors"]
 
 
-def test_it_refuses_blue_green_as_not_supported_yet(api_client, application):
+def test_it_refuses_blue_green_without_its_configuration_and_a_load_balancer(api_client, application):
     response = create(api_client, deployment_style="BLUE_GREEN")
     assert response.status_code == 400
-    assert "not supported yet" in response.json()["errors"]["deployment_style"][0]
+    errors = response.json()["errors"]
+    assert "needs a blue_green_configuration" in errors["blue_green_configuration"][0]
+    assert "WITH_TRAFFIC_CONTROL" in errors["deployment_option"][0]
+
+
+BLUE_GREEN = {
+    "replacement": {
+        "source": "standby_pool",
+        "tag_filters": [{"key": "pool", "value": "standby", "type": "KEY_AND_VALUE"}],
+    },
+    "reroute": {"action": "STOP_DEPLOYMENT", "wait_seconds": 600},
+    "originals": {"action": "RELEASE", "wait_seconds": 0},
+}
+
+
+def test_it_creates_a_blue_green_group_on_a_standby_pool(api_client, application, monkeypatch):
+    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_HAPROXY", "/usr/local/bin/lb-switch")
+    response = create(
+        api_client,
+        deployment_style="BLUE_GREEN",
+        deployment_option="WITH_TRAFFIC_CONTROL",
+        load_balancer_info={"router": "command", "command": "haproxy"},
+        blue_green_configuration=BLUE_GREEN,
+        auto_rollback_events=["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"],
+        health_check={"url": "http://{hostname}:8080/health", "threshold": 3},
+        alarm_configuration={"alarms": ["errors-high"], "region": "eu-west-1"},
+    )
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["deployment_style"] == "BLUE_GREEN"
+    assert body["load_balancer_info"] == {"router": "command", "command": "haproxy"}
+    assert body["health_check"]["threshold"] == 3 and body["health_check"]["expected_status"] == 200
+    assert body["alarm_configuration"]["enabled"] is True
+    assert body["auto_rollback_events"] == ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "fragment"),
+    [
+        (
+            {"load_balancer_info": {"router": "command", "command": "nope"}},
+            "load_balancer_info",
+            "FLEETDECK_TRAFFIC_COMMAND_NOPE",
+        ),
+        ({"load_balancer_info": {"router": "elbv2"}}, "load_balancer_info", "target group"),
+        ({"load_balancer_info": {"router": "f5"}}, "load_balancer_info", "not a valid choice"),
+        ({"health_check": {"url": "http://{nope}/"}}, "health_check", "cannot be filled in"),
+        (
+            {"health_check": {"url": "http://{hostname}/", "threshold": 0}},
+            "health_check",
+            "greater than or equal to 1",
+        ),
+        (
+            {"health_check": {"url": "http://{hostname}/", "retries": 3}},
+            "health_check",
+            "unknown key(s): retries",
+        ),
+        ({"alarm_configuration": {"alarms": []}}, "alarm_configuration", "at least 1"),
+        ({"auto_rollback_events": ["DEPLOYMENT_SUCCESS"]}, "auto_rollback_events", "not a valid choice"),
+        (
+            {"blue_green_configuration": {"replacement": {"source": "cloud"}}},
+            "blue_green_configuration",
+            "replacement.source",
+        ),
+    ],
+)
+def test_safety_net_settings_are_validated_and_name_the_field(
+    api_client, application, fields, field, fragment
+):
+    response = create(api_client, **fields)
+    assert response.status_code == 400
+    assert fragment in str(response.json()["errors"][field])
 
 
 def test_it_refuses_traffic_control_without_a_load_balancer(api_client, application):
     response = create(api_client, deployment_option="WITH_TRAFFIC_CONTROL")
     assert response.status_code == 400
-    assert "load balancer" in response.json()["errors"]["deployment_option"][0]
+    assert "needs load_balancer_info" in response.json()["errors"]["deployment_option"][0]
 
 
 def test_it_refuses_a_duplicate_group_name(api_client, group):

@@ -91,6 +91,9 @@ class Api:
     def post(self, path: str, body: dict | None = None, expected=(200, 201, 202), **kwargs) -> dict:
         return self._check(self.session.post(self.base + path, json=body, timeout=60, **kwargs), expected)
 
+    def patch(self, path: str, body: dict, expected=200) -> dict:
+        return self._check(self.session.patch(self.base + path, json=body, timeout=30), expected)
+
     def upload(self, app: str, bundle: Path, description: str = "") -> dict:
         with open(bundle, "rb") as fh:
             response = self.session.post(

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from e2e_harness import EVENTS, read_records, recording_bundle
 
-from deployments import engine
-from deployments.models import DeploymentGroup, Instance
+from deployments.models import Instance
 
 
 def lb_hosts(stack, app: str) -> list[str]:
@@ -50,17 +49,20 @@ def test_blue_green_on_a_standby_pool_moves_traffic_after_continue_then_releases
     # v1 serves traffic from the blue hosts.
     (live_stack.lb_dir / f"{app}.hosts").write_text("\n".join(sorted(blues)) + "\n")
 
-    DeploymentGroup.objects.filter(application__name=app, name="web").update(
-        deployment_style="BLUE_GREEN",
-        deployment_option="WITH_TRAFFIC_CONTROL",
-        load_balancer_info={"router": "command", "command": "filelb"},
-        blue_green_configuration={
-            "replacement": {
-                "source": "standby_pool",
-                "tag_filters": [{"key": "role", "value": standby, "type": "KEY_AND_VALUE"}],
+    api.patch(
+        f"/api/v1/applications/{app}/deployment-groups/web/",
+        {
+            "deployment_style": "BLUE_GREEN",
+            "deployment_option": "WITH_TRAFFIC_CONTROL",
+            "load_balancer_info": {"router": "command", "command": "filelb"},
+            "blue_green_configuration": {
+                "replacement": {
+                    "source": "standby_pool",
+                    "tag_filters": [{"key": "role", "value": standby, "type": "KEY_AND_VALUE"}],
+                },
+                "reroute": {"action": "STOP_DEPLOYMENT", "wait_seconds": 120},
+                "originals": {"action": "RELEASE", "wait_seconds": 2},
             },
-            "reroute": {"action": "STOP_DEPLOYMENT", "wait_seconds": 120},
-            "originals": {"action": "RELEASE", "wait_seconds": 2},
         },
     )
     v2 = api.post(
@@ -77,7 +79,8 @@ def test_blue_green_on_a_standby_pool_moves_traffic_after_continue_then_releases
     green_runs = {r.label for r in read_records(record) if r.host in greens}
     assert green_runs == {"v2"}
 
-    assert engine.continue_deployment(v2["id"])
+    api.post(f"/api/v1/deployments/{v2['id']}/continue/", expected=202)
+    api.post(f"/api/v1/deployments/{v2['id']}/continue/", expected=409)
     seen = set()
     detail = api.wait(
         v2["id"],

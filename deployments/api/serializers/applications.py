@@ -14,6 +14,13 @@ from deployments.models import (
 )
 
 from .common import ProjectField, TagFiltersField, TagSetField, username
+from .safety import (
+    AlarmConfigurationField,
+    BlueGreenSerializer,
+    HealthCheckField,
+    LoadBalancerField,
+    RollbackEventsField,
+)
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
@@ -42,6 +49,11 @@ class DeploymentGroupSerializer(serializers.ModelSerializer):
     tag_filters = TagFiltersField(required=False)
     tag_set = TagSetField(required=False)
     instances = serializers.SerializerMethodField()
+    auto_rollback_events = RollbackEventsField(required=False)
+    health_check = HealthCheckField()
+    alarm_configuration = AlarmConfigurationField()
+    load_balancer_info = LoadBalancerField()
+    blue_green_configuration = BlueGreenSerializer(required=False, allow_null=True)
 
     class Meta:
         model = DeploymentGroup
@@ -57,6 +69,11 @@ class DeploymentGroupSerializer(serializers.ModelSerializer):
             "ignore_application_stop_failures",
             "file_exists_behavior",
             "outdated_instances_strategy",
+            "auto_rollback_events",
+            "health_check",
+            "alarm_configuration",
+            "load_balancer_info",
+            "blue_green_configuration",
             "instances",
             "created_at",
         ]
@@ -79,11 +96,6 @@ class DeploymentGroupSerializer(serializers.ModelSerializer):
             )
         return value
 
-    def validate_deployment_style(self, value: str) -> str:
-        if value == DeploymentStyle.BLUE_GREEN:
-            raise serializers.ValidationError("BLUE_GREEN deployments are not supported yet; use IN_PLACE.")
-        return value
-
     def validate(self, attrs: dict) -> dict:
         current = self.instance
         tag_filters = attrs.get("tag_filters", current.tag_filters if current else [])
@@ -93,13 +105,29 @@ class DeploymentGroupSerializer(serializers.ModelSerializer):
             message = f"Give exactly one of tag_filters or tag_set (got {which})."
             raise serializers.ValidationError({"tag_filters": [message], "tag_set": [message]})
         option = attrs.get("deployment_option", current.deployment_option if current else None)
-        load_balancer = current.load_balancer_info if current else {}
+        load_balancer = attrs.get("load_balancer_info", current.load_balancer_info if current else {})
+        style = attrs.get(
+            "deployment_style", current.deployment_style if current else DeploymentStyle.IN_PLACE
+        )
+        blue_green = attrs.get(
+            "blue_green_configuration", current.blue_green_configuration if current else {}
+        )
+        if style == DeploymentStyle.BLUE_GREEN:
+            problems = {}
+            if not blue_green:
+                problems["blue_green_configuration"] = ["BLUE_GREEN needs a blue_green_configuration"]
+            if option != DeploymentOption.WITH_TRAFFIC_CONTROL or not load_balancer:
+                problems["deployment_option"] = [
+                    "BLUE_GREEN moves traffic: use WITH_TRAFFIC_CONTROL and give load_balancer_info"
+                ]
+            if problems:
+                raise serializers.ValidationError(problems)
         if option == DeploymentOption.WITH_TRAFFIC_CONTROL and not load_balancer:
             raise serializers.ValidationError(
                 {
                     "deployment_option": [
-                        "WITH_TRAFFIC_CONTROL needs a load balancer, and this group has none configured; "
-                        "use WITHOUT_TRAFFIC_CONTROL."
+                        "WITH_TRAFFIC_CONTROL needs load_balancer_info (an elbv2 or command router); "
+                        "give one, or use WITHOUT_TRAFFIC_CONTROL."
                     ]
                 }
             )

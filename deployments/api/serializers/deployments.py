@@ -18,6 +18,7 @@ from deployments.models import (
 )
 
 from .common import username
+from .safety import RollbackEventsField
 
 OVERVIEW_KEYS = tuple(TargetStatus.values)
 
@@ -91,6 +92,8 @@ class DeploymentCreateSerializer(GroupTargetFields):
     file_exists_behavior = serializers.ChoiceField(choices=FileExistsBehavior.choices, required=False)
     ignore_application_stop_failures = serializers.BooleanField(required=False, allow_null=True, default=None)
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    # None: the group's setting; a list (possibly empty) overrides it for this deployment.
+    auto_rollback_events = RollbackEventsField(required=False, allow_null=True, default=None)
 
 
 class PlanRequestSerializer(GroupTargetFields):
@@ -204,6 +207,7 @@ class TargetSerializer(serializers.ModelSerializer):
             "status",
             "position",
             "batch",
+            "role",
             "started_at",
             "ended_at",
             "message",
