@@ -138,7 +138,8 @@ def success_rate_svg(days: list[DayStat]) -> SafeString:
             continue
         x, width = _slot(index, len(days))
         rate = stat.success_rate or 0.0
-        y = _y(rate)
+        # A 0% day still gets a 2-unit stub, so a day of failures is visible, not blank.
+        y = min(_y(rate), HEIGHT - PAD_BOTTOM - 2)
         tip = f"{stat.day:%Y-%m-%d}: {stat.succeeded} of {stat.finished} succeeded ({rate:.0%})"
         body.append(
             f'<rect class="bar{" bar-bad" if rate < 1 else ""}" x="{x + 1:.1f}" y="{y:.1f}" '
