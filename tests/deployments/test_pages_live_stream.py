@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 
 import pytest
@@ -21,6 +22,24 @@ def test_a_frame_carries_the_seq_as_id_and_the_kind_as_event():
     assert text.startswith("id: 7\nevent: log\ndata: ")
     assert text.endswith("\n\n")
     assert json.loads(text.split("data: ", 1)[1]) == {"seq": 7, "kind": "log", "message": "hi"}
+
+
+def _in_own_thread(coroutine_function):
+    """asyncio.run in a fresh thread: the test thread may already have a loop (Playwright's)."""
+    box: dict = {}
+
+    def target():
+        try:
+            box["value"] = asyncio.run(coroutine_function())
+        except BaseException as exc:  # re-raised in the test thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(30)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 async def _collect(gen, until_seq: int, timeout: float) -> list[str]:
@@ -57,6 +76,6 @@ def test_without_redis_the_stream_still_delivers_new_rows_by_re_reading_the_data
         frames = await _collect(gen, last, timeout=5)
         return last, frames, time.monotonic() - started
 
-    last, frames, took = asyncio.run(run())
+    last, frames, took = _in_own_thread(run)
     assert frames[-1].startswith(f"id: {last}\nevent: log\n")
     assert took < 2
