@@ -127,7 +127,8 @@ def test_discovery_records_an_error_instead_of_raising(project, aws_env, setting
     assert "Could not connect" in Ec2Discovery.objects.get(group=group).error
 
 
-def test_aws_test_connection_reports_each_service(project, client):
+def test_aws_test_connection_reports_each_service(project, client, settings):
+    settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = 20  # moto's EC2 is slow on a loaded machine
     from django.contrib.auth import get_user_model
 
     from dashboard.models import Membership
