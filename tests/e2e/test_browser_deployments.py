@@ -15,32 +15,45 @@ from page_setup import PASSWORD, PageRollout, make_user
 
 from deployments import engine
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls of the test are still sync.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-
 CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOSTS = ["web-1", "web-2", "web-3"]
 AGENT_EVENTS = ["BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium for this module only.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open; it is closed
+    when the module ends, so later tests in this worker (Django's async views under the test client)
+    never find a running loop. Meanwhile the ORM calls of these tests are allowed.
+    """
     from fleetdeck_testing import require
+    from playwright.sync_api import sync_playwright
 
     require(os.path.exists(CHROMIUM), "Chromium")
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-        ],
-    }
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context()
+    yield context.new_page()
+    context.close()
 
 
 def login(page, base: str, user, next_path: str) -> None:
