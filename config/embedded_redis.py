@@ -7,6 +7,7 @@ It is the same client code path as production; only the server's location differ
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import subprocess
@@ -43,15 +44,24 @@ def ensure_running(var_dir: Path) -> Path:
         subprocess.run(
             [
                 _binary(),
-                "--port", "0",
-                "--unixsocket", str(sock),
-                "--unixsocketperm", "700",
-                "--daemonize", "yes",
-                "--pidfile", str(var_dir / "redis.pid"),
-                "--logfile", str(var_dir / "redis.log"),
-                "--dir", str(var_dir),
-                "--save", "",
-                "--appendonly", "no",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(sock),
+                "--unixsocketperm",
+                "700",
+                "--daemonize",
+                "yes",
+                "--pidfile",
+                str(var_dir / "redis.pid"),
+                "--logfile",
+                str(var_dir / "redis.log"),
+                "--dir",
+                str(var_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
             ],
             check=True,
             stdout=subprocess.DEVNULL,
@@ -66,7 +76,5 @@ def ensure_running(var_dir: Path) -> Path:
 
 def stop(var_dir: Path) -> None:
     pid_file = var_dir / "redis.pid"
-    try:
+    with contextlib.suppress(OSError, ValueError):
         os.kill(int(pid_file.read_text().strip()), 15)
-    except (OSError, ValueError):
-        pass

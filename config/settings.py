@@ -140,6 +140,7 @@ ALARM_POLL_INTERVAL = env_float("FLEETDECK_ALARM_POLL_INTERVAL", 10.0, minimum=0
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "deployments.tasks.sweep", "schedule": SWEEP_INTERVAL},
     "poll-alarms": {"task": "deployments.tasks.poll_alarms", "schedule": ALARM_POLL_INTERVAL},
+    "discover-ec2": {"task": "integrations.tasks.discover_all_ec2", "schedule": 300.0},
 }
 
 # --- storage --------------------------------------------------------------------------

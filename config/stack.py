@@ -8,6 +8,7 @@ same `Stack` class, so what the tests run is what users run.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -63,22 +64,36 @@ class Stack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[name] = subprocess.Popen(
-            argv, cwd=BASE_DIR, env=self._env(), stdout=log,
+            argv,
+            cwd=BASE_DIR,
+            env=self._env(),
+            stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads hold locks at spawn time
+            preexec_fn=_die_with_parent,
         )
 
     def start_web(self) -> None:
         self._spawn(
             "web",
             [
-                sys.executable, "-m", "uvicorn", "config.asgi:application",
-                "--host", self.host, "--port", str(self.port),
-                "--workers", str(self.web_workers),
-                "--no-access-log", "--log-level", "warning",
-                "--timeout-graceful-shutdown", "3",
-                "--timeout-keep-alive", "30",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "config.asgi:application",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                "--workers",
+                str(self.web_workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+                "--timeout-graceful-shutdown",
+                "3",
+                "--timeout-keep-alive",
+                "30",
             ],
         )
 
@@ -87,10 +102,23 @@ class Stack:
         self._spawn(
             name,
             [
-                sys.executable, "-m", "celery", "-A", "config", "worker",
-                "--loglevel", "INFO", "--concurrency", str(self.worker_concurrency),
-                "--queues", queue, "--hostname", f"{name}-{os.getpid()}-{self.port}@%h",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(self.worker_concurrency),
+                "--queues",
+                queue,
+                "--hostname",
+                f"{name}-{os.getpid()}-{self.port}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
             ],
         )
 
@@ -99,8 +127,16 @@ class Stack:
         self._spawn(
             "beat",
             [
-                sys.executable, "-m", "celery", "-A", "config", "beat",
-                "--loglevel", "INFO", "--schedule", str(schedule),
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(schedule),
             ],
         )
 
@@ -131,18 +167,14 @@ class Stack:
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.processes.pop(name)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=30)
 
     def stop(self) -> None:
         for proc in self.processes.values():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + 10
         for proc in self.processes.values():
             try:
@@ -192,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping:
             for name, proc in stack.processes.items():
                 if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; see {stack.log_dir / name}.log", file=sys.stderr)
+                    print(
+                        f"{name} exited with {proc.returncode}; see {stack.log_dir / name}.log",
+                        file=sys.stderr,
+                    )
                     stopping = True
             time.sleep(0.5)
     finally:

@@ -1,6 +1,14 @@
 from django.contrib import admin
 
-from .models import Application, Deployment, DeploymentConfig, DeploymentGroup, Instance, RegistrationToken, Revision
+from .models import (
+    Application,
+    Deployment,
+    DeploymentConfig,
+    DeploymentGroup,
+    Instance,
+    RegistrationToken,
+    Revision,
+)
 
 
 @admin.register(Application)

@@ -186,7 +186,9 @@ class Agent:
             while not self.stopping.is_set():
                 try:
                     # The server answers a completion with this host's next commands: no poll needed.
-                    commands, self.prefetched = (self.prefetched, []) if self.prefetched else (self.poll(), [])
+                    commands, self.prefetched = (
+                        (self.prefetched, []) if self.prefetched else (self.poll(), [])
+                    )
                 except (TransportError, ApiError) as exc:
                     delay = backoff.next()
                     hint = (
@@ -217,6 +219,10 @@ class Agent:
         _status, data = self.client.post(
             f"/agent/v1/poll/?wait={wait}", {"agent_version": __version__}, timeout=wait + 15
         )
+        # The server says how often it needs to hear from a busy agent to keep it online.
+        beat = data.get("heartbeat_seconds")
+        if isinstance(beat, (int, float)) and 0 < beat < self.config.heartbeat_interval:
+            self.config.heartbeat_interval = float(beat)
         commands = data.get("commands") or []
         return [command for command in commands if command.get("id") not in self.done]
 

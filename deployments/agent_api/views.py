@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 import time
 
 from asgiref.sync import sync_to_async
@@ -19,7 +20,14 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from deployments import engine
-from deployments.models import CommandStatus, HostCommand, Instance, RegistrationToken, Revision
+from deployments.models import (
+    CommandStatus,
+    HostCommand,
+    Instance,
+    RegistrationToken,
+    Revision,
+    RevisionSource,
+)
 from deployments.realtime import waker
 
 from . import validation
@@ -103,7 +111,9 @@ def _register(body: dict) -> tuple[int, dict]:
     with transaction.atomic():
         token = RegistrationToken.find_usable(raw_token)
         if token is None:
-            return 401, {"detail": "The registration token is unknown, expired or revoked. Ask for a new one."}
+            return 401, {
+                "detail": "The registration token is unknown, expired or revoked. Ask for a new one."
+            }
         merged = {**(token.tags or {}), **tags}
         instance = Instance.objects.select_for_update().filter(name=name).first()
         created = instance is None
@@ -152,8 +162,39 @@ def _open_commands(instance: Instance, agent_version: str) -> list[dict]:
     if agent_version and agent_version != instance.agent_version:
         Instance.objects.filter(pk=instance.pk).update(agent_version=agent_version)
         instance.agent_version = agent_version
-    commands = HostCommand.objects.filter(instance=instance, status=CommandStatus.ISSUED).order_by("issued_at")
-    return [{"id": str(c.id), "issued_at": c.issued_at.isoformat(), **c.payload} for c in commands[:20]]
+    commands = HostCommand.objects.filter(instance=instance, status=CommandStatus.ISSUED).order_by(
+        "issued_at"
+    )
+    out = [{"id": str(c.id), "issued_at": c.issued_at.isoformat(), **c.payload} for c in commands[:20]]
+    _external_sources(out)
+    return out
+
+
+def _external_sources(commands: list[dict]) -> None:
+    """S3 and GitHub revisions get a fresh presigned URL or token when handed out, never stored."""
+    from integrations import revision_fetch
+
+    fetched: dict[int, dict | None] = {}
+    for command in commands:
+        revision = command.get("revision") or {}
+        if revision.get("source") not in (RevisionSource.S3, RevisionSource.GITHUB):
+            continue
+        if revision["id"] not in fetched:
+            stored = Revision.objects.filter(pk=revision["id"]).first()
+            try:
+                fetched[revision["id"]] = revision_fetch(stored) if stored else None
+            except (
+                Exception
+            ) as exc:  # the connection is missing or AWS/GitHub is down: DownloadBundle says so
+                logging.getLogger(__name__).warning(
+                    "no download link for revision %s: %s", revision["id"], exc
+                )
+                fetched[revision["id"]] = None
+        fetch = fetched[revision["id"]]
+        if fetch:
+            revision["url"] = fetch["url"]
+            if fetch.get("token"):
+                revision["token"] = fetch["token"]
 
 
 def _absolutize(request: HttpRequest, commands: list[dict]) -> list[dict]:
@@ -161,7 +202,9 @@ def _absolutize(request: HttpRequest, commands: list[dict]) -> list[dict]:
         revision = command.get("revision") or {}
         url = revision.get("url") or ""
         if url.startswith("/"):
-            revision["url"] = (settings.PUBLIC_URL + url) if settings.PUBLIC_URL else request.build_absolute_uri(url)
+            revision["url"] = (
+                (settings.PUBLIC_URL + url) if settings.PUBLIC_URL else request.build_absolute_uri(url)
+            )
     return commands
 
 
@@ -182,7 +225,13 @@ async def poll(request: HttpRequest, instance: Instance, body: dict):
             commands = await db(_open_commands)(instance, agent_version)
             remaining = deadline - time.monotonic()
             if commands or remaining <= 0:
-                return JsonResponse({"commands": _absolutize(request, commands)})
+                return JsonResponse(
+                    {
+                        "commands": _absolutize(request, commands),
+                        # A third of the offline window, so a busy agent is never taken for a lost one.
+                        "heartbeat_seconds": max(settings.AGENT_OFFLINE_AFTER / 3, 0.5),
+                    }
+                )
             # With the subscription up, only a wake-up re-checks; without it, poll the DB each second.
             recheck = remaining if waker.healthy else min(remaining, 1.0)
             with contextlib.suppress(TimeoutError):
@@ -237,7 +286,9 @@ async def complete(request: HttpRequest, instance: Instance, body: dict, command
         return _not_found(command_id)
     # Hand back the host's next commands, so the agent goes straight on without a poll.
     commands = await db(_open_commands)(instance, "")
-    return JsonResponse({"status": command.lifecycle_event.status, "commands": _absolutize(request, commands)})
+    return JsonResponse(
+        {"status": command.lifecycle_event.status, "commands": _absolutize(request, commands)}
+    )
 
 
 # --- bundles -------------------------------------------------------------------------------

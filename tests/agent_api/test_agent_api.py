@@ -159,13 +159,19 @@ def test_poll_returns_issued_commands_at_once_with_an_absolute_bundle_url(agent_
 def test_poll_with_nothing_waiting_returns_an_empty_list(agent_client):
     host = make_instance("web-1", role="web")
     response = agent_client.post(POLL, credential=host.credential)
-    assert response.json() == {"commands": []}
+    assert response.json()["commands"] == []
+
+
+def test_poll_tells_the_agent_how_often_to_beat_while_busy(agent_client, settings):
+    settings.AGENT_OFFLINE_AFTER = 6
+    host = make_instance("web-1", role="web")
+    assert agent_client.post(POLL, credential=host.credential).json()["heartbeat_seconds"] == 2.0
 
 
 def test_an_acked_command_leaves_the_poll_answer(agent_client, running):
     _, web1, _, command = running
     agent_client.post(command_url(command.pk, "ack"), {"timeout_seconds": 60}, credential=web1.credential)
-    assert agent_client.post(POLL, credential=web1.credential).json() == {"commands": []}
+    assert agent_client.post(POLL, credential=web1.credential).json()["commands"] == []
 
 
 def test_poll_counts_as_a_heartbeat(agent_client):
