@@ -16,6 +16,9 @@ LB_SCRIPT = """#!/bin/sh
 # usage: lb.sh allow|block name=hostname ...
 action=$1; shift
 pool="{lb_dir}/$FLEETDECK_APPLICATION_NAME.hosts"
+# Hosts are switched concurrently (one worker task per host): serialise edits of the file.
+exec 9>"$pool.lock"
+flock 9
 touch "$pool"
 for pair in "$@"; do
   name=${{pair%%=*}}
