@@ -1,7 +1,15 @@
+"""The ASGI application uvicorn serves.
+
+Every middleware is async-capable, so the agent API's async views (long polls, completions) run on
+the event loop instead of a thread each. Static files are served by Django's ASGI static handler
+wrapped around the app; behind a TLS proxy, let the proxy serve /static/ from STATIC_ROOT instead.
+"""
+
 import os
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = get_asgi_application()
+application = ASGIStaticFilesHandler(get_asgi_application())

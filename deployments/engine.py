@@ -638,29 +638,33 @@ def record_logs(command_id, instance: Instance, lines: list[dict]) -> int | None
         if locked is None:
             return None
         deployment, command = locked
-        unique = {ln["seq"]: ln for ln in lines if ln["seq"] > command.log_seq}
-        fresh = [unique[seq] for seq in sorted(unique)]
-        if not fresh:
-            return 0
-        event = command.lifecycle_event
-        eventlog.append(
-            deployment.id,
-            [
-                eventlog.entry(
-                    "log",
-                    instance=instance.name,
-                    event=event.name,
-                    message=ln["text"],
-                    stream=ln.get("stream", "stdout"),
-                    script=ln.get("script", ""),
-                    ts=ln.get("ts", ""),
-                )
-                for ln in fresh
-            ],
-        )
-        command.log_seq = fresh[-1]["seq"]
-        command.save(update_fields=["log_seq"])
-        return len(fresh)
+        return _store_lines(deployment, command, instance.name, lines)
+
+
+def _store_lines(deployment: Deployment, command: HostCommand, instance_name: str, lines: list[dict]) -> int:
+    unique = {ln["seq"]: ln for ln in lines if ln["seq"] > command.log_seq}
+    fresh = [unique[seq] for seq in sorted(unique)]
+    if not fresh:
+        return 0
+    event = command.lifecycle_event
+    eventlog.append(
+        deployment.id,
+        [
+            eventlog.entry(
+                "log",
+                instance=instance_name,
+                event=event.name,
+                message=ln["text"],
+                stream=ln.get("stream", "stdout"),
+                script=ln.get("script", ""),
+                ts=ln.get("ts", ""),
+            )
+            for ln in fresh
+        ],
+    )
+    command.log_seq = fresh[-1]["seq"]
+    command.save(update_fields=["log_seq"])
+    return len(fresh)
 
 
 def _parse_time(value) -> datetime | None:
@@ -675,7 +679,13 @@ def _parse_time(value) -> datetime | None:
 
 
 def complete_command(
-    command_id, instance: Instance | None, status: str, diagnostics: dict, started_at=None, ended_at=None
+    command_id,
+    instance: Instance | None,
+    status: str,
+    diagnostics: dict,
+    started_at=None,
+    ended_at=None,
+    lines: list[dict] | None = None,
 ) -> HostCommand | None:
     """Record an event's result and move its host on. Completing twice is harmless: the first wins."""
     with transaction.atomic():
@@ -685,6 +695,9 @@ def complete_command(
         deployment, command = locked
         if not command.is_open:
             return command
+        if lines:
+            # The hook's last lines, sent with the completion so they precede the result in the log.
+            _store_lines(deployment, command, command.lifecycle_event.target.instance.name, lines)
         command.status = CommandStatus.COMPLETED
         command.completed_at = timezone.now()
         command.save(update_fields=["status", "completed_at"])

@@ -28,6 +28,8 @@ log = logging.getLogger("fleetdeck_agent")
 
 RESTART_MESSAGE = "Failing in-progress lifecycle event after an agent restart"
 MAX_QUEUED_LINES = 50000
+BATCH_SECONDS = 0.2
+MAX_LINES_WITH_COMPLETION = 1000
 
 
 class _Shutdown(Exception):
@@ -61,9 +63,12 @@ class LogShipper(threading.Thread):
         self.seq = 0
         self.dropped = 0
         self.closed = False
+        self.first_unsent = 0.0
 
     def add(self, lines: List[dict]) -> None:
         with self.cond:
+            if not self.queue:
+                self.first_unsent = time.monotonic()
             for line in lines:
                 self.seq += 1
                 self.queue.append({"seq": self.seq, **line})
@@ -79,7 +84,14 @@ class LogShipper(threading.Thread):
                 with self.cond:
                     if not self.queue and not self.closed:
                         self.cond.wait(timeout=0.2)
-                    if not self.queue and self.closed:
+                    # Batch: send once the oldest unsent line is BATCH_SECONDS old or a batch is full.
+                    # Whatever is still queued when the event ends travels with its completion.
+                    while self.queue and not self.closed and len(self.queue) < 100:
+                        wait = self.first_unsent + BATCH_SECONDS - time.monotonic()
+                        if wait <= 0:
+                            break
+                        self.cond.wait(timeout=wait)
+                    if self.closed:
                         return
                     batch = [self.queue[i] for i in range(min(100, len(self.queue)))]
                 if batch:
@@ -101,6 +113,7 @@ class LogShipper(threading.Thread):
                         for _ in batch:
                             if self.queue:
                                 self.queue.popleft()
+                        self.first_unsent = time.monotonic()
                 elif time.monotonic() - last_contact >= self.heartbeat_interval:
                     last_contact = time.monotonic()
                     try:
@@ -110,11 +123,14 @@ class LogShipper(threading.Thread):
         finally:
             self.client.close()
 
-    def close(self) -> None:
+    def close(self) -> List[dict]:
+        """Stop shipping; return the lines not sent yet (they go with the completion)."""
         with self.cond:
             self.closed = True
             self.cond.notify()
         self.join()
+        with self.cond:
+            return list(self.queue)
         if self.dropped:
             log.warning("%d log lines were dropped while the server was unreachable", self.dropped)
 
@@ -325,10 +341,21 @@ class Agent:
             )
             shipper.start()
             begin = time.monotonic()
+            unsent: List[dict] = []
             try:
                 completion = execute(command, self.root, shipper.add, self.options, cancel=self.cancel)
             finally:
-                shipper.close()
+                unsent = shipper.close()
+            # The last lines ride with the completion: one request less per event.
+            log_path = f"/agent/v1/commands/{command_id}/log/"
+            while len(unsent) > MAX_LINES_WITH_COMPLETION:
+                batch, unsent = unsent[:MAX_LINES_WITH_COMPLETION], unsent[MAX_LINES_WITH_COMPLETION:]
+                try:
+                    self._retry("Sending log lines", lambda b=batch: self.client.post(log_path, {"lines": b}))
+                except (ApiError, _GaveUp) as exc:
+                    log.warning("Dropping %d log lines: %s", len(batch), exc)
+            if unsent:
+                completion["lines"] = unsent
             diagnostics = completion["diagnostics"]
             log.info(
                 "%s %s in %.2f s: %s %s",

@@ -14,7 +14,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -38,11 +38,13 @@ def db(fn):
     """Run fn in the thread pool with a healthy connection."""
 
     def run(*args, **kwargs):
-        close_old_connections()
+        # Hot path: no per-call health check (a SELECT 1 each time); a connection that failed is
+        # dropped so the next call opens a fresh one, and the agent retries this one.
         try:
             return fn(*args, **kwargs)
-        finally:
-            close_old_connections()
+        except (OperationalError, InterfaceError):
+            connection.close()
+            raise
 
     return sync_to_async(run, thread_sensitive=False)
 
@@ -279,8 +281,9 @@ async def log_lines(request: HttpRequest, instance: Instance, body: dict, comman
 @agent_endpoint()
 async def complete(request: HttpRequest, instance: Instance, body: dict, command_id):
     status, diagnostics = validation.completion(body)
+    lines = validation.log_lines(body) if body.get("lines") else None
     command = await db(engine.complete_command)(
-        command_id, instance, status, diagnostics, body.get("started_at"), body.get("ended_at")
+        command_id, instance, status, diagnostics, body.get("started_at"), body.get("ended_at"), lines
     )
     if command is None:
         return _not_found(command_id)

@@ -190,9 +190,11 @@ def test_run_acks_streams_logs_and_completes_each_command(
     done_at, body = fake_server.completes["c2"]
     assert body["status"] == "Succeeded", body
     lines = fake_server.logs["c2"]
-    assert sorted(lines) == list(range(1, len(lines) + 1))
+    # Lines stream in batches while the script runs; whatever is left rides with the completion.
+    with_completion = [line["seq"] for line in body.get("lines", [])]
+    assert sorted([*lines, *with_completion]) == list(range(1, len(lines) + len(with_completion) + 1))
     first = next(at for at, line in lines.values() if line["text"] == "first")
-    assert done_at - first > 0.7, "lines must stream while the script runs"
+    assert done_at - first > 0.5, "lines must stream while the script runs"
     assert {line["stream"] for _at, line in lines.values()} <= {"stdout", "stderr"}
     paths = [r["path"] for r in fake_server.requests]
     assert paths.index("/agent/v1/commands/c2/ack/") < paths.index("/agent/v1/commands/c2/complete/")
