@@ -46,7 +46,7 @@ class Stack:
     port: int = 0
     log_dir: Path = BASE_DIR / "var" / "logs"
     worker_concurrency: int = 2
-    web_workers: int = 1
+    web_workers: int = int(os.environ.get("FLEETDECK_WEB_WORKERS", "1"))
     beat: bool = True
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
