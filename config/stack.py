@@ -233,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         print("Stopping…")
         stack.stop()
+        if settings.EMBEDDED_REDIS:
+            from .embedded_redis import stop as stop_redis
+
+            stop_redis(settings.VAR_DIR)
     return 0
 
 
