@@ -25,6 +25,8 @@ demo: install
 bench: install
 	$(PY) bench/agent.py
 	$(PY) bench/deploy.py
+	$(PY) bench/dashboard.py
+	$(PY) bench/live.py
 
 lint: install
 	$(VENV)/bin/ruff check .
