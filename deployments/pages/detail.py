@@ -50,7 +50,13 @@ def human(delta: timedelta | None) -> str:
 
 def _deployments():
     return Deployment.objects.select_related(
-        "application", "deployment_group", "deployment_config", "revision", "created_by"
+        "application",
+        "deployment_group",
+        "deployment_config",
+        "revision",
+        "created_by",
+        "rollback_of",
+        "rolled_back_by",
     )
 
 
@@ -161,6 +167,19 @@ def stop(request, slug: str, deployment_id: str):
         messages.info(request, f"Stopping {deployment.pk}: hosts not yet started are skipped.")
     else:
         messages.error(request, f"{deployment.pk} already finished; there is nothing to stop.")
+    return redirect("deployment_detail", slug=project.slug, deployment_id=deployment.pk)
+
+
+@login_required
+@require_POST
+def continue_(request, slug: str, deployment_id: str):
+    """Blue/green: move traffic to the replacements now."""
+    project, _ = get_project_for_user(request, slug, Role.CONTRIBUTOR)
+    deployment = deployment_in(project, deployment_id)
+    if engine.continue_deployment(deployment.pk):
+        messages.info(request, f"Rerouting traffic to the replacements of {deployment.pk}.")
+    else:
+        messages.error(request, f"{deployment.pk} is not waiting in Ready; there is nothing to continue.")
     return redirect("deployment_detail", slug=project.slug, deployment_id=deployment.pk)
 
 

@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", create.create, name="deployment_create"),
     path("<str:deployment_id>/", detail.detail, name="deployment_detail"),
     path("<str:deployment_id>/stop", detail.stop, name="deployment_stop"),
+    path("<str:deployment_id>/continue", detail.continue_, name="deployment_continue"),
     path("<str:deployment_id>/redeploy", detail.redeploy, name="deployment_redeploy"),
     path("<str:deployment_id>/stream", live.stream, name="deployment_stream"),
 ]

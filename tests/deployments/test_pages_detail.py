@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from fleet_factories import finish_host
+from fleet_factories import deploy, finish_host, make_revision
 from pages_helpers import PASSWORD, deployed, make_member, make_outsider, make_project, setup_group
 
 from deployments.models import Deployment, Instance
@@ -163,3 +163,36 @@ def test_a_queued_deployment_renders_without_targets(client, project):
     html = client.get(url(queued)).content.decode()
     assert "Queued" in html
     assert "No instances are part of this deployment yet." in html
+
+
+def test_a_rollback_and_the_deployment_it_rolls_back_link_to_each_other(client, project):
+    app, group, hosts = setup_group(project, hosts=1)
+    good = deploy(group, make_revision(app))
+    finish_host(hosts[0], deployment=good)
+    bad = deploy(group, make_revision(app), auto_rollback_events=["DEPLOYMENT_FAILURE"])
+    finish_host(hosts[0], "Failed", deployment=bad)
+    rollback = Deployment.objects.get(rollback_of=bad)
+    login(client, make_member(project, "viewer"))
+
+    page = client.get(url(bad)).content.decode()
+    assert "Rolled back by" in page and url(rollback) in page
+    page = client.get(url(rollback)).content.decode()
+    assert "Rollback of" in page and url(bad) in page
+
+
+def test_a_contributor_reroutes_a_blue_green_deployment_waiting_in_ready(client, project):
+    deployment = deployed(project)
+    # Stand-in for a blue/green rollout whose replacements are ready: nothing can be continued here,
+    # because it is not waiting in Ready, so the page says so and changes nothing.
+    login(client, make_member(project, "contributor"))
+    response = client.post(url(deployment, "deployment_continue"), follow=True)
+    assert "not waiting in Ready" in response.content.decode()
+    assert "continue-button" not in client.get(url(deployment)).content.decode()
+    deployment.refresh_from_db()
+    assert deployment.status == "InProgress"
+
+
+def test_a_viewer_may_not_continue(client, project):
+    deployment = deployed(project)
+    login(client, make_member(project, "viewer"))
+    assert client.post(url(deployment, "deployment_continue")).status_code == 403
