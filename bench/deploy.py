@@ -19,11 +19,13 @@ import sys
 import tarfile
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from stack_setup import setup_django  # noqa: E402 - bench/ is the script directory
+
 TARGETS = "targets: 20 hosts AllAtOnce < 3 s; per-event overhead p50 < 25 ms, p95 < 100 ms"
 
 
@@ -58,33 +60,8 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="fleetdeck-bench-"))
     counts = work / "queries"
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{work / 'bench.sqlite3'}")
-    os.environ["FLEETDECK_STORAGE_DIR"] = str(work / "storage")
-    os.environ["FLEETDECK_QUEUE"] = f"bench-{uuid.uuid4().hex[:6]}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    setup_django(work)
     from django.conf import settings
-    from django.core.management import call_command
-
-    os.environ["REDIS_URL"] = settings.REDIS_URL
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        # A throwaway database next to the configured one.
-        import psycopg
-
-        name = f"fleetdeck_bench_{uuid.uuid4().hex[:6]}"
-        base = settings.DATABASES["default"]
-        dsn = f"host={base['HOST']} port={base['PORT'] or 5432} user={base['USER']} dbname=postgres"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        settings.DATABASES["default"]["NAME"] = name
-        from django.db import connections
-
-        connections.close_all()
-        os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
-    call_command("migrate", verbosity=0)
-
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
@@ -109,35 +86,60 @@ def main() -> int:
     api = stack.url + "/api/v1"
     try:
         s.post(f"{api}/applications/", json={"name": "bench", "project": "bench"}).raise_for_status()
-        raw = s.post(f"{api}/registration-tokens/", json={"tags": {"role": "bench"}, "project": "bench"}).json()["token"]
+        raw = s.post(
+            f"{api}/registration-tokens/", json={"tags": {"role": "bench"}, "project": "bench"}
+        ).json()["token"]
         env = {**os.environ, "FLEETDECK_AGENT_EC2_METADATA": "0"}
         for i in range(args.hosts):
             home = work / "agents" / f"h{i:03d}"
             home.mkdir(parents=True)
             subprocess.run(
-                [sys.executable, "-m", "fleetdeck_agent", "register", "--server", stack.url, "--token", raw,
-                 "--name", f"bench-{i:03d}", "--root", str(home / "root"), "--config", str(home / "agent.yml")],
-                env=env, check=True, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "fleetdeck_agent",
+                    "register",
+                    "--server",
+                    stack.url,
+                    "--token",
+                    raw,
+                    "--name",
+                    f"bench-{i:03d}",
+                    "--root",
+                    str(home / "root"),
+                    "--config",
+                    str(home / "agent.yml"),
+                ],
+                env=env,
+                check=True,
+                capture_output=True,
             )
             agents.append(
                 subprocess.Popen(
                     [sys.executable, "-m", "fleetdeck_agent", "run", "--config", str(home / "agent.yml")],
-                    env=env, stdout=subprocess.DEVNULL, stderr=open(home / "agent.log", "wb"),  # noqa: SIM115
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=open(home / "agent.log", "wb"),  # noqa: SIM115
                 )
             )
         revision = None
         with open(_bundle(work / "noop.tgz"), "rb") as fh:
             revision = s.post(f"{api}/applications/bench/revisions/", files={"bundle": fh}).json()["id"]
         time.sleep(1.0)  # let every agent reach its long poll
-        print(f"Fleetdeck deploy benchmark: {args.hosts} agents, no-op hooks, {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+        print(
+            f"Fleetdeck deploy benchmark: {args.hosts} agents, no-op hooks, {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}"
+        )
         print(TARGETS)
         print(f"{'config':<32}{'wall s':>8}{'events':>8}{'p50 ms':>9}{'p95 ms':>9}{'queries/event':>15}")
         for config in ("CodeDeployDefault.AllAtOnce", "CodeDeployDefault.OneAtATime"):
             group = config.rsplit(".", 1)[-1].lower()
             s.post(
                 f"{api}/applications/bench/deployment-groups/",
-                json={"name": group, "deployment_config": config,
-                      "tag_filters": [{"key": "role", "value": "bench", "type": "KEY_AND_VALUE"}]},
+                json={
+                    "name": group,
+                    "deployment_config": config,
+                    "tag_filters": [{"key": "role", "value": "bench", "type": "KEY_AND_VALUE"}],
+                },
             ).raise_for_status()
             for round_no in range(args.rounds):
                 time.sleep(0.6)
@@ -168,12 +170,16 @@ def main() -> int:
                     same_host = prev.lifecycle_event.target_id == nxt.lifecycle_event.target_id
                     if same_host and prev.completed_at and nxt.acked_at:
                         gaps.append((nxt.acked_at - prev.completed_at).total_seconds() * 1000)
-                label = f"{config.rsplit('.', 1)[-1]}{' (warm-up)' if round_no == 0 and args.rounds > 1 else ''}"
+                label = (
+                    f"{config.rsplit('.', 1)[-1]}{' (warm-up)' if round_no == 0 and args.rounds > 1 else ''}"
+                )
                 print(
                     f"{label:<32}{wall:>8.2f}{len(commands):>8}{percentile(gaps, 50):>9.1f}"
                     f"{percentile(gaps, 95):>9.1f}{queries / max(len(commands), 1):>15.1f}   {status}"
                 )
-        print("(queries/event counts every SQL statement of the web server and worker, polls and API reads included)")
+        print(
+            "(queries/event counts every SQL statement of the web server and worker, polls and API reads included)"
+        )
         print(f"median of all gaps: {statistics.median(gaps) if gaps else float('nan'):.1f} ms")
     finally:
         for proc in agents:

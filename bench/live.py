@@ -20,11 +20,13 @@ import sys
 import tarfile
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from stack_setup import setup_django  # noqa: E402 - bench/ is the script directory
+
 TARGETS = "targets: hook line to SSE client p95 < 1 s; page render p95 < 150 ms"
 
 
@@ -47,33 +49,6 @@ def percentile(values: list[float], q: float) -> float:
         return float("nan")
     values = sorted(values)
     return values[min(round(q / 100 * (len(values) - 1)), len(values) - 1)]
-
-
-def _setup_django(work: Path) -> None:
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{work / 'bench.sqlite3'}")
-    os.environ["FLEETDECK_STORAGE_DIR"] = str(work / "storage")
-    os.environ["FLEETDECK_QUEUE"] = f"bench-{uuid.uuid4().hex[:6]}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    os.environ["REDIS_URL"] = settings.REDIS_URL
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        import psycopg
-        from django.db import connections
-
-        name = f"fleetdeck_bench_{uuid.uuid4().hex[:6]}"
-        base = settings.DATABASES["default"]
-        dsn = f"host={base['HOST']} port={base['PORT'] or 5432} user={base['USER']} dbname={base['NAME']}"
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        settings.DATABASES["default"]["NAME"] = name
-        connections.close_all()
-        os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
-    call_command("migrate", verbosity=0)
 
 
 def _seed_list(group, revision, n: int) -> None:
@@ -140,7 +115,7 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="fleetdeck-bench-live-"))
-    _setup_django(work)
+    setup_django(work)
     import requests
     from django.conf import settings
     from django.contrib.auth import get_user_model
