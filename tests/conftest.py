@@ -7,6 +7,7 @@ The end-to-end stack (tests/e2e) runs a real worker in its own process on its ow
 from __future__ import annotations
 
 import pytest
+from aws_fixtures import aws_env, moto_server  # noqa: F401  (one moto server for every test)
 
 from config.celery import app as celery_app
 

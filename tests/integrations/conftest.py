@@ -1,4 +1,4 @@
-"""Fakes of GitHub, JIRA and a trigger receiver on 127.0.0.1, and moto's server for AWS."""
+"""Fakes of GitHub, JIRA and a trigger receiver on 127.0.0.1 (AWS: moto, see tests/aws_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -36,28 +36,3 @@ def _fast_integrations(settings):
     settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = 1.0
     settings.FLEETDECK_TRIGGER_BACKOFF = 0
     settings.FLEETDECK_TRIGGER_ATTEMPTS = 3
-
-
-@pytest.fixture(scope="session")
-def moto_server():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws_env(monkeypatch, moto_server):
-    """Fresh moto state per test, and no real AWS credentials anywhere near the tests."""
-    import requests
-
-    requests.post(f"{moto_server}/moto-api/reset", timeout=5)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    return moto_server

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
 import requests
+from aws_fixtures import aws_client
 from integration_helpers import AWS_SECRET, make_app, make_aws, make_group, make_instance, make_project
 
 import integrations.aws
@@ -22,19 +22,9 @@ def project(aws_env):
     return project
 
 
-def boto(service, endpoint):
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 @pytest.fixture
 def bundle(aws_env):
-    s3 = boto("s3", aws_env)
+    s3 = aws_client("s3", aws_env)
     s3.create_bucket(Bucket="releases")
     s3.put_bucket_versioning(Bucket="releases", VersioningConfiguration={"Status": "Enabled"})
     put = s3.put_object(Bucket="releases", Key="shop/v1.tgz", Body=b"bundle bytes v1")
@@ -81,7 +71,7 @@ def test_the_agent_downloads_through_a_presigned_url(project, bundle):
 
 
 def test_ec2_discovery_reports_matching_instances_without_an_agent(project, aws_env):
-    ec2 = boto("ec2", aws_env)
+    ec2 = aws_client("ec2", aws_env)
     image = ec2.describe_images()["Images"][0]["ImageId"]
     tagged = ec2.run_instances(
         ImageId=image,
@@ -90,7 +80,7 @@ def test_ec2_discovery_reports_matching_instances_without_an_agent(project, aws_
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "app", "Value": "shop"}]}],
     )["Instances"]
     ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1)  # untagged: never matched
-    asg = boto("autoscaling", aws_env)
+    asg = aws_client("autoscaling", aws_env)
     asg.create_launch_configuration(LaunchConfigurationName="lc", ImageId=image, InstanceType="t3.micro")
     asg.create_auto_scaling_group(
         AutoScalingGroupName="shop-asg",
