@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from aws_fixtures import aws_client
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
 from deployments import bluegreen, engine
@@ -176,30 +177,12 @@ def test_blue_green_configuration_errors_name_the_field(config, message):
     assert message in bluegreen.validate(config)
 
 
-@pytest.fixture(scope="module")
-def autoscaling():
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    from config.stack import free_port
-
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    kwargs = {
-        "region_name": "us-east-1",
-        "endpoint_url": url,
-        "aws_access_key_id": "t",
-        "aws_secret_access_key": "t",
-    }
-    yield url, boto3.client("ec2", **kwargs), boto3.client("autoscaling", **kwargs)
-    server.stop()
+@pytest.fixture
+def autoscaling(aws_env):
+    return aws_env, aws_client("ec2", aws_env), aws_client("autoscaling", aws_env)
 
 
-def test_replacements_can_come_from_a_copy_of_an_auto_scaling_group(lb, autoscaling, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+def test_replacements_can_come_from_a_copy_of_an_auto_scaling_group(lb, autoscaling):
     url, ec2, asg = autoscaling
     template = ec2.create_launch_template(
         LaunchTemplateName="web", LaunchTemplateData={"ImageId": "ami-12345678", "InstanceType": "t3.micro"}
@@ -257,9 +240,7 @@ def test_replacements_can_come_from_a_copy_of_an_auto_scaling_group(lb, autoscal
     assert hosts_file.read_text().split() == ["asg-1", "asg-2"]
 
 
-def test_a_missing_auto_scaling_group_fails_the_deployment_with_the_reason(lb, autoscaling, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
+def test_a_missing_auto_scaling_group_fails_the_deployment_with_the_reason(lb, autoscaling):
     url, _, _ = autoscaling
     app, group, _blues, _greens = setup_fleet(lb)
     cfg = dict(group.blue_green_configuration)

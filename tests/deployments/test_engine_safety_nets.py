@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import boto3
 import pytest
+from aws_fixtures import aws_client
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
-from moto.server import ThreadedMotoServer
 
 from config.stack import free_port
 from deployments import alarms, healthcheck, rollback
@@ -156,21 +155,9 @@ def test_a_health_url_with_an_unknown_placeholder_is_a_clear_error():
         healthcheck.url_for("http://{nope}/", name="a", hostname="a", tags={})
 
 
-@pytest.fixture(scope="module")
-def cloudwatch():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    client = boto3.client(
-        "cloudwatch",
-        region_name="us-east-1",
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    yield url, client
-    server.stop()
+@pytest.fixture
+def cloudwatch(aws_env):
+    return aws_env, aws_client("cloudwatch", aws_env)
 
 
 def _alarm(client, name):
@@ -186,9 +173,7 @@ def _alarm(client, name):
     )
 
 
-def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch):
     url, client = cloudwatch
     app, group, hosts = fleet
     _alarm(client, "cpu-a")
@@ -213,9 +198,7 @@ def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch, monkeyp
 
 
 @pytest.mark.parametrize(("ignore", "stops"), [(False, True), (True, False)])
-def test_unreadable_alarms_stop_unless_told_to_ignore(fleet, monkeypatch, ignore, stops):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def test_unreadable_alarms_stop_unless_told_to_ignore(fleet, aws_env, ignore, stops):
     app, group, _hosts = fleet
     group.alarm_configuration = {
         "enabled": True,

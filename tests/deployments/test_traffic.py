@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
+from aws_fixtures import aws_client
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
-from moto.server import ThreadedMotoServer
 
-from config.stack import free_port
 from deployments import traffic
 from deployments.models import DeploymentGroup, LifecycleEvent
 
@@ -105,25 +103,12 @@ def test_an_unconfigured_command_names_the_environment_variable_to_set():
         traffic.router_for({"router": "f5"})
 
 
-@pytest.fixture(scope="module")
-def aws():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    url = f"http://127.0.0.1:{port}"
-    kwargs = {
-        "region_name": "us-east-1",
-        "endpoint_url": url,
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
-    yield url, boto3.client("ec2", **kwargs), boto3.client("elbv2", **kwargs)
-    server.stop()
+@pytest.fixture
+def aws(aws_env):
+    return aws_env, aws_client("ec2", aws_env), aws_client("elbv2", aws_env)
 
 
-def test_elbv2_deregisters_and_registers_each_host_at_the_right_steps(aws, monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+def test_elbv2_deregisters_and_registers_each_host_at_the_right_steps(aws):
     url, ec2, elbv2 = aws
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     ec2_ids = [

@@ -6,13 +6,11 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import boto3
 import pytest
+from aws_fixtures import aws_client
 from e2e_harness import read_records
-from moto.server import ThreadedMotoServer
 from test_in_place_rollout import HOSTS, Rollout, by_host
 
-from config.stack import free_port
 from deployments.models import DeploymentGroup
 
 
@@ -54,15 +52,6 @@ def health():
     endpoint = HealthEndpoint()
     yield endpoint
     endpoint.close()
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def test_a_failed_deployment_rolls_back_to_the_last_successful_revision(fleet, tmp_path):
@@ -120,14 +109,8 @@ def test_healthy_hosts_pass_the_health_check_and_the_wait_is_shown(fleet, tmp_pa
         assert check["duration_ms"] is not None
 
 
-def test_an_alarm_raised_mid_rollout_stops_it_and_rolls_back(fleet, tmp_path, moto_url):
-    cloudwatch = boto3.client(
-        "cloudwatch",
-        region_name="us-east-1",
-        endpoint_url=moto_url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def test_an_alarm_raised_mid_rollout_stops_it_and_rolls_back(fleet, tmp_path, aws_env):
+    cloudwatch = aws_client("cloudwatch", aws_env)
     alarm = f"errors-{fleet.tag}"
     cloudwatch.put_metric_alarm(
         AlarmName=alarm,
@@ -147,7 +130,7 @@ def test_an_alarm_raised_mid_rollout_stops_it_and_rolls_back(fleet, tmp_path, mo
             "enabled": True,
             "alarms": [alarm],
             "region": "us-east-1",
-            "endpoint_url": moto_url,
+            "endpoint_url": aws_env,
         },
     )
     good = r.deploy(r.revision("v1"))
