@@ -35,6 +35,8 @@ PREVIOUS_REVISION_EVENTS = ("ApplicationStop", "BeforeBlockTraffic", "AfterBlock
 
 FILE_EXISTS_BEHAVIORS = ("DISALLOW", "OVERWRITE", "RETAIN")
 DEFAULT_TIMEOUT = 3600
+# Longer than CodeDeploy's one hour, but bounded: the server stores an event's total in a 32-bit column.
+MAX_TIMEOUT = 7 * 24 * 3600
 PERMISSION_TYPES = ("file", "directory")
 
 
@@ -122,6 +124,11 @@ def load_appspec(directory: str) -> AppSpec:
     raise AppSpecError(f"The revision has no {' or '.join(APPSPEC_NAMES)} at its root", APPSPEC_NAMES[0])
 
 
+def _is_ascii_digits(text: str) -> bool:
+    # str.isdigit() also accepts other scripts' digits (and int() reads them), which no host expects.
+    return text.isascii() and text.isdigit()
+
+
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
 
@@ -191,6 +198,10 @@ class _Parser:
         except yaml.YAMLError as exc:
             raise AppSpecError(
                 f"The application specification file is not valid YAML: {exc}", self.filename
+            ) from None
+        except RecursionError:  # PyYAML's composer recurses once per nesting level
+            raise AppSpecError(
+                "The application specification file nests lists or mappings too deeply", self.filename
             ) from None
         if self.is_null(root):
             raise self.error(empty)
@@ -269,7 +280,7 @@ class _Parser:
     def parse_mode(self, node: yaml.Node) -> str:
         # Read the source text: YAML turns an unquoted 0644 into the integer 420.
         text = str(node.value).strip() if isinstance(node, yaml.ScalarNode) else ""
-        if not text or not text.isdigit():
+        if not _is_ascii_digits(text):
             raise self.error(f'Invalid mode "{text}": a mode is 1 to 4 octal digits, such as 644', node)
         if len(text) > 4:
             raise self.error(
@@ -359,10 +370,17 @@ class _Parser:
                 events[unknown[0]][0],
             )
         hooks: Dict[str, List[Hook]] = {}
-        for event, (_key_node, value_node) in events.items():
+        for event, (key_node, value_node) in events.items():
             scripts = []
             for item in self.sequence(value_node, f"hooks {event}"):
                 scripts.append(self.parse_hook(item, event))
+            total = sum(hook.timeout for hook in scripts)
+            if total > MAX_TIMEOUT:
+                raise self.error(
+                    f"The scripts of {event} have timeouts that add up to {total} seconds: "
+                    f"keep a whole lifecycle event within {MAX_TIMEOUT} seconds.",
+                    key_node,
+                )
             if scripts:
                 hooks[event] = scripts
         return hooks
@@ -379,11 +397,11 @@ class _Parser:
         if "timeout" in entry and not self.is_null(entry["timeout"][1]):
             timeout_node = entry["timeout"][1]
             text = str(timeout_node.value).strip() if isinstance(timeout_node, yaml.ScalarNode) else ""
-            if not text.isdigit() or int(text) <= 0:
+            if not _is_ascii_digits(text) or len(text) > 12 or not 0 < int(text) <= MAX_TIMEOUT:
                 raise self.error(
-                    f'The deployment failed because an invalid timeout value ("{text}") was provided for the '
-                    f"script {hook.location} in {event}. "
-                    "The timeout must be a whole number of seconds above 0.",
+                    f'The deployment failed because an invalid timeout value ("{text[:40]}") was provided '
+                    f"for the script {hook.location} in {event}. "
+                    f"The timeout must be a whole number of seconds from 1 to {MAX_TIMEOUT}.",
                     timeout_node,
                 )
             hook.timeout = int(text)
