@@ -142,7 +142,7 @@ def advance(deployment, engine) -> None:
             or replacements[TargetStatus.PENDING]
         ):
             return
-        if replacements[TargetStatus.FAILED] or replacements[TargetStatus.UNKNOWN]:
+        if _failed_in_reroute(deployment):
             deployment.mark_halting(
                 ErrorCode.HEALTH_CONSTRAINTS, "Traffic could not be moved to every replacement."
             )
@@ -164,6 +164,20 @@ def advance(deployment, engine) -> None:
             engine._finish(deployment)
             return
         _bake(deployment)
+
+
+def _failed_in_reroute(deployment) -> bool:
+    """A replacement failed one of its traffic events. Replacements that failed to install, within
+    what the minimum healthy hosts rule allowed, never get traffic and do not fail the reroute."""
+    from .models import EventStatus
+
+    return LifecycleEvent.objects.filter(
+        target__deployment=deployment,
+        target__role=REPLACEMENT,
+        target__status__in=(TargetStatus.FAILED, TargetStatus.UNKNOWN),
+        name__in=lifecycle.ALLOW_EVENTS,
+        status__in=(EventStatus.FAILED, EventStatus.UNKNOWN),
+    ).exists()
 
 
 def reroute(deployment, engine) -> None:
