@@ -1,0 +1,407 @@
+"""Fleet-scale benchmark: hundreds of simulated agents in one asyncio process against the real stack.
+
+Each simulated agent speaks the real agent protocol (docs/agent-protocol.md) over real HTTP, on its
+own keep-alive connection, to the real server (uvicorn, a Celery worker and beat, Redis, and the
+database named by DATABASE_URL). Hooks are instant no-ops, so what is measured is the server.
+
+For each fleet size N (agents are added between sizes, so the idle figure is for N agents) it prints:
+the CPU the server uses while N agents sit on long polls, the time to complete an AllAtOnce
+deployment to N hosts, per-event overhead at p50/p95/p99 (an agent's `complete` of one event to its
+`ack` of the host's next event, server timestamps), database queries per lifecycle event, and the
+CPU seconds and peak RSS of each server process. Prints figures; asserts nothing.
+
+    python bench/fleet.py [N ...]      # default: 100; the issue's figures: 100 500 1000
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/fd_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
+        python bench/fleet.py 100 500 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from deploy import _bundle, percentile  # noqa: E402 - bench/ is the script directory
+from stack_setup import setup_django  # noqa: E402
+
+TARGETS = (
+    "targets (2 cores): 1,000 idle agents < 10% of one core; 1,000 hosts AllAtOnce < 60 s; "
+    "per-event overhead p95 < 250 ms; queries per event constant in N"
+)
+CLOCK = os.sysconf("SC_CLK_TCK")
+POLL_WAIT = 25
+
+
+# --- a minimal HTTP/1.1 keep-alive client on asyncio streams ---------------------------------
+
+
+class Connection:
+    """One agent's connection. JSON in, JSON out; reconnects once on a dropped keep-alive."""
+
+    def __init__(self, host: str, port: int, credential: str = "") -> None:
+        self.host, self.port, self.credential = host, port, credential
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(Exception):
+                await self.writer.wait_closed()
+        self.reader = self.writer = None
+
+    async def post(self, path: str, body: dict) -> tuple[int, dict]:
+        data = json.dumps(body).encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\n"
+            + (f"Authorization: Bearer {self.credential}\r\n" if self.credential else "")
+            + "\r\n"
+        ).encode()
+        for attempt in range(2):
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                self.writer.write(head + data)
+                return await self._response()
+            except (ConnectionError, asyncio.IncompleteReadError):
+                await self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _response(self) -> tuple[int, dict]:
+        assert self.reader is not None
+        status = int((await self.reader.readline()).split()[1])
+        length, chunked, close = 0, False, False
+        while True:
+            line = (await self.reader.readline()).strip()
+            if not line:
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value:
+                chunked = True
+            elif name == "connection" and value == "close":
+                close = True
+        if chunked:
+            body = b""
+            while True:
+                size = int((await self.reader.readline()).strip(), 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if size == 0:
+                    break
+                body += chunk[:-2]
+        else:
+            body = await self.reader.readexactly(length)
+        if close:
+            await self.close()
+        return status, (json.loads(body) if body else {})
+
+
+# --- the simulated agent -----------------------------------------------------------------------
+
+
+class Agent:
+    def __init__(self, host: str, port: int, credential: str) -> None:
+        self.conn = Connection(host, port, credential)
+        self.events = 0
+        self.errors = 0
+
+    async def run(self) -> None:
+        commands: list[dict] = []
+        while True:
+            try:
+                if not commands:
+                    _, answer = await self.conn.post(f"/agent/v1/poll/?wait={POLL_WAIT}", {})
+                    commands = answer.get("commands") or []
+                    continue
+                command = commands.pop(0)
+                base = f"/agent/v1/commands/{command['id']}"
+                status, _ = await self.conn.post(f"{base}/ack/", {"timeout_seconds": 60})
+                if status != 200:
+                    continue
+                now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+                status, answer = await self.conn.post(
+                    f"{base}/complete/",
+                    {
+                        "status": "Succeeded",
+                        "started_at": now,
+                        "ended_at": now,
+                        "diagnostics": {
+                            "error_code": "Success",
+                            "script_name": "",
+                            "message": "",
+                            "log_tail": "",
+                        },
+                    },
+                )
+                self.events += 1
+                commands = answer.get("commands") or []
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.errors += 1
+                await self.conn.close()
+                await asyncio.sleep(0.5)
+
+
+async def register(host: str, port: int, token: str, first: int, count: int, step: int) -> list[str]:
+    """Register agents first..first+count-1 over the real register call, 20 at a time, tagged with
+    the fleet size they were added for."""
+    gate = asyncio.Semaphore(20)
+
+    async def one(i: int) -> str:
+        async with gate:
+            conn = Connection(host, port)
+            try:
+                status, answer = await conn.post(
+                    "/agent/v1/register/",
+                    {"token": token, "name": f"sim-{i:05d}", "tags": {"fleet": "sim", "step": str(step)}},
+                )
+            finally:
+                await conn.close()
+            if status not in (200, 201):
+                raise RuntimeError(f"register sim-{i:05d}: {status} {answer}")
+            return answer["credential"]
+
+    return list(await asyncio.gather(*(one(i) for i in range(first, first + count))))
+
+
+# --- process figures from /proc ------------------------------------------------------------------
+
+
+def _tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{p}/task"):
+                with contextlib.suppress(OSError):
+                    todo += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
+    return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (a Celery pool's processes)."""
+    total = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The largest peak RSS (VmHWM) among a process and its children."""
+    peak = 0
+    for p in _tree(pid):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+    return peak / 1024
+
+
+def load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+# --- the benchmark -----------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("sizes", nargs="*", type=int, default=[100], help="fleet sizes, e.g. 100 500 1000")
+    parser.add_argument(
+        "--idle-seconds", type=float, default=30.0, help="how long to measure idle CPU (longer than a poll)"
+    )
+    parser.add_argument("--timeout", type=float, default=600.0, help="give up on one deployment after this")
+    args = parser.parse_args()
+    sizes = sorted(set(args.sizes))
+
+    work = Path(tempfile.mkdtemp(prefix="fleetdeck-fleet-"))
+    counts = work / "queries"
+    setup_django(work)
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from config.querycount import total
+    from config.stack import Stack
+    from dashboard.models import Membership, Project, Role
+
+    user = get_user_model().objects.create_user("bench")
+    api_token = Token.objects.create(user=user).key
+    project = Project.objects.create(name="Fleet", slug="fleet", created_by=user)
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    stack = Stack(
+        env={
+            "FLEETDECK_QUERY_COUNT_DIR": str(counts),
+            "FLEETDECK_LOG_LEVEL": "WARNING",
+            "FLEETDECK_POLL_WAIT": str(POLL_WAIT),
+        },
+        log_dir=work / "logs",
+    ).start(timeout=60)
+    import requests
+
+    s = requests.Session()
+    s.headers["Authorization"] = f"Token {api_token}"
+    api = stack.url + "/api/v1"
+    loop = asyncio.new_event_loop()
+    tasks: list[asyncio.Task] = []
+    agents: list[Agent] = []
+    bench_cpu0 = time.process_time()
+    try:
+        s.post(f"{api}/applications/", json={"name": "fleet", "project": "fleet"}).raise_for_status()
+        raw = s.post(f"{api}/registration-tokens/", json={"tags": {}, "project": "fleet"}).json()["token"]
+        with open(_bundle(work / "noop.tgz"), "rb") as fh:
+            revision = s.post(f"{api}/applications/fleet/revisions/", files={"bundle": fh}).json()["id"]
+        engine = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        print(
+            f"Fleetdeck fleet benchmark: simulated agents on real HTTP, no-op hooks, {engine}, {os.cpu_count()} cores"
+        )
+        print(TARGETS)
+        rows = []
+        for n in sizes:
+            credentials = loop.run_until_complete(
+                register(stack.host, stack.port, raw, len(agents), n - len(agents), n)
+            )
+            for credential in credentials:
+                agent = Agent(stack.host, stack.port, credential)
+                agents.append(agent)
+                tasks.append(loop.create_task(agent.run()))
+            # Let every agent reach its long poll, then measure a quiet window.
+            loop.run_until_complete(asyncio.sleep(3.0))
+            web = stack.processes["web"].pid
+            before = cpu_seconds(web)
+            q0 = total(counts) if counts.exists() else 0
+            loop.run_until_complete(asyncio.sleep(args.idle_seconds))
+            idle_pct = 100 * (cpu_seconds(web) - before) / args.idle_seconds
+            idle_qps = ((total(counts) if counts.exists() else 0) - q0) / args.idle_seconds
+            idle_load = load()
+
+            # The group holds the hosts added for this size and every smaller one: exactly n hosts.
+            steps = [{"key": "step", "value": str(m), "type": "KEY_AND_VALUE"} for m in sizes if m <= n]
+            group = f"all-{n}"
+            s.post(
+                f"{api}/applications/fleet/deployment-groups/",
+                json={
+                    "name": group,
+                    "deployment_config": "CodeDeployDefault.AllAtOnce",
+                    "tag_filters": steps,
+                },
+            ).raise_for_status()
+            procs = {name: p.pid for name, p in stack.processes.items()}
+            cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
+            q0 = total(counts) if counts.exists() else 0
+            sim0 = time.process_time()
+            dep = s.post(
+                f"{api}/deployments/",
+                json={"application": "fleet", "deployment_group": group, "revision": revision},
+            ).json()["id"]
+            from deployments.models import Deployment, HostCommand
+
+            deadline = time.monotonic() + args.timeout
+            status = ""
+            while time.monotonic() < deadline:
+                loop.run_until_complete(asyncio.sleep(0.5))
+                status = Deployment.objects.values_list("status", flat=True).get(pk=dep)
+                if status in ("Succeeded", "Failed", "Stopped"):
+                    break
+            run_load = load()
+            loop.run_until_complete(asyncio.sleep(1.1))  # let the query counters flush
+            cpu = {name: cpu_seconds(pid) - cpu0[name] for name, pid in procs.items()}
+            rss = {name: peak_rss_mb(pid) for name, pid in procs.items()}
+            queries = total(counts) - q0
+            sim_cpu = time.process_time() - sim0
+            row = Deployment.objects.get(pk=dep)
+            wall = ((row.ended_at or row.updated_at) - row.created_at).total_seconds()
+            commands = list(
+                HostCommand.objects.filter(deployment_id=dep)
+                .select_related("lifecycle_event")
+                .order_by("lifecycle_event__target_id", "lifecycle_event__position")
+            )
+            gaps = [
+                (nxt.acked_at - prev.completed_at).total_seconds() * 1000
+                for prev, nxt in itertools.pairwise(commands)
+                if prev.lifecycle_event.target_id == nxt.lifecycle_event.target_id
+                and prev.completed_at
+                and nxt.acked_at
+            ]
+            rows.append(
+                {
+                    "n": n,
+                    "status": status,
+                    "wall": wall,
+                    "events": len(commands),
+                    "p50": percentile(gaps, 50),
+                    "p95": percentile(gaps, 95),
+                    "p99": percentile(gaps, 99),
+                    "qpe": queries / max(len(commands), 1),
+                    "idle_pct": idle_pct,
+                    "idle_qps": idle_qps,
+                    "idle_load": idle_load,
+                    "run_load": run_load,
+                    "cpu": cpu,
+                    "rss": rss,
+                    "sim_cpu": sim_cpu,
+                }
+            )
+            _print_row(rows[-1])
+        print()
+        print("Summary")
+        print(
+            f"{'N':>6}{'wall s':>9}{'events':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'q/event':>9}"
+            f"{'idle %core':>11}{'idle q/s':>9}  status"
+        )
+        for r in rows:
+            print(
+                f"{r['n']:>6}{r['wall']:>9.2f}{r['events']:>8}{r['p50']:>9.1f}{r['p95']:>9.1f}{r['p99']:>9.1f}"
+                f"{r['qpe']:>9.1f}{r['idle_pct']:>11.1f}{r['idle_qps']:>9.1f}  {r['status']}"
+            )
+        errors = sum(a.errors for a in agents)
+        print(
+            f"(queries count every SQL statement of web and worker, polls included; simulated-agent errors: "
+            f"{errors}; bench process CPU {time.process_time() - bench_cpu0:.1f} s)"
+        )
+    finally:
+        for task in tasks:
+            task.cancel()
+
+        async def close_all() -> None:
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(a.conn.close() for a in agents), return_exceptions=True)
+
+        loop.run_until_complete(close_all())
+        loop.close()
+        stack.stop()
+    return 0
+
+
+def _print_row(r: dict) -> None:
+    procs = ", ".join(f"{name} {r['cpu'][name]:.1f} s / {r['rss'][name]:.0f} MB" for name in r["cpu"])
+    print(
+        f"N={r['n']}: AllAtOnce {r['status']} in {r['wall']:.2f} s (load {r['run_load']}), {r['events']} events, "
+        f"overhead p50/p95/p99 {r['p50']:.1f}/{r['p95']:.1f}/{r['p99']:.1f} ms, {r['qpe']:.1f} queries/event; "
+        f"idle: web {r['idle_pct']:.1f}% of a core, {r['idle_qps']:.1f} queries/s (load {r['idle_load']}); "
+        f"server CPU / peak RSS: {procs}; simulated agents {r['sim_cpu']:.1f} s CPU"
+    )
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
