@@ -4,44 +4,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import boto3
 import pytest
+from aws_fixtures import aws_client
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
-from moto.server import ThreadedMotoServer
 
-from config.stack import free_port
 from deployments import engine
 from deployments.models import Deployment, DeploymentGroup, Instance, LifecycleEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
-
-@pytest.fixture(scope="module")
-def moto_url():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
 
 @pytest.fixture
-def elb(moto_url, monkeypatch):
+def elb(aws_env):
     """A target group with the two blue EC2 instances registered, and two green instances beside it."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=moto_url, **KEYS)
-    elbv2 = boto3.client("elbv2", region_name="us-east-1", endpoint_url=moto_url, **KEYS)
+    ec2, elbv2 = aws_client("ec2", aws_env), aws_client("elbv2", aws_env)
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     ids = [
         i["InstanceId"]
         for i in ec2.run_instances(ImageId="ami-12345678", MinCount=4, MaxCount=4)["Instances"]
     ]
-    # Target group names are unique per account; each test gets its own.
-    name = f"bg-{ids[0][-8:]}"
-    arn = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
+    arn = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
         "TargetGroups"
     ][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in ids[:2]])
@@ -50,7 +32,7 @@ def elb(moto_url, monkeypatch):
         health = elbv2.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
         return {d["Target"]["Id"] for d in health if d["TargetHealth"]["State"] not in ("unused", "draining")}
 
-    return {"url": moto_url, "arn": arn, "blue_ids": ids[:2], "green_ids": ids[2:], "in_service": in_service}
+    return {"url": aws_env, "arn": arn, "blue_ids": ids[:2], "green_ids": ids[2:], "in_service": in_service}
 
 
 def host(name: str, ec2_id: str, role: str) -> Instance:
