@@ -125,9 +125,10 @@ def cmd_register(args: argparse.Namespace) -> int:
     name = args.name or socket.gethostname()
     ec2_id = None
     if ec2_enabled:
-        from fleetdeck_agent.runner import ec2_instance_id
+        from fleetdeck_agent import ec2
 
-        ec2_id = ec2_instance_id()
+        ec2_id = ec2.instance_id()
+        log.debug("EC2 instance id from %s: %s", ec2.metadata_url(), ec2_id or "none (not on EC2)")
     body = {
         "token": args.token,
         "name": name,

@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections import deque
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 from fleetdeck_agent import __version__
 from fleetdeck_agent.client import ApiError, Backoff, Client, TransportError
@@ -376,25 +376,3 @@ class Agent:
 
 def run_agent(config: Config) -> int:
     return Agent(config).run()
-
-
-def ec2_instance_id(timeout: float = 0.3) -> Optional[str]:
-    """Instance id from EC2 instance metadata (IMDSv2, then v1), or None when not on EC2."""
-    import http.client
-
-    try:
-        conn = http.client.HTTPConnection("169.254.169.254", 80, timeout=timeout)
-        conn.request("PUT", "/latest/api/token", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})
-        response = conn.getresponse()
-        token = response.read().decode() if response.status == 200 else ""
-        conn.request(
-            "GET",
-            "/latest/meta-data/instance-id",
-            headers={"X-aws-ec2-metadata-token": token} if token else {},
-        )
-        response = conn.getresponse()
-        body = response.read().decode().strip()
-        conn.close()
-        return body if response.status == 200 and body.startswith("i-") else None
-    except (OSError, http.client.HTTPException):
-        return None

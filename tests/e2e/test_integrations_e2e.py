@@ -1,5 +1,6 @@
 """Integrations with real agents: a GitHub push auto-deploys (JIRA hears about it), an S3 revision
-deploys with the BUNDLE_* variables, and an agent reports its EC2 instance id from instance metadata.
+deploys with the BUNDLE_* variables, and an agent reports its EC2 instance id from instance metadata
+which EC2 discovery then matches.
 
 GitHub and JIRA are the local fakes of tests/integrations/fakes.py; S3 is the shared moto server.
 """
@@ -22,13 +23,14 @@ from aws_fixtures import aws_client
 from e2e_harness import Fleet
 
 from dashboard.models import Project
-from deployments.models import Application, DeploymentGroup
-from integrations.aws import register_s3_revision
-from integrations.models import AutoDeployRule, IssueLink
+from deployments.models import Application, DeploymentGroup, Instance
+from integrations.aws import missing_agents, register_s3_revision
+from integrations.models import AutoDeployRule, Ec2Discovery, IssueLink
+from integrations.tasks import discover_ec2
 
 # The fakes and helpers of the integration tests (a folder this run may not collect).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
-from fakes import github_fake, jira_fake
+from fakes import github_fake, imds_fake, jira_fake
 from integration_helpers import WEBHOOK_SECRET, make_aws, make_github, make_jira
 
 HOSTS = ["gh-1", "gh-2"]
@@ -209,3 +211,25 @@ def test_an_s3_revision_deploys_to_real_agents_with_the_bundle_variables(fleet, 
     env = read_env(record)
     assert set(env) == {(host, event) for host in hosts for event in EVENTS}
     assert all(values == expected for values in env.values()), env
+
+
+def test_an_agent_on_ec2_reports_its_instance_id_and_discovery_matches_it(fleet, aws_env):
+    ec2 = aws_client("ec2", aws_env)
+    tags = [{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": "web"}]}]
+    launched = ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2, TagSpecifications=tags)
+    with_agent, without_agent = (i["InstanceId"] for i in launched["Instances"])
+    imds = imds_fake(with_agent)
+    fleet.env.update(FLEETDECK_AGENT_EC2_METADATA="1", FLEETDECK_AGENT_EC2_METADATA_URL=imds.url)
+    try:
+        app, (host,) = start_app(fleet, ["ec2-1"])
+    finally:
+        imds.stop()
+
+    assert imds.requests_to("PUT", "/latest/api/token")
+    assert Instance.objects.get(name=host).ec2_instance_id == with_agent
+    make_aws(Project.objects.get(slug=fleet.project), aws_env)
+    group = DeploymentGroup.objects.get(application__name=app, name="web")
+    Ec2Discovery.objects.create(group=group, tag_filters=[{"key": "role", "value": "web"}])
+    discover_ec2(group.pk)
+    assert sorted(Ec2Discovery.objects.get(group=group).matched) == sorted([with_agent, without_agent])
+    assert missing_agents(group) == [without_agent]

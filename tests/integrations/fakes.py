@@ -341,3 +341,30 @@ def receiver_fake() -> FakeServer:
     fake = FakeServer()
     fake.route("POST", "/hook", lambda req, m: (200, {"ok": True}))
     return fake.start()
+
+
+IMDS_TOKEN = "imds-session-token"
+
+
+def imds_fake(instance_id: str = "i-0123456789abcdef0") -> FakeServer:
+    """EC2 instance metadata that enforces IMDSv2: the instance id only for a PUT /latest/api/token token.
+
+    Change ``fake.instance_id`` to hand out another id.
+    """
+    fake = FakeServer()
+    fake.instance_id = instance_id
+    text = {"Content-Type": "text/plain"}
+
+    def token(req, m):
+        if not req.headers.get("x-aws-ec2-metadata-token-ttl-seconds"):
+            return 400, b"", text
+        return 200, IMDS_TOKEN.encode(), text
+
+    def instance(req, m):
+        if req.headers.get("x-aws-ec2-metadata-token") != IMDS_TOKEN:
+            return 401, b"", text
+        return 200, fake.instance_id.encode(), text
+
+    fake.route("PUT", "/latest/api/token", token)
+    fake.route("GET", "/latest/meta-data/instance-id", instance)
+    return fake.start()
