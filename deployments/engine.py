@@ -923,6 +923,34 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     return {"offline": went_offline, "failed_events": len(failures) + len(stale), "waits_ended": waits}
 
 
+def re_advance_stalled() -> int:
+    """Re-send the wake-ups a dead worker or a restarted Redis took with it.
+
+    A worker killed inside `advance` holds its message unacknowledged until Redis's visibility
+    timeout (an hour), and a Redis restart loses queued messages. A running deployment with no host
+    in progress waits for nobody else, and a queued one may wait for a `start_next_queued` that is
+    gone; both tasks are idempotent, so sending them again is harmless.
+    """
+    from .tasks import advance_deployment, start_next_queued
+
+    stalled = list(
+        Deployment.objects.filter(status=DeploymentStatus.IN_PROGRESS)
+        .exclude(phase=bluegreen.PROVISION)
+        .exclude(targets__status=TargetStatus.IN_PROGRESS)
+        .values_list("pk", flat=True)
+    )
+    for deployment_id in stalled:
+        advance_deployment.delay(deployment_id)
+    queued_groups = set(
+        Deployment.objects.filter(status=DeploymentStatus.QUEUED).values_list(
+            "deployment_group_id", flat=True
+        )
+    )
+    for group_id in queued_groups:
+        start_next_queued.delay(group_id)
+    return len(stalled)
+
+
 def _end_wait(deployment_id: str, now: datetime) -> int:
     """A blue/green wait is over: Ready timed out (stop) or Baking is done (retire the originals)."""
     with transaction.atomic():

@@ -28,7 +28,7 @@ def start_next_queued(group_id: int) -> None:
 
 @shared_task(**RETRY)
 def sweep() -> dict:
-    return engine.sweep()
+    return {**engine.sweep(), "re_advanced": engine.re_advance_stalled()}
 
 
 @shared_task(**RETRY)
