@@ -148,5 +148,6 @@ class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Applicat
             upload.validated_data["bundle"],
             description=upload.validated_data["description"],
             user=request.user,
+            s3_location=upload.validated_data["s3_location"],
         )
         return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)

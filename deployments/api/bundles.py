@@ -44,8 +44,11 @@ def inspect(path: str) -> Inspected:
     return Inspected(info.bundle_type, info.appspec_text)
 
 
-def store_upload(application: Application, upload, *, description: str, user) -> Revision:
-    """Copy the upload to a temp file while hashing it, validate it, then hand it to Django storage."""
+def store_upload(
+    application: Application, upload, *, description: str, user, s3_location: str = ""
+) -> Revision:
+    """Copy the upload to a temp file while hashing it, validate it, then hand it to Django storage
+    (or, with `s3_location`, to the project's S3 bucket as an S3 revision)."""
     digest = hashlib.sha256()
     size = 0
     fd, path = tempfile.mkstemp(prefix="fleetdeck-upload-", suffix=".bundle")
@@ -58,6 +61,8 @@ def store_upload(application: Application, upload, *, description: str, user) ->
         if size == 0:
             raise _reject("The bundle is empty")
         found = inspect(path)
+        if s3_location:
+            return _store_in_s3(application, path, s3_location, found, digest.hexdigest(), description, user)
         revision = Revision(
             application=application,
             source=RevisionSource.UPLOAD,
@@ -78,3 +83,15 @@ def store_upload(application: Application, upload, *, description: str, user) ->
         return revision
     finally:
         os.unlink(path)
+
+
+def _store_in_s3(application, path, uri, found: Inspected, sha256: str, description: str, user) -> Revision:
+    from integrations.aws import S3RevisionError, upload_s3_revision
+
+    try:
+        revision = upload_s3_revision(application, path, uri, bundle_type=found.bundle_type, user=user)
+    except S3RevisionError as exc:
+        raise ValidationError({"s3_location": [str(exc)]}) from None
+    revision.sha256, revision.appspec, revision.description = sha256, found.appspec, description
+    revision.save(update_fields=["sha256", "appspec", "description"])
+    return revision

@@ -57,6 +57,44 @@ def register_s3_revision(
     )
 
 
+def upload_s3_revision(application, path: str, uri: str, *, bundle_type: str, user=None):
+    """Put a checked bundle under s3://bucket/prefix with the project's connection, then register it.
+
+    The key is content-addressed (`<prefix>/<application>-<sha256 prefix>.<type>`), so pushing the
+    same bundle twice writes the same object. Used by `fleetdeck push --s3`: the CLI needs no AWS SDK.
+    """
+    import hashlib
+
+    from integrations.models import AwsConnection
+
+    from .client import AwsClient, AwsError
+
+    if not uri.startswith("s3://") or not uri[5:].partition("/")[0]:
+        raise S3RevisionError(f"{uri!r} is not an s3://bucket/prefix URI")
+    bucket, _, prefix = uri[5:].partition("/")
+    connection = AwsConnection.objects.filter(project=application.project_id).first()
+    if connection is None:
+        raise S3RevisionError("This project has no AWS connection. An owner can add one under Integrations.")
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    name = f"{application.name}-{digest.hexdigest()[:12]}.{bundle_type}"
+    key = f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
+    try:
+        put = AwsClient(connection).put_object(bucket, key, path)
+    except AwsError as exc:
+        raise S3RevisionError(f"s3://{bucket}/{key} cannot be written: {exc}") from None
+    return register_s3_revision(
+        application,
+        f"s3://{bucket}/{key}",
+        bundle_type=bundle_type,
+        version=put.get("VersionId", "") or "",
+        etag=put.get("ETag", ""),
+        user=user,
+    )
+
+
 def revision_fetch(revision) -> dict | None:
     """A presigned GET URL for an S3 revision (version-pinned when it has one). No network: signing is local."""
     from deployments.models import RevisionSource

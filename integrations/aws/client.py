@@ -54,6 +54,10 @@ class AwsClient:
             kwargs["VersionId"] = version
         return self.client("s3").head_object(**kwargs)
 
+    def put_object(self, bucket: str, key: str, path: str) -> dict:
+        with open(path, "rb") as body:
+            return self.client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+
     def presign(self, bucket: str, key: str, version: str | None = None, expires: int = 3600) -> str:
         params = {"Bucket": bucket, "Key": key}
         if version:

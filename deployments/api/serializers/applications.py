@@ -164,3 +164,11 @@ class RevisionSerializer(serializers.ModelSerializer):
 class RevisionUploadSerializer(serializers.Serializer):
     bundle = serializers.FileField(help_text="A zip, tar or tgz archive with appspec.yml at its root.")
     description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    s3_location = serializers.CharField(
+        max_length=1024,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="s3://bucket/prefix: store the bundle there with the project's AWS connection "
+        "and register an S3 revision instead of keeping it on the server.",
+    )
