@@ -1,0 +1,3 @@
+from fleetdeck_cli.cli import main
+
+raise SystemExit(main())

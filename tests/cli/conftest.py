@@ -1,0 +1,86 @@
+"""The CLI against a real server: pytest-django's live_server (Django in a thread, real HTTP).
+
+Tasks run eagerly in the server thread, so a deployment advances as far as it can without agents;
+tests finish its host commands with `integration_helpers.finish`, as agents would.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+# Reuse the integration tests' one-object helpers (make_instance, finish) rather than copying them.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
+
+from cli_helpers import Cli
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch, tmp_path):
+    """No developer's real config or token leaks into a test, and polling is quick."""
+    for name in ("FLEETDECK_URL", "FLEETDECK_TOKEN", "FLEETDECK_TOKEN_FILE", "FLEETDECK_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FLEETDECK_CONFIG", str(tmp_path / "fleetdeck-config"))
+    monkeypatch.setenv("FLEETDECK_POLL_INTERVAL", "0.1")
+
+
+@pytest.fixture
+def server(live_server, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return live_server.url
+
+
+@pytest.fixture
+def owner(transactional_db, django_user_model):
+    return django_user_model.objects.create_user("owner", password="pw")
+
+
+@pytest.fixture
+def project(owner):
+    from dashboard.models import Membership, Project, Role
+
+    project = Project.objects.create(name="Shop", slug="shop", created_by=owner)
+    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
+    return project
+
+
+@pytest.fixture
+def application(project, owner):
+    from deployments.models import Application
+
+    return Application.objects.create(name="shop-app", project=project, created_by=owner)
+
+
+@pytest.fixture
+def group(application):
+    from deployments.models import DeploymentConfig, DeploymentGroup
+
+    return DeploymentGroup.objects.create(
+        application=application,
+        name="web",
+        deployment_config=DeploymentConfig.objects.get(name="CodeDeployDefault.AllAtOnce"),
+        tag_filters=[{"key": "role", "value": "web", "type": "KEY_AND_VALUE"}],
+    )
+
+
+@pytest.fixture
+def personal_token(owner) -> str:
+    from dashboard.models import ApiToken
+
+    return ApiToken.issue(owner, "ci")[1]
+
+
+@pytest.fixture
+def cli(server, personal_token, monkeypatch, capsys) -> Cli:
+    """The CLI as a user with a personal token from their profile page would run it."""
+    monkeypatch.setenv("FLEETDECK_URL", server)
+    monkeypatch.setenv("FLEETDECK_TOKEN", personal_token)
+    return Cli(capsys)
+
+
+@pytest.fixture
+def offline_cli(capsys) -> Cli:
+    """The CLI with no server at all: for what must happen before any request."""
+    return Cli(capsys)
