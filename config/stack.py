@@ -60,13 +60,13 @@ class Stack:
         env["PYTHONUNBUFFERED"] = "1"
         return env
 
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
         self.processes[name] = subprocess.Popen(
             argv,
             cwd=BASE_DIR,
-            env=self._env(),
+            env={**self._env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -171,29 +171,58 @@ class Stack:
             os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
 
-    def stop(self) -> None:
-        for proc in self.processes.values():
+    def start_agent(self, name: str, config: Path) -> None:
+        """A `fleetdeck-agent run` child, like the others: its own session, SIGTERM if we die."""
+        self._spawn(
+            name,
+            [sys.executable, "-m", "fleetdeck_agent", "run", "--config", str(config)],
+            env={"FLEETDECK_AGENT_EC2_METADATA": "0"},
+        )
+
+    def stop(self, names: list[str] | None = None, timeout: float = 10.0) -> None:
+        """SIGTERM the named children (default: all), then SIGKILL whatever outlives `timeout`."""
+        chosen = {n: p for n, p in self.processes.items() if names is None or n in names}
+        for proc in chosen.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in self.processes.values():
+        deadline = time.monotonic() + timeout
+        for proc in chosen.values():
             try:
                 proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-        self.processes.clear()
+        for name in chosen:
+            self.processes.pop(name, None)
 
 
-def _manage(*args: str) -> None:
-    subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, check=True)
+def _interrupt(signum, frame):
+    """SIGTERM stops the stack the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
+def _foreground(stack: Stack) -> int:
+    """Wait for Ctrl-C; a child that exits on its own ends the wait too."""
+    while True:
+        for name, proc in stack.processes.items():
+            if proc.poll() is not None:
+                print(
+                    f"{name} exited with {proc.returncode}; see {stack.log_dir / name}.log", file=sys.stderr
+                )
+                return 1
+        time.sleep(0.5)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Fleetdeck's web server, worker and beat.")
     parser.add_argument("--port", type=int, default=int(os.environ.get("FLEETDECK_PORT", "8000")))
     parser.add_argument("--host", default=os.environ.get("FLEETDECK_HOST", "127.0.0.1"))
-    parser.add_argument("--demo", action="store_true", help="migrate and create the demo login first")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="also migrate, seed the demo project, start four local agents and deploy a sample app",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -205,39 +234,47 @@ def main(argv: list[str] | None = None) -> int:
     # Children must share this Redis and the var directory.
     os.environ["REDIS_URL"] = settings.REDIS_URL
     os.environ.setdefault("FLEETDECK_VAR_DIR", str(settings.VAR_DIR))
-    if args.demo:
-        _manage("migrate", "--no-input", "-v", "0")
-        _manage("demo_setup")
     stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs")
-    stopping = False
-
-    def on_signal(signum, frame):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGTERM, _interrupt)
+    demo = None
+    code = 0
     try:
-        stack.start()
-        print(f"\nFleetdeck is running at {stack.url}/  (logs in {stack.log_dir}; Ctrl-C stops everything)\n")
-        sys.stdout.flush()
-        while not stopping:
-            for name, proc in stack.processes.items():
-                if proc.poll() is not None:
-                    print(
-                        f"{name} exited with {proc.returncode}; see {stack.log_dir / name}.log",
-                        file=sys.stderr,
-                    )
-                    stopping = True
-            time.sleep(0.5)
+        if args.demo:
+            from dashboard.demo.run import Demo
+
+            demo = Demo(stack=stack, var_dir=settings.VAR_DIR, out=lambda line: print(line, flush=True))
+            demo.setup()
+            print(demo.summary(), flush=True)
+        else:
+            stack.start()
+            print(
+                f"\nFleetdeck is running at {stack.url}/  (logs in {stack.log_dir}; Ctrl-C stops everything)\n"
+            )
+            sys.stdout.flush()
+        code = _foreground(stack)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # a setup step failed: say which, then stop what did start
+        from dashboard.demo.seed import DemoError
+
+        if not isinstance(exc, DemoError | RuntimeError):
+            raise
+        print(f"\nmake demo: {exc}", file=sys.stderr)
+        code = 1
     finally:
-        print("Stopping…")
-        stack.stop()
+        # A second Ctrl-C must not cut the clean-up short; the children die with us anyway.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print("Stopping…", flush=True)
+        if demo is not None:
+            demo.stop()
+        else:
+            stack.stop()
         if settings.EMBEDDED_REDIS:
             from .embedded_redis import stop as stop_redis
 
             stop_redis(settings.VAR_DIR)
-    return 0
+    return code
 
 
 if __name__ == "__main__":

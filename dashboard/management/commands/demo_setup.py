@@ -1,20 +1,25 @@
-"""Idempotent demo seed: a login to look around with. The demo issue adds a project and agents."""
+"""Idempotent demo seed: the login, project, application and deployment group of `make demo`.
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+`python -m config.stack --demo` runs the same steps and then starts the agents and deploys; this
+command is for seeding a database on its own.
+"""
 
-DEMO_USER = "demo"
-DEMO_PASSWORD = "fleetdeck-demo"  # documented in the README; the demo only listens on loopback
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from dashboard.demo import seed
 
 
 class Command(BaseCommand):
-    help = "Create the demo login (idempotent)."
+    help = "Create the demo login, project, application and deployment group (idempotent)."
 
     def handle(self, *args, **options):
-        users = get_user_model()
-        user, created = users.objects.get_or_create(username=DEMO_USER, defaults={"is_staff": True})
-        if created or not user.check_password(DEMO_PASSWORD):
-            user.set_password(DEMO_PASSWORD)
-            user.is_staff = user.is_superuser = True
-            user.save()
-        self.stdout.write(f"Demo login: {DEMO_USER} / {DEMO_PASSWORD}")
+        user, password = seed.ensure_login(settings.VAR_DIR)
+        try:
+            project, application, group = seed.ensure_project(user)
+        except seed.DemoError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(
+            f"Project {project.slug}: application {application.name}, deployment group {group.name}"
+        )
+        self.stdout.write(f"Demo login: {user.get_username()} / {password}")
