@@ -123,6 +123,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env_bool("FLEETDECK_CELERY_EAGER", False)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
+# Django's cache (dashboard tiles' GitHub/JIRA results): the same Redis, shared by every web process,
+# so an invalidation in one process is seen by all. Short socket timeouts: a cache miss beats a hang.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "fleetdeck",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    }
+}
+
 # --- the engine -----------------------------------------------------------------------
 SWEEP_INTERVAL = env_float("FLEETDECK_SWEEP_INTERVAL", 15.0, minimum=0.5)
 # A command nobody acked within this many seconds fails with AGENT_ISSUE.
