@@ -213,6 +213,16 @@ class ParkedTask:
             self.conn.close()
 
 
+def park_host(deployment: str, position: int) -> ParkedTask:
+    """Park the deployment's host at `position` (see ParkedTask) from the test database's server."""
+    from django.db import connection
+
+    from deployments.models import DeploymentTarget
+
+    target = DeploymentTarget.objects.get(deployment_id=deployment, position=position)
+    return ParkedTask(pg_dsn(connection.settings_dict), target.pk)
+
+
 def started_events(records, deployment: str) -> Counter:
     """How many times each (host, event) hook started for one deployment, from the hook record file."""
     return Counter((r.host, r.event) for r in records if r.deployment == deployment and r.phase == "start")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from django.db import connection
-from fault_harness import ParkedTask, assert_each_command_once, pg_dsn, started_events
+from fault_harness import assert_each_command_once, park_host, started_events
 from fleetdeck_testing import require
 from test_in_place_rollout import AGENT_EVENTS, Rollout, by_host
-
-from deployments.models import DeploymentTarget
 
 
 def test_a_worker_killed_mid_advance_is_replaced_and_the_rollout_completes_without_repeats(
@@ -22,8 +20,7 @@ def test_a_worker_killed_mid_advance_is_replaced_and_the_rollout_completes_witho
 
     # The second host is parked: when the first ends, the worker's advance that starts the second
     # blocks inside PostgreSQL, holding the deployment's lock and an unacknowledged Celery message.
-    second = DeploymentTarget.objects.get(deployment_id=deployment, position=1)
-    parked = ParkedTask(pg_dsn(connection.settings_dict), second.pk)
+    parked = park_host(deployment, position=1)
     try:
         assert parked.wait_blocked(60)
         assert whole_stack.redis.client().hlen("unacked") >= 1  # the task really is in the worker's hands
