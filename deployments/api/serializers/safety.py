@@ -96,8 +96,17 @@ class LoadBalancerSerializer(_Strict):
         return attrs
 
 
+class _NullIsOff:
+    """null switches the setting off: stored as {} (the column is NOT NULL), never as None."""
+
+    def validate_empty_values(self, data):
+        if data is None and self.allow_null:
+            return True, {}
+        return super().validate_empty_values(data)
+
+
 @extend_schema_field(OpenApiTypes.OBJECT)
-class BlueGreenSerializer(serializers.Field):
+class BlueGreenSerializer(_NullIsOff, serializers.Field):
     def to_internal_value(self, data):
         if data in (None, {}):
             return {}
@@ -112,7 +121,7 @@ class BlueGreenSerializer(serializers.Field):
         return value or None
 
 
-class Shaped(serializers.Field):
+class Shaped(_NullIsOff, serializers.Field):
     """A JSON setting validated by one of the serializers above; {} or null means "off"."""
 
     shape: type[serializers.Serializer]
