@@ -1,23 +1,42 @@
-"""A deployment group's page: its config, tag filters, matching hosts and recent deployments."""
+"""A deployment group's page: its settings (editable by contributors), tag filters, matching hosts,
+EC2 instances with no agent, and recent deployments."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
 
 from deployments.models import Deployment
 
 from ..access import get_project_for_user
+from ..forms import GroupSettingsForm, filter_lines
+from ..models import Role
 from ..summaries import active_instances, installed_by_instance, project_groups
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def group_detail(request: HttpRequest, slug: str, app: str, group: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
     found = project_groups(project).filter(application__name=app, name=group).first()
     if found is None:
         raise Http404("No such deployment group in this project.")
+    can_edit = membership.allows(Role.CONTRIBUTOR)
+    form = None
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied("Editing a deployment group needs the contributor role.")
+        form = GroupSettingsForm(request.POST, group=found)
+        if form.is_valid():
+            form.save()
+            messages.success(request, f"Saved the settings of {found.application.name}/{found.name}.")
+            return redirect("group_detail", slug=project.slug, app=app, group=group)
+    elif can_edit:
+        form = GroupSettingsForm(group=found)
     # Warning: tag matching in Python over the project's hosts; one query however many match.
     # Plain rows, not model instances: building 500 Instance objects costs more than the query.
     hosts = [
@@ -51,5 +70,30 @@ def group_detail(request: HttpRequest, slug: str, app: str, group: str) -> HttpR
             "group": found,
             "rows": rows,
             "recent": recent,
+            "form": form,
+            "can_edit": can_edit,
+            "is_owner": membership.allows(Role.OWNER),
+            "replacement_filters": filter_lines(
+                ((found.blue_green_configuration or {}).get("replacement") or {}).get("tag_filters") or []
+            ),
+            "ec2": ec2_agents(project, found),
         },
+        status=400 if form is not None and form.is_bound else 200,
     )
+
+
+def ec2_agents(project, group) -> dict | None:
+    """EC2 instances the group should have that run no agent, from the last discovery (no network:
+    a beat task refreshes it). None when the project has no AWS connection."""
+    import integrations.aws
+    from integrations.models import AwsConnection, Ec2Discovery
+
+    if not AwsConnection.objects.filter(project=project).exists():
+        return None
+    discovery = Ec2Discovery.objects.filter(group=group).only("error", "checked_at").first()
+    return {
+        "configured": discovery is not None,
+        "error": discovery.error if discovery else "",
+        "checked_at": discovery.checked_at if discovery else None,
+        "missing": integrations.aws.missing_agents(group) if discovery and not discovery.error else [],
+    }
