@@ -1,8 +1,10 @@
 """Run the whole server side as child processes: uvicorn, a Celery worker and beat.
 
-`python -m config.stack` (what `make demo` calls) starts them on the embedded defaults and stays
-in the foreground until Ctrl-C, which stops every child it started. The end-to-end tests use the
-same `Stack` class, so what the tests run is what users run.
+`python -m config.stack` starts them on the embedded defaults and stays in the foreground until
+Ctrl-C, which stops every child it started. With `--demo` (what `make demo` calls) it first runs
+the setup steps of `dashboard.demo.run.Demo`: migrate, seed the demo project, start four local
+agents as children too and deploy the sample app. The end-to-end tests use the same `Stack`
+class, so what the tests run is what users run.
 """
 
 from __future__ import annotations
@@ -140,6 +142,19 @@ class Stack:
             ],
         )
 
+    def ensure_port_free(self) -> None:
+        if not self.port:
+            return
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.host, self.port))
+            except OSError:
+                raise RuntimeError(
+                    f"Port {self.port} on {self.host} is already in use, so the web server cannot listen "
+                    "there. Stop what uses it, or pick another port: FLEETDECK_PORT=8010 make demo"
+                ) from None
+
     def start(self, timeout: float = 30.0) -> Stack:
         if not self.port:
             self.port = free_port()
@@ -197,6 +212,30 @@ class Stack:
             self.processes.pop(name, None)
 
 
+def configure():
+    """Set Django up in this process and make the children share its Redis and var directory."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()  # starts the embedded Redis when REDIS_URL is unset
+    from django.conf import settings
+
+    os.environ["REDIS_URL"] = settings.REDIS_URL
+    os.environ.setdefault("FLEETDECK_VAR_DIR", str(settings.VAR_DIR))
+    return settings
+
+
+def shutdown(running) -> None:
+    """Stop a Stack (or a demo) and then the embedded Redis, if this process started one."""
+    from django.conf import settings
+
+    running.stop()
+    if settings.EMBEDDED_REDIS:
+        from .embedded_redis import stop as stop_redis
+
+        stop_redis(settings.VAR_DIR)
+
+
 def _interrupt(signum, frame):
     """SIGTERM stops the stack the way Ctrl-C does."""
     raise KeyboardInterrupt
@@ -224,16 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also migrate, seed the demo project, start four local agents and deploy a sample app",
     )
     args = parser.parse_args(argv)
+    started = time.monotonic()
+    settings = configure()
+    from dashboard.demo import DemoError
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()  # starts the embedded Redis when REDIS_URL is unset
-    from django.conf import settings
-
-    # Children must share this Redis and the var directory.
-    os.environ["REDIS_URL"] = settings.REDIS_URL
-    os.environ.setdefault("FLEETDECK_VAR_DIR", str(settings.VAR_DIR))
     stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs")
     signal.signal(signal.SIGTERM, _interrupt)
     demo = None
@@ -242,10 +275,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo:
             from dashboard.demo.run import Demo
 
-            demo = Demo(stack=stack, var_dir=settings.VAR_DIR, out=lambda line: print(line, flush=True))
+            demo = Demo(stack, settings.VAR_DIR, out=lambda line: print(line, flush=True), started=started)
             demo.setup()
             print(demo.summary(), flush=True)
         else:
+            stack.ensure_port_free()
             stack.start()
             print(
                 f"\nFleetdeck is running at {stack.url}/  (logs in {stack.log_dir}; Ctrl-C stops everything)\n"
@@ -254,26 +288,15 @@ def main(argv: list[str] | None = None) -> int:
         code = _foreground(stack)
     except KeyboardInterrupt:
         pass
-    except Exception as exc:  # a setup step failed: say which, then stop what did start
-        from dashboard.demo.seed import DemoError
-
-        if not isinstance(exc, DemoError | RuntimeError):
-            raise
-        print(f"\nmake demo: {exc}", file=sys.stderr)
+    except (DemoError, RuntimeError) as exc:  # a setup step failed: say which, then stop what started
+        print(f"\n{exc}", file=sys.stderr)
         code = 1
     finally:
         # A second Ctrl-C must not cut the clean-up short; the children die with us anyway.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("Stopping…", flush=True)
-        if demo is not None:
-            demo.stop()
-        else:
-            stack.stop()
-        if settings.EMBEDDED_REDIS:
-            from .embedded_redis import stop as stop_redis
-
-            stop_redis(settings.VAR_DIR)
+        shutdown(demo or stack)
     return code
 
 

@@ -33,6 +33,10 @@ TAG_SET = [
 DEFAULT_PORT_BASE = 8081
 
 
+class DemoError(Exception):
+    """Something in the way of the demo; the message says what to do."""
+
+
 @dataclass(frozen=True)
 class DemoHost:
     name: str

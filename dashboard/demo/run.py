@@ -27,10 +27,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.stack import Stack
+from deployments.models import DEPLOYMENT_TERMINAL, Deployment, Instance
 
-from . import PROJECT_SLUG, DemoHost, demo_dir, hosts
+from . import PROJECT_SLUG, DemoError, DemoHost, demo_dir, hosts, seed
 from .sample import port_in_use, prepare_host, stop_services
-from .seed import DemoError
 
 AGENT = [sys.executable, "-m", "fleetdeck_agent"]
 
@@ -41,6 +41,8 @@ class Demo:
     var_dir: Path
     out: Callable[[str], None] = print
     deploy_timeout: float = 300.0
+    # When the command started (time.monotonic()), for the "succeeded N s from start" figure.
+    started: float = field(default_factory=time.monotonic)
     hosts: list[DemoHost] = field(default_factory=list)
     password: str = ""
     deployment_id: str = ""
@@ -71,13 +73,10 @@ class Demo:
     # --- setup ---------------------------------------------------------------------------
 
     def setup(self) -> Demo:
-        began = time.monotonic()
         self._take_lock()
         stop_services(self.hosts)  # left by a run that was killed without cleanup
         self._check_ports()
         call_command("migrate", interactive=False, verbosity=0)
-        from . import seed
-
         user, self.password = seed.ensure_login(self.var_dir)
         project, application, group = seed.ensure_project(user)
         connections.close_all()
@@ -99,7 +98,7 @@ class Demo:
             f"Deploying {revision.description!r} to 4 hosts, half at a time. Watch it: {self.deployment_url}"
         )
         self._wait_deployment()
-        self.elapsed = time.monotonic() - began
+        self.elapsed = time.monotonic() - self.started
         connections.close_all()
         self._write_status()
         return self
@@ -119,11 +118,7 @@ class Demo:
         self._lock = lock
 
     def _check_ports(self) -> None:
-        if self.stack.port and port_in_use(self.stack.port, self.stack.host):
-            raise DemoError(
-                f"Port {self.stack.port} on {self.stack.host} is already in use, so the web server "
-                f"cannot listen there. Stop what uses it, or pick another: FLEETDECK_PORT=8010 make demo"
-            )
+        self.stack.ensure_port_free()
         busy = [h for h in self.hosts if port_in_use(h.port)]
         if busy:
             ports = ", ".join(str(h.port) for h in busy)
@@ -136,8 +131,6 @@ class Demo:
     def _register(self, project, user) -> None:
         """Register (with the real CLI) only the agents without a valid stored credential."""
         from fleetdeck_agent.config import ConfigError, load_config, save_config
-
-        from . import seed
 
         def stored(host: DemoHost):
             try:
@@ -176,8 +169,6 @@ class Demo:
             save_config(config, str(host.config))
 
     def _wait_online(self, since, timeout: float = 60.0) -> None:
-        from deployments.models import Instance
-
         names = [h.name for h in self.hosts]
         deadline = time.monotonic() + timeout
         while True:
@@ -196,8 +187,6 @@ class Demo:
             time.sleep(0.2)
 
     def _wait_deployment(self) -> None:
-        from deployments.models import DEPLOYMENT_TERMINAL, Deployment
-
         deadline = time.monotonic() + self.deploy_timeout
         last = ""
         while time.monotonic() < deadline:

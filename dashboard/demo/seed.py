@@ -35,14 +35,11 @@ from . import (
     TAG_SET,
     TOKEN_TAGS,
     USERNAME,
+    DemoError,
     DemoHost,
     demo_dir,
 )
 from .sample import build_bundle
-
-
-class DemoError(Exception):
-    """Something in the way of the demo; the message says what to do."""
 
 
 def _password(var_dir: Path) -> str:

@@ -7,7 +7,7 @@ command is for seeding a database on its own.
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from dashboard.demo import seed
+from dashboard.demo import DemoError, seed
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         user, password = seed.ensure_login(settings.VAR_DIR)
         try:
             project, application, group = seed.ensure_project(user)
-        except seed.DemoError as exc:
+        except DemoError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(
             f"Project {project.slug}: application {application.name}, deployment group {group.name}"
