@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml agent/pyproject.toml
 
 install: $(STAMP)
 
-# Two runs: everything else in parallel, then the end-to-end tests against their own live stack
-# (uvicorn, worker, beat, agents), so the stack's beat never sweeps rows another test is using.
+# Three runs: everything else in parallel; then the end-to-end tests against their own live stack
+# (uvicorn, worker, beat, agents), so the stack's beat never sweeps rows another test is using; then the
+# fault tests, which kill and restart processes of a stack of their own (with its own Redis).
 test: install
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest -n 2 --ignore=tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --ignore=tests/e2e --ignore=tests/faults $(PYTEST_ARGS)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 demo: install
 	$(PY) -m config.stack --demo
