@@ -10,14 +10,23 @@ renders every registered tile in order. A provider may:
 
 Integrations plug in with ``set_provider("repository", provider)``; the built-in deployment,
 fleet, activity and chart tiles are registered below.
+
+A tile whose provider calls an outside system may be cached per project (``cache_ttl``/``error_ttl``)
+in Django's cache, which is Redis, shared by every web process. ``invalidate(project)`` drops every
+cached tile of a project at once (a changed connection, a push): the keys carry a per-project
+generation token, so nothing has to be listed or deleted. The cache is an optimisation only: when it
+cannot be reached the tile is simply computed again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from django.core.cache import cache
 from django.db import transaction
 
 from . import charts, summaries
@@ -42,6 +51,10 @@ class Tile:
     wide: bool = False
     # Shown in the "Not connected" state.
     connect_hint: str = ""
+    # Seconds a result, and an error, is reused per project and parameters; None: never cached.
+    # Callables, read on every render, so they follow the settings.
+    cache_ttl: Callable[[], int] | None = None
+    error_ttl: Callable[[], int] | None = None
 
 
 @dataclass
@@ -64,9 +77,15 @@ def register(tile: Tile) -> Tile:
     return tile
 
 
-def set_provider(key: str, provider: Provider) -> None:
+def set_provider(
+    key: str,
+    provider: Provider,
+    *,
+    cache_ttl: Callable[[], int] | None = None,
+    error_ttl: Callable[[], int] | None = None,
+) -> None:
     """Swap the data source of a registered tile; how an integration fills its tile."""
-    _registry[key] = replace(_registry[key], provider=provider)
+    _registry[key] = replace(_registry[key], provider=provider, cache_ttl=cache_ttl, error_ttl=error_ttl)
 
 
 def registered() -> list[Tile]:
@@ -76,6 +95,21 @@ def registered() -> list[Tile]:
 def render_tile(tile: Tile, project, params: Mapping[str, str] | None = None) -> RenderedTile:
     params = params or {}
     kwargs = {name: params.get(name) or None for name in tile.params}
+    key = _cache_key(tile, project, kwargs) if tile.cache_ttl else ""
+    if key:
+        _reachable, cached = _cache_get(key)
+        if cached is not None:
+            state, context, message = cached
+            return RenderedTile(tile, state, context, message)
+    rendered = _render(tile, project, kwargs)
+    ttl = {"ok": tile.cache_ttl, "error": tile.error_ttl}.get(rendered.state)
+    seconds = ttl() if key and ttl else 0
+    if seconds > 0:
+        _cache_set(key, (rendered.state, rendered.context, rendered.message), seconds)
+    return rendered
+
+
+def _render(tile: Tile, project, kwargs: dict) -> RenderedTile:
     try:
         # A savepoint, so a failed query inside one tile cannot poison the request's transaction.
         with transaction.atomic():
@@ -87,6 +121,49 @@ def render_tile(tile: Tile, project, params: Mapping[str, str] | None = None) ->
         message = f"The {tile.title.lower()} tile could not be loaded right now."
         return RenderedTile(tile, "error", {}, message)
     return RenderedTile(tile, "ok", context or {})
+
+
+# --- the tile cache ----------------------------------------------------------------------------
+
+# A generation outlives any tile TTL, so an expired generation can never bring an old entry back.
+GENERATION_TTL = 7 * 24 * 3600
+
+
+def invalidate(project_id: int) -> None:
+    """Forget every cached tile of the project: its connection changed, or a push brought new commits."""
+    _cache_set(_generation_key(project_id), uuid.uuid4().hex, GENERATION_TTL)
+
+
+def _generation_key(project_id: int) -> str:
+    return f"tiles:generation:{project_id}"
+
+
+def _cache_key(tile: Tile, project, kwargs: dict) -> str:
+    """The key of this tile, project and parameters in the project's current generation; "" if no cache."""
+    reachable, generation = _cache_get(_generation_key(project.pk))
+    if not reachable:
+        return ""
+    # created_at too: a project id reused after a deletion (SQLite) never sees the old project's tiles.
+    created = getattr(project, "created_at", None)
+    stamp = f"{created.timestamp():.6f}" if created else ""
+    params = hashlib.sha256(repr(sorted(kwargs.items())).encode()).hexdigest()[:16]
+    return f"tiles:{tile.key}:{project.pk}:{stamp}:{generation or 0}:{params}"
+
+
+def _cache_get(key: str) -> tuple[bool, object]:
+    """(whether the cache answered, the value or None)."""
+    try:
+        return True, cache.get(key)
+    except Exception as exc:  # Redis down: compute the tile, never break the page
+        log.warning("tile cache unavailable: %s: %s", type(exc).__name__, exc)
+        return False, None
+
+
+def _cache_set(key: str, value, seconds: int) -> None:
+    try:
+        cache.set(key, value, seconds)
+    except Exception as exc:
+        log.warning("tile cache unavailable: %s: %s", type(exc).__name__, exc)
 
 
 def render_tiles(project, params: Mapping[str, str] | None = None, tiles=None) -> list[RenderedTile]:
@@ -113,7 +190,9 @@ def groups_tile(project) -> dict:
 
 
 def endpoint_tile(project) -> dict:
-    return {"groups": summaries.group_summaries(project)}
+    from .endpoints import application_endpoints
+
+    return {"endpoints": application_endpoints(project, summaries.group_summaries(project))}
 
 
 def activity_tile(project) -> dict:
