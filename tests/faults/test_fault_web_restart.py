@@ -1,0 +1,67 @@
+"""kill -9 uvicorn while agents long-poll and one reports a hook, then start it again."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+
+import pytest
+from fault_harness import assert_each_command_once, started_events
+from test_in_place_rollout import AGENT_EVENTS, Rollout, by_host
+
+RETRY = re.compile(r"(Polling \S+ failed|Reporting completion of \S+ failed).*retrying in ([0-9.]+) s")
+
+
+@pytest.fixture
+def patient_sweep(whole_stack):
+    """The stack's sweep takes an agent silent for 4 s for lost, shorter than a web restart here;
+    production's default is 90 s. Run this test with a worker whose sweep waits 30 s."""
+
+    def restart_worker(offline_after: str) -> None:
+        whole_stack.kill("worker", signal.SIGTERM)
+        whole_stack.env["FLEETDECK_AGENT_OFFLINE_AFTER"] = offline_after
+        whole_stack.start_worker()
+
+    usual = whole_stack.env["FLEETDECK_AGENT_OFFLINE_AFTER"]
+    restart_worker("30")
+    yield whole_stack
+    restart_worker(usual)
+
+
+def test_agents_reconnect_with_capped_backoff_after_a_web_restart_and_no_command_is_lost(
+    patient_sweep, fleet, tmp_path
+):
+    whole_stack = patient_sweep
+    r = Rollout(fleet, tmp_path, "CodeDeployDefault.OneAtATime", hosts=["host-1", "host-2", "host-3"])
+    r.control(0, "AfterInstall", "sleep", "3")
+    deployment = r.deploy(r.revision("v1"))
+    r.api.wait(
+        deployment,
+        until=lambda d: any(
+            e["name"] == "AfterInstall" and e["status"] == "InProgress"
+            for e in by_host(d)[r.hosts[0]]["lifecycle_events"]
+        ),
+    )
+    # host-1 is inside its hook; host-2 and host-3 are waiting in long polls.
+    whole_stack.kill("web")
+    time.sleep(3)  # the hook ends while the server is away: its completion must wait and retry
+    whole_stack.start_web()
+    whole_stack.wait_healthy(60)
+    detail = r.api.wait(deployment, timeout=60)
+
+    assert detail["status"] == "Succeeded", detail
+    assert {t["status"] for t in by_host(detail).values()} == {"Succeeded"}
+    rows = assert_each_command_once(deployment)
+    assert len(rows) == 3 * 7 and {row["status"] for row in rows} == {"Completed"}
+    ran = started_events(r.records(deployment), deployment)
+    assert ran == {(host, name): 1 for host in r.hosts for name in AGENT_EVENTS[1:]}
+
+    retries = {host: RETRY.findall(fleet.agents[host].log.read_text()) for host in r.hosts}
+    assert any(what.startswith("Reporting completion") for what, _ in retries[r.hosts[0]]), retries
+    for host in r.hosts[1:]:
+        assert any(what.startswith("Polling") for what, _ in retries[host]), retries
+    # FLEETDECK_AGENT_BACKOFF_CAP=1: every wait is capped, and the agents did not spin either.
+    delays = [float(delay) for found in retries.values() for _, delay in found]
+    assert max(delays) <= 1.0 and min(delays) >= 0.2, delays
+    assert all(len(found) < 40 for found in retries.values()), retries
