@@ -14,3 +14,16 @@ class IntegrationsConfig(AppConfig):
         from . import tiles
 
         tiles.register()
+        from django.db.models.signals import post_delete, post_save
+
+        from dashboard.models import Project
+
+        from .models import GitHubConnection, JiraConnection
+
+        for model in (GitHubConnection, JiraConnection, Project):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    tiles.on_connection_saved,
+                    sender=model,
+                    dispatch_uid=f"integrations.tiles.{model.__name__}",
+                )

@@ -42,7 +42,7 @@ def dispatch(deployment_id: str, kind: str, status: str, instance: str) -> None:
                     JiraConnection.objects.filter(project_id=OuterRef("application__project_id"))
                 ),
             )
-            .values("rollback_of_id", "revision__source", "has_github", "has_jira")
+            .values("rollback_of_id", "revision__source", "has_github", "has_jira", "application__project_id")
             .first()
         )
         if info is None:
@@ -69,6 +69,11 @@ def _integrations(tasks, deployment_id: str, status: str, info: dict) -> None:
         _enqueue(tasks.github_deployment_sync, deployment_id)
     if status == "Succeeded":
         _enqueue(tasks.deployment_succeeded, deployment_id)
+        if info["has_github"]:
+            # The build tile lists each group's deployed commit.
+            from .tiles import invalidate
+
+            invalidate(info["application__project_id"])
 
 
 def _enqueue(task, *args) -> None:

@@ -34,3 +34,15 @@ def delivery_backoff() -> float:
     """The first retry's delay in seconds; it doubles each attempt."""
     value = getattr(settings, "FLEETDECK_TRIGGER_BACKOFF", None)
     return value if value is not None else env_float("FLEETDECK_TRIGGER_BACKOFF", 10.0, minimum=0)
+
+
+def tile_cache_ttl() -> int:
+    """Seconds a repository, build or issues tile is reused per project before GitHub/JIRA is asked again."""
+    value = getattr(settings, "FLEETDECK_TILE_CACHE_TTL", None)
+    return value if value is not None else env_int("FLEETDECK_TILE_CACHE_TTL", 60, minimum=0)
+
+
+def tile_error_ttl() -> int:
+    """Seconds a tile's error state is reused: shorter, so a recovered service shows up soon."""
+    value = getattr(settings, "FLEETDECK_TILE_ERROR_TTL", None)
+    return value if value is not None else env_int("FLEETDECK_TILE_ERROR_TTL", 10, minimum=0)

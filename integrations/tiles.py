@@ -25,6 +25,7 @@ def issues_tile(project) -> dict:
 def register() -> None:
     from dashboard import tiles
 
+    from . import settings as isettings
     from .github import tiles as github_tiles
 
     for key, provider in (
@@ -34,4 +35,22 @@ def register() -> None:
     ):
         # KeyError: the dashboard dropped that tile; nothing to fill.
         with contextlib.suppress(KeyError):
-            tiles.set_provider(key, provider)
+            # Cached per project: a dashboard view must not cost three calls to GitHub/JIRA.
+            # invalidate() below drops them when a connection changes, a push arrives or a deployment ends.
+            tiles.set_provider(
+                key, provider, cache_ttl=isettings.tile_cache_ttl, error_ttl=isettings.tile_error_ttl
+            )
+
+
+def invalidate(project_id: int) -> None:
+    """Forget the project's cached tiles once the current transaction commits (now, outside one)."""
+    from django.db import transaction
+
+    from dashboard import tiles
+
+    transaction.on_commit(lambda: tiles.invalidate(project_id))
+
+
+def on_connection_saved(sender, instance, **kwargs) -> None:
+    """post_save/post_delete of a connection or of the project (its issue tracker choice)."""
+    invalidate(getattr(instance, "project_id", None) or instance.pk)

@@ -17,6 +17,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from integrations import tiles
 from integrations.models import GitHubConnection, GitHubDelivery
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
             )
             if event == "push":
                 result, deployments = handle_push(connection, payload)
+                # New commits: the repository and build tiles must not show the cached ones.
+                tiles.invalidate(connection.project_id)
             else:
                 result, deployments = f"Ignored a {event or 'unnamed'} event.", []
             delivery.result, delivery.deployments = result, deployments
