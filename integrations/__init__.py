@@ -1,6 +1,7 @@
 """Fleetdeck's links to outside systems. Public functions other apps may call:
 
-* ``links_for(deployment_id)``: issues a deployment ships, for the deployment page;
+* ``links_for(deployment_id)``: issues a deployment ships, for the deployment page, and
+  ``has_links()``: an annotation saying whether there are any, so pages skip that query when not;
 * ``integrations.github.revision_fetch(revision)`` / ``integrations.aws.revision_fetch(revision)``:
   where an agent downloads a GitHub or S3 revision from;
 * ``integrations.aws.missing_agents(group)``: EC2 instances of a group with no agent.
@@ -18,6 +19,15 @@ def links_for(deployment_id: str) -> list[dict]:
         .order_by("tracker", "key")
         .values("tracker", "key", "title", "status", "url")
     )
+
+
+def has_links(deployment_ref: str = "pk"):
+    """Exists() of issue links for annotating a Deployment queryset: no query of its own."""
+    from django.db.models import Exists, OuterRef
+
+    from .models import IssueLink
+
+    return Exists(IssueLink.objects.filter(deployment_id=OuterRef(deployment_ref)))
 
 
 def revision_fetch(revision) -> dict | None:

@@ -149,11 +149,28 @@ def build_context(deployment: Deployment) -> dict:
     }
 
 
+def _integration_links(deployment: Deployment) -> dict:
+    """Linked JIRA/GitHub issues (one query, only when there are any) and the commit's page."""
+    import integrations
+    from integrations.github import commit_url
+
+    links = integrations.links_for(deployment.pk) if deployment.has_issue_links else []
+    for link in links:
+        # Only web links become hrefs: the URL came from an outside server.
+        if not link["url"].startswith(("https://", "http://")):
+            link["url"] = ""
+    return {"issue_links": links, "commit_url": commit_url(deployment.revision)}
+
+
 @login_required
 def detail(request, slug: str, deployment_id: str):
+    import integrations
+
     project, membership = get_project_for_user(request, slug)
-    deployment = deployment_in(project, deployment_id, _deployments())
+    deployments = _deployments().annotate(has_issue_links=integrations.has_links())
+    deployment = deployment_in(project, deployment_id, deployments)
     context = build_context(deployment)
+    context.update(_integration_links(deployment))
     context.update(project=project, membership=membership, can_deploy=can_deploy(membership))
     return render(request, "deployments/detail.html", context)
 
