@@ -31,12 +31,14 @@ class Result:
 class Cli:
     def __init__(self, capsys):
         self.capsys = capsys
+        self.last: Result | None = None
 
     def __call__(self, *args: str) -> Result:
         self.capsys.readouterr()
         code = main(list(args))
         captured = self.capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        self.last = Result(code, captured.out, captured.err)
+        return self.last
 
 
 def bundle_folder(root: Path, appspec: str = APPSPEC) -> Path:
@@ -49,3 +51,17 @@ def bundle_folder(root: Path, appspec: str = APPSPEC) -> Path:
     os.chmod(start, 0o755)  # noqa: S103 - a hook script must be executable
     (root / "app" / "index.html").write_text("<h1>shop</h1>\n")
     return root
+
+
+def make_revision(application):
+    from deployments.models import Revision
+
+    return Revision.objects.create(
+        application=application, bundle_type="tgz", sha256="a" * 64, appspec=APPSPEC
+    )
+
+
+def make_fleet(project, count: int = 2) -> list:
+    from integration_helpers import make_instance
+
+    return [make_instance(project, f"web-{n}") for n in range(1, count + 1)]
