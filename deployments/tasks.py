@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+import logging
+
+from celery import Task, shared_task
 from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
 
 from . import engine
+
+log = logging.getLogger(__name__)
 
 RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
@@ -16,12 +21,27 @@ RETRY = {
 }
 
 
-@shared_task(**RETRY)
+class ResentBySweep(Task):
+    """A task the sweep sends again while it still matters (`engine.re_advance_stalled`).
+
+    It is queued after its caller's rows are committed, so with the broker down, failing the
+    caller (an agent's completion, a user's deploy) would only make it retry or duplicate work.
+    """
+
+    def apply_async(self, *args, **kwargs):
+        try:
+            return super().apply_async(*args, **kwargs)
+        except BrokerError as exc:
+            log.warning("could not queue %s (%s); the sweep will send it again", self.name, exc)
+            return None
+
+
+@shared_task(base=ResentBySweep, **RETRY)
 def advance_deployment(deployment_id: str) -> None:
     engine.advance(deployment_id)
 
 
-@shared_task(**RETRY)
+@shared_task(base=ResentBySweep, **RETRY)
 def start_next_queued(group_id: int) -> None:
     engine.start_next_queued(group_id)
 
