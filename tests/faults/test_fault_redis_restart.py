@@ -1,0 +1,61 @@
+"""kill -9 Redis mid-deployment and start an empty one on the same port."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fault_harness import assert_each_command_once, started_events
+from page_setup import make_user, session_cookie
+from test_in_place_rollout import AGENT_EVENTS, Rollout, by_host
+from test_live_stream import SSE, seqs
+
+from dashboard.models import Project
+from deployments.models import Deployment
+
+
+def test_a_redis_restart_loses_nothing_the_rollout_completes_and_the_live_stream_recovers(
+    whole_stack, fleet, tmp_path
+):
+    r = Rollout(fleet, tmp_path, "CodeDeployDefault.OneAtATime", hosts=["host-1", "host-2", "host-3"])
+    for index in range(3):
+        r.control(index, "BeforeInstall", "sleep", "1.5")
+    web_log = whole_stack.log_dir / "web.log"
+    web_log_start = web_log.stat().st_size
+    viewer = make_user(Project.objects.get(slug=fleet.project), "viewer")
+    deployment = r.deploy(r.revision("v1"))
+    stream = SSE(
+        f"{whole_stack.url}/p/{fleet.project}/deployments/{deployment}/stream?after=0", session_cookie(viewer)
+    )
+    try:
+        r.api.wait(deployment, until=lambda d: by_host(d)[r.hosts[0]]["status"] == "InProgress")
+        # Queued Celery messages, pub/sub subscriptions and wake-ups all go with it.
+        whole_stack.redis.kill()
+        # The first host ends while Redis is away: the task that should start the next is never queued.
+        r.api.wait(deployment, until=lambda d: by_host(d)[r.hosts[0]]["status"] == "Succeeded")
+        time.sleep(1.5)
+        whole_stack.redis.start()
+        assert whole_stack.redis.client().dbsize() <= 1  # an empty Redis (maybe a message since)
+        detail = r.api.wait(deployment, timeout=90)
+        items = stream.until("end", timeout=30)
+    finally:
+        stream.close()
+
+    assert detail["status"] == "Succeeded", detail
+    with open(web_log, encoding="utf-8", errors="replace") as fh:
+        fh.seek(web_log_start)
+        errors = [line for line in fh if "Internal Server Error" in line]
+    assert not errors  # a missing broker costs a wake-up, never an agent's or a user's request
+    assert {t["status"] for t in by_host(detail).values()} == {"Succeeded"}
+    rows = assert_each_command_once(deployment)
+    assert len(rows) == 3 * 7 and {row["status"] for row in rows} == {"Completed"}
+    ran = started_events(r.records(deployment), deployment)
+    assert ran == {(host, name): 1 for host in r.hosts for name in AGENT_EVENTS[1:]}
+
+    # The page's stream saw every row, in order, with no gap, and then its end.
+    last = Deployment.objects.get(pk=deployment).event_seq
+    assert seqs(items) == list(range(1, last + 1))
+    statuses = [json.loads(data).get("status") for _, kind, data in items if kind == "deployment"]
+    assert statuses[-1] == "Succeeded"
+    logged = {json.loads(data)["message"] for _, kind, data in items if kind == "log"}
+    assert {f"v1 ValidateService on {host}: second line" for host in r.hosts} <= logged
