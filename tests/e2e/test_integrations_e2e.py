@@ -30,7 +30,7 @@ from integrations.tasks import discover_ec2
 
 # The fakes and helpers of the integration tests (a folder this run may not collect).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
-from fakes import github_fake, imds_fake, jira_fake
+from fakes import github_fake, imds_fake, jira_fake, running
 from integration_helpers import WEBHOOK_SECRET, make_aws, make_github, make_jira
 
 HOSTS = ["gh-1", "gh-2"]
@@ -103,18 +103,14 @@ def wait_for(condition, timeout: float = 60, what: str = "condition"):
 
 @pytest.fixture
 def github():
-    fake, state = github_fake()
-    fake.state = state
-    yield fake
-    fake.stop()
+    with running(github_fake) as fake:
+        yield fake
 
 
 @pytest.fixture
 def jira():
-    fake, state = jira_fake()
-    fake.state = state
-    yield fake
-    fake.stop()
+    with running(jira_fake) as fake:
+        yield fake
 
 
 def test_a_signed_push_auto_deploys_the_commit_to_real_agents_and_comments_on_jira(

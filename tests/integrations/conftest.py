@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import pytest
-from fakes import github_fake, jira_fake, receiver_fake
+from fakes import github_fake, jira_fake, receiver_fake, running
 
 
 @pytest.fixture
 def github():
-    fake, state = github_fake()
-    fake.state = state
-    yield fake
-    fake.stop()
+    with running(github_fake) as fake:
+        yield fake
 
 
 @pytest.fixture
 def jira():
-    fake, state = jira_fake()
-    fake.state = state
-    yield fake
-    fake.stop()
+    with running(jira_fake) as fake:
+        yield fake
 
 
 @pytest.fixture

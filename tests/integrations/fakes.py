@@ -7,6 +7,7 @@ import json
 import re
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -116,6 +117,17 @@ class FakeServer:
         return Handler
 
 
+@contextmanager
+def running(make):
+    """A fake from ``github_fake``/``jira_fake``, its state as ``fake.state``, stopped afterwards."""
+    fake, state = make()
+    fake.state = state
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
 def sha(n: int) -> str:
     return f"{n:040x}"
 
@@ -146,6 +158,11 @@ class GitHubState:
     tarball: bytes = b""
     deployments: list = field(default_factory=list)
     deployment_statuses: list = field(default_factory=list)
+    # The git data API (integrations/github/branches.py): objects by sha, and whether the token may push.
+    blobs: dict = field(default_factory=dict)
+    trees: dict = field(default_factory=dict)
+    git_commits: dict = field(default_factory=dict)
+    push_allowed: bool = True
 
 
 def github_fake(state: GitHubState | None = None) -> tuple[FakeServer, GitHubState]:
@@ -265,7 +282,95 @@ def github_fake(state: GitHubState | None = None) -> tuple[FakeServer, GitHubSta
     fake.route("POST", f"/repos/{repo}/deployments", create_deployment)
     fake.route("POST", f"/repos/{repo}/deployments/(\\d+)/statuses", create_status)
     fake.route("GET", f"/repos/{repo}/tarball/([0-9a-f]+)", tarball)
+    _git_data_routes(fake, state, repo)
     return fake.start(), state
+
+
+def _git_data_routes(fake: FakeServer, state: GitHubState, repo: str) -> None:
+    """Blobs, trees, commits and refs, enough to commit files to a new branch; content-addressed."""
+    import base64
+    import hashlib
+
+    def object_sha(kind: str, payload) -> str:
+        return hashlib.sha1(
+            f"{kind}:{json.dumps(payload, sort_keys=True)}".encode(), usedforsecurity=False
+        ).hexdigest()
+
+    def refused():
+        return 403, {"message": "Resource not accessible by integration"}
+
+    def branch_with_slash(req, m):
+        name = m.group(1)
+        if name not in state.branches:
+            return 404, {"message": "Branch not found"}
+        return 200, {"name": name, "commit": {"sha": state.branches[name]}}
+
+    def get_commit(req, m):
+        sha_ = m.group(1)
+        if sha_ in state.git_commits:
+            return 200, state.git_commits[sha_]
+        if not any(c["sha"] == sha_ for c in state.commits):
+            return 404, {"message": "Not Found"}
+        # A commit of the seeded history: its tree is the empty tree.
+        return 200, {"sha": sha_, "tree": {"sha": object_sha("tree", [])}, "parents": [], "message": ""}
+
+    def create_blob(req, m):
+        if not state.push_allowed:
+            return refused()
+        body = req.json()
+        content = (
+            base64.b64decode(body["content"])
+            if body.get("encoding") == "base64"
+            else body["content"].encode()
+        )
+        sha_ = hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+        state.blobs[sha_] = content
+        return 201, {"sha": sha_, "url": f"{fake.url}/repos/{state.repo}/git/blobs/{sha_}"}
+
+    def create_tree(req, m):
+        if not state.push_allowed:
+            return refused()
+        body = req.json()
+        base = state.trees.get(body.get("base_tree"), {})
+        entries = {**base, **{e["path"]: {"mode": e["mode"], "sha": e["sha"]} for e in body["tree"]}}
+        missing = [p for p, e in entries.items() if e["sha"] not in state.blobs]
+        if missing:
+            return 422, {"message": f"tree.sha {missing[0]} is not a valid blob"}
+        sha_ = object_sha("tree", sorted(entries.items()))
+        state.trees[sha_] = entries
+        return 201, {"sha": sha_, "tree": [{"path": p, **e, "type": "blob"} for p, e in entries.items()]}
+
+    def create_commit(req, m):
+        if not state.push_allowed:
+            return refused()
+        body = req.json()
+        if body["tree"] not in state.trees:
+            return 422, {"message": "Tree SHA does not exist"}
+        sha_ = object_sha("commit", body)
+        state.git_commits[sha_] = {
+            "sha": sha_,
+            "message": body["message"],
+            "tree": {"sha": body["tree"]},
+            "parents": [{"sha": p} for p in body["parents"]],
+        }
+        return 201, state.git_commits[sha_]
+
+    def create_ref(req, m):
+        if not state.push_allowed:
+            return refused()
+        body = req.json()
+        name = body["ref"].removeprefix("refs/heads/")
+        if name in state.branches:
+            return 422, {"message": "Reference already exists"}
+        state.branches[name] = body["sha"]
+        return 201, {"ref": body["ref"], "object": {"sha": body["sha"], "type": "commit"}}
+
+    fake.route("GET", f"/repos/{repo}/branches/(.+/.+)", branch_with_slash)
+    fake.route("GET", f"/repos/{repo}/git/commits/([0-9a-f]+)", get_commit)
+    fake.route("POST", f"/repos/{repo}/git/blobs", create_blob)
+    fake.route("POST", f"/repos/{repo}/git/trees", create_tree)
+    fake.route("POST", f"/repos/{repo}/git/commits", create_commit)
+    fake.route("POST", f"/repos/{repo}/git/refs", create_ref)
 
 
 @dataclass
