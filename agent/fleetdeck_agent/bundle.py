@@ -37,9 +37,33 @@ class BundleError(Exception):
     """A bundle that cannot be used; the message names the offending entry."""
 
     def __init__(self, message: str, entry: Optional[str] = None):
-        self.message = message
+        self.message = _printable(message)
         self.entry = entry
-        super().__init__(message)
+        super().__init__(self.message)
+
+
+def _printable(text: str) -> str:
+    """Entry names are the archive's bytes: show undecodable bytes and control characters escaped,
+    so the message is valid UTF-8 for JSON answers and cannot move a terminal's cursor."""
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+# What reading a damaged, encrypted or oddly compressed archive raises, besides OSError. On some
+# malformed headers the standard library's parsers raise ValueError (undecodable names) or TypeError.
+_DAMAGED = (
+    zipfile.BadZipFile,
+    zlib.error,
+    tarfile.TarError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+    TypeError,
+)
 
 
 @dataclass
@@ -90,6 +114,8 @@ class _Entry:
 
 
 def _safe_name(raw: str) -> str:
+    if "\0" in raw:  # a pax header can carry one; no file system takes it
+        raise BundleError(f'Unsafe entry "{raw}" in bundle: names may not contain NUL bytes', raw)
     if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":" and raw[0].isalpha()):
         raise BundleError(f'Unsafe entry "{raw}" in bundle: absolute paths are not allowed', raw)
     parts = [part for part in raw.split("/") if part not in ("", ".")]
@@ -99,7 +125,7 @@ def _safe_name(raw: str) -> str:
 
 
 def _check_symlink(name: str, target: str) -> None:
-    if not target or target.startswith("/"):
+    if not target or target.startswith("/") or "\0" in target:
         raise BundleError(
             f'Unsafe entry "{name}" in bundle: symlink to "{target}" points outside the archive', name
         )
@@ -113,7 +139,7 @@ def _check_symlink(name: str, target: str) -> None:
 def _tar_entries(path: str) -> Iterator[_Entry]:
     try:
         tar = tarfile.open(path, mode="r|*")  # noqa: SIM115 - closed below
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (*_DAMAGED, OSError) as exc:
         raise BundleError(f"The bundle is not a readable tar archive: {exc}") from None
     with tar:
         try:
@@ -144,7 +170,7 @@ def _tar_entries(path: str) -> Iterator[_Entry]:
                         "special files are not allowed",
                         member.name,
                     )
-        except (tarfile.TarError, EOFError, OSError) as exc:
+        except (*_DAMAGED, OSError) as exc:
             if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
                 raise
             raise BundleError(f"The bundle is a damaged tar archive: {exc}") from None
@@ -153,15 +179,18 @@ def _tar_entries(path: str) -> Iterator[_Entry]:
 def _zip_entries(path: str) -> Iterator[_Entry]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (*_DAMAGED, OSError) as exc:
         raise BundleError(f"The bundle is not a readable zip archive: {exc}") from None
     with archive:
         for info in archive.infolist():
             name = _safe_name(info.filename)
             mode = (info.external_attr >> 16) & 0xFFFF
             if stat.S_ISLNK(mode):
-                with archive.open(info) as fh:
-                    target = fh.read(4096).decode("utf-8", "replace")
+                try:
+                    with archive.open(info) as fh:
+                        target = fh.read(4096).decode("utf-8", "replace")
+                except (*_DAMAGED, OSError) as exc:
+                    raise _damaged(info.filename, exc) from None
                 _check_symlink(name, target)
                 yield _Entry(name, SYMLINK, 0, 0o777, target)
             elif mode and (
@@ -261,9 +290,16 @@ def inspect_bundle(
     for entry in _entries(path, kind):
         tracker.see(entry)
         if tracker.wants(entry):
-            with entry.open() as fh:
-                tracker.appspecs[entry.name] = _read_limited(fh, entry.name)
+            try:
+                with entry.open() as fh:
+                    tracker.appspecs[entry.name] = _read_limited(fh, entry.name)
+            except (*_DAMAGED, OSError) as exc:
+                raise _damaged(entry.name, exc) from None
     return tracker.result(kind)
+
+
+def _damaged(name: str, exc: BaseException) -> BundleError:
+    return BundleError(f'The bundle entry "{name}" is damaged or cannot be read: {exc}', name)
 
 
 def _read_limited(fh, name: str) -> bytes:
@@ -336,67 +372,75 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
             )
         return real
 
-    for entry in _entries(path, kind):
-        tracker.see(entry)
-        if not entry.name:
-            continue
-        target = os.path.join(staging, entry.name)
-        parent = os.path.dirname(target)
-        inside(parent, entry)
-        os.makedirs(parent, exist_ok=True)
-        if entry.kind == DIRECTORY:
-            if os.path.lexists(target) and not os.path.isdir(target):
+    entry: Optional[_Entry] = None
+    try:
+        for entry in _entries(path, kind):
+            tracker.see(entry)
+            if not entry.name:
+                continue
+            target = os.path.join(staging, entry.name)
+            parent = os.path.dirname(target)
+            inside(parent, entry)
+            os.makedirs(parent, exist_ok=True)
+            if entry.kind == DIRECTORY:
+                if os.path.lexists(target) and not os.path.isdir(target):
+                    os.unlink(target)
+                os.makedirs(target, exist_ok=True)
+                os.chmod(target, (entry.mode & 0o777) | 0o700)
+                continue
+            if os.path.lexists(target):
+                if os.path.isdir(target) and not os.path.islink(target):
+                    raise BundleError(f'Bundle entry "{entry.name}" replaces a directory', entry.name)
                 os.unlink(target)
-            os.makedirs(target, exist_ok=True)
-            os.chmod(target, (entry.mode & 0o777) | 0o700)
-            continue
-        if os.path.lexists(target):
-            if os.path.isdir(target) and not os.path.islink(target):
-                raise BundleError(f'Bundle entry "{entry.name}" replaces a directory', entry.name)
-            os.unlink(target)
-        if entry.kind == SYMLINK:
-            os.symlink(entry.link, target)
-            links.append((entry.name, target))
-        elif entry.kind == HARDLINK:
-            source = os.path.join(staging, entry.link)
-            if not os.path.isfile(source):
-                raise BundleError(
-                    f'Unsafe entry "{entry.name}" in bundle: hardlink to "{entry.link}" does not '
-                    "point at an earlier file of the archive",
-                    entry.name,
+            if entry.kind == SYMLINK:
+                os.symlink(entry.link, target)
+                links.append((entry.name, target))
+            elif entry.kind == HARDLINK:
+                source = os.path.join(staging, entry.link)
+                if not os.path.isfile(source):
+                    raise BundleError(
+                        f'Unsafe entry "{entry.name}" in bundle: hardlink to "{entry.link}" does not '
+                        "point at an earlier file of the archive",
+                        entry.name,
+                    )
+                os.link(inside(source, entry), target)
+            else:
+                data: Optional[bytes] = b"" if tracker.wants(entry) else None
+                fd = os.open(
+                    target,
+                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                    (entry.mode & 0o777) | 0o600,
                 )
-            os.link(inside(source, entry), target)
-        else:
-            data: Optional[bytes] = b"" if tracker.wants(entry) else None
-            fd = os.open(
-                target,
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                (entry.mode & 0o777) | 0o600,
-            )
-            try:
-                with os.fdopen(fd, "wb") as out, entry.open() as src:
-                    while True:
-                        chunk = src.read(CHUNK)
-                        if not chunk:
-                            break
-                        written += len(chunk)
-                        if written > max_size:
-                            raise BundleError(
-                                f"The bundle expands past the {_human(max_size)} limit at entry "
-                                f'"{entry.name}"',
-                                entry.name,
-                            )
-                        out.write(chunk)
-                        if data is not None and len(data) <= MAX_APPSPEC_SIZE:
-                            data += chunk
-                if data is not None:
-                    tracker.appspecs[entry.name] = data
-            except OSError as exc:
-                if exc.errno == errno.ENOSPC:
-                    raise no_space_error(target, os.path.dirname(staging)) from None
-                raise
-            except (zipfile.BadZipFile, zlib.error, tarfile.TarError, EOFError) as exc:
-                raise BundleError(f'The bundle entry "{entry.name}" is damaged: {exc}', entry.name) from None
+                try:
+                    with os.fdopen(fd, "wb") as out, entry.open() as src:
+                        while True:
+                            chunk = src.read(CHUNK)
+                            if not chunk:
+                                break
+                            written += len(chunk)
+                            if written > max_size:
+                                raise BundleError(
+                                    f"The bundle expands past the {_human(max_size)} limit at entry "
+                                    f'"{entry.name}"',
+                                    entry.name,
+                                )
+                            out.write(chunk)
+                            if data is not None and len(data) <= MAX_APPSPEC_SIZE:
+                                data += chunk
+                    if data is not None:
+                        tracker.appspecs[entry.name] = data
+                except OSError as exc:
+                    if exc.errno == errno.ENOSPC:
+                        raise no_space_error(target, os.path.dirname(staging)) from None
+                    raise
+                except _DAMAGED as exc:
+                    raise _damaged(entry.name, exc) from None
+    except OSError as exc:  # the archive's own shape clashes (a file where it needs a folder), or a bad read
+        if entry is None or exc.errno == errno.ENOSPC:
+            raise
+        raise BundleError(
+            f'The bundle entry "{entry.name}" cannot be extracted: {exc.strerror or exc}', entry.name
+        ) from None
     for name, link in links:  # a later entry may have changed where an earlier link resolves
         inside(link, _Entry(name, SYMLINK, 0, 0))
     return tracker.result(kind)

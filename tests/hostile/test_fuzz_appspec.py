@@ -7,6 +7,7 @@ alias bombs and wrong types in every field. An error always names the file it wa
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import yaml
@@ -15,7 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 FILENAME = "bundle/appspec.yml"
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("FLEETDECK_FUZZ_EXAMPLES", "300")),  # raise it to fuzz longer
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 VALID = {
     "version": 0.0,
