@@ -142,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout", type=float, default=None, metavar="SECONDS", help="give up waiting after this long"
     )
 
+    cont = command(
+        "continue", "reroute traffic now: for a blue/green deployment waiting in Ready for a go-ahead"
+    )
+    cont.add_argument("deployment_id", metavar="DEPLOYMENT_ID")
+
     logs = command("logs", "print the hook output of a deployment")
     logs.add_argument("deployment_id", metavar="DEPLOYMENT_ID")
     logs.add_argument("--instance", "-i", default=None, help="only this host")
@@ -170,7 +175,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return USAGE
     try:
-        return getattr(commands, f"cmd_{args.command}")(args)
+        return getattr(commands, f"cmd_{args.command.replace('continue', 'continue_')}")(args)
     except CliError as exc:
         print(f"fleetdeck: error: {exc.message}", file=sys.stderr)
         return exc.code

@@ -269,6 +269,21 @@ def cmd_stop(args: argparse.Namespace) -> int:
     return _follow(api, args.deployment_id, args)
 
 
+def cmd_continue_(args: argparse.Namespace) -> int:
+    api = _api(args)
+    try:
+        answer = api.post(f"/api/v1/deployments/{_quote(args.deployment_id)}/continue/")
+    except ApiError as exc:
+        if exc.status == 404:
+            raise not_found(exc, f"Deployment {args.deployment_id!r}") from None
+        raise
+    if args.json:
+        emit_json(answer)
+    else:
+        print(f"{answer['id']} {answer['status']}")
+    return OK
+
+
 def cmd_logs(args: argparse.Namespace) -> int:
     api = _api(args)
     detail = _deployment(api, args.deployment_id)

@@ -101,6 +101,12 @@ class Watcher:
                 refresh = refresh or event.get("kind") in ("deployment", "target")
                 self._show(event)
             self.cursor = page["last_seq"]
+            if page["status"] == "Ready" and self.status != "Ready" and not self.quiet:
+                self._clear()
+                self.out.write(
+                    f"{self.id} is Ready: traffic moves when someone runs `fleetdeck continue {self.id}` "
+                    "(or the group's wait runs out)\n"
+                )
             self.status = page["status"]
             if refresh:
                 self._refresh_overview()

@@ -228,3 +228,11 @@ def test_on_a_terminal_progress_is_a_redrawn_bar(cli, group, project):
     assert "\r\x1b[K[##############################] 2/2 hosts (2 succeeded) Succeeded" in text
     assert "web-1: Succeeded" in text
     assert text.endswith("\r\x1b[K")  # the bar is cleared before the summary
+
+
+def test_continue_is_refused_for_an_in_place_deployment(cli, group, project):
+    make_fleet(project)
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    result = cli("continue", deployment_id)
+    assert result.code == ERROR
+    assert "only a blue/green deployment waiting in Ready can be continued" in result.err
