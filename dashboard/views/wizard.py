@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from dashboard.access import get_project_for_user
 from dashboard.forms_wizard import (
     ProjectStep,
     RepositoryStep,
@@ -18,10 +19,13 @@ from dashboard.forms_wizard import (
     TrackerStep,
     filters_from,
     parse_tag_pairs,
+    secret_of,
 )
 from dashboard.models import Membership, Project, Role
 from dashboard.starters import TEMPLATES, build_tgz
+from dashboard.starters import files as starter_files
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
+from integrations.models import GitHubConnection, JiraConnection
 
 SESSION_KEY = "setup_wizard"
 STEPS = [
@@ -91,6 +95,8 @@ def start(request: HttpRequest) -> HttpResponse:
 def step(request: HttpRequest, step: str) -> HttpResponse:
     if step == "review":
         return review(request)
+    if step == "starter-branch":
+        return starter_branch(request)
     if step not in FORMS:
         raise Http404("No such step.")
     state = _state(request)
@@ -100,13 +106,15 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
         return redirect("wizard_step", step=missing)
     form_class = FORMS[step]
     if request.method == "POST":
-        form = form_class(request.POST)
+        form = form_class(request.POST, stored=state.get(step), state=state)
         if form.is_valid():
             _save(request, step, form.cleaned_data)
             following = _first_missing(_state(request)) or "review"
             return redirect("wizard_step", step=following)
     else:
-        form = form_class(initial=state.get(step) or _suggestions(step, state))
+        form = form_class(
+            initial=state.get(step) or _suggestions(step, state), stored=state.get(step), state=state
+        )
     context = {
         "form": form,
         "step": step,
@@ -120,7 +128,7 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
         tags = (state.get("target") or {}).get("tags") or "role=web"
         context["command"] = agent_command(request, TOKEN_PLACEHOLDER, tags)
     if step == "tracker":
-        context["unavailable"] = TrackerStep.UNAVAILABLE
+        context["repository"] = (state.get("repository") or {}).get("repository", "")
     return render(request, "wizard/step.html", context)
 
 
@@ -135,7 +143,7 @@ def _revalidate(state: dict) -> dict[str, list[str]]:
     """Run every step's form again: a slug or an application name may have been taken meanwhile."""
     problems = {}
     for key, label, form_class in STEPS:
-        form = form_class(state.get(key) or {})
+        form = form_class(state.get(key) or {}, stored=state.get(key), state=state)
         if not form.is_valid():
             problems[label] = [f"{field}: {'; '.join(errors)}" for field, errors in form.errors.items()]
     return problems
@@ -169,6 +177,7 @@ def review(request: HttpRequest) -> HttpResponse:
                     {
                         **created,
                         "template": template,
+                        "offer": starter_branch_offer(created["project"], template),
                         "command": agent_command(request, created["raw_token"], state["target"]["tags"]),
                     },
                 )
@@ -199,6 +208,7 @@ def create_everything(user, state: dict) -> dict:
             deployment_config=DeploymentConfig.objects.get(name=target["deployment_config"]),
             tag_filters=filters_from(pairs),
         )
+        _connect(project, state)
         token, raw = RegistrationToken.issue(
             project=project,
             created_by=user,
@@ -206,6 +216,77 @@ def create_everything(user, state: dict) -> dict:
             description=f"Created by the setup wizard for {group}",
         )
     return {"project": project, "application": application, "group": group, "token": token, "raw_token": raw}
+
+
+def _connect(project: Project, state: dict) -> None:
+    """The GitHub repository and the issue tracker, stored the way the integrations pages store them."""
+    repository, tracker = state["repository"], state["tracker"]
+    if repository.get("kind") == "github":
+        connection = GitHubConnection(
+            project=project,
+            repository=repository["repository"],
+            default_branch=repository.get("default_branch") or "main",
+            api_url=repository.get("api_url") or "https://api.github.com",
+            token=secret_of(repository, "token"),
+        )
+        connection.ensure_webhook_secret()
+        connection.save()
+    if tracker["tracker"] == "jira":
+        JiraConnection.objects.create(
+            project=project,
+            server_url=tracker["jira_server_url"],
+            auth=tracker["jira_auth"],
+            email=tracker.get("jira_email", ""),
+            token=secret_of(tracker, "jira_token"),
+            jql=tracker.get("jira_jql", ""),
+        )
+
+
+STARTER_BRANCH = "fleetdeck/starter"
+
+
+def starter_branch_offer(project: Project, template) -> dict | None:
+    """What the "commit the starter bundle" form needs, when the project can use it."""
+    if template is None or template.path is None:
+        return None
+    connection = GitHubConnection.objects.filter(project=project).first()
+    if connection is None:
+        return None
+    return {
+        "repository": connection.repository,
+        "branch": STARTER_BRANCH,
+        "has_token": bool(connection.token),
+    }
+
+
+@require_http_methods(["POST"])
+def starter_branch(request: HttpRequest) -> HttpResponse:
+    """Commit the project's starter bundle to a new branch of its linked GitHub repository."""
+    from integrations import settings as isettings
+    from integrations.github.branches import BranchError, commit_files
+
+    project, _ = get_project_for_user(request, request.POST.get("project", ""), role=Role.CONTRIBUTOR)
+    template = TEMPLATES.get(project.template)
+    offer = starter_branch_offer(project, template)
+    if offer is None:
+        raise Http404("This project has no starter bundle or no linked GitHub repository.")
+    branch = (request.POST.get("branch") or STARTER_BRANCH).strip()
+    context = {"project": project, "template": template, "offer": {**offer, "branch": branch}}
+    connection = GitHubConnection.objects.get(project=project)
+    bundle = {p.as_posix(): (template.path / p).read_bytes() for p in starter_files(template)}
+    try:
+        context["committed"] = commit_files(
+            connection,
+            bundle,
+            branch=branch,
+            message=f"Fleetdeck starter bundle: {template.label}",
+            executable=frozenset(p for p in bundle if p.endswith(".sh")),
+            timeout=isettings.interactive_timeout(),
+        )
+    except BranchError as exc:
+        context["error"] = str(exc)
+        return render(request, "wizard/branch.html", context, status=400)
+    return render(request, "wizard/branch.html", context)
 
 
 @login_required

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 
 from dashboard.models import Membership, Project
 from deployments.models import Application, DeploymentGroup, RegistrationToken
+from integrations.models import GitHubConnection, JiraConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -76,8 +79,20 @@ def test_anonymous_users_are_sent_to_log_in(db):
         ("target", {"tags": "role=web, =x"}, "tags"),
         ("target", {"deployment_config": "CodeDeployDefault.Sometimes"}, "deployment_config"),
         ("target", {"application": "my app!"}, "application"),
-        ("tracker", {"tracker": "jira"}, "tracker"),
-        ("tracker", {"tracker": "github"}, "tracker"),
+        ("tracker", {"tracker": "jira"}, "jira_server_url"),
+        ("tracker", {"tracker": "jira"}, "jira_token"),
+        (
+            "tracker",
+            {"tracker": "jira", "jira_server_url": "https://acme.atlassian.net", "jira_token": "t"},
+            "jira_email",
+        ),
+        (
+            "tracker",
+            {"tracker": "jira", "jira_server_url": "not a url", "jira_auth": "pat"},
+            "jira_server_url",
+        ),
+        ("tracker", {"tracker": "bugzilla"}, "tracker"),
+        ("repository", {"kind": "github", "api_url": "not a url"}, "api_url"),
     ],
 )
 def test_each_step_refuses_bad_input(client, step, override, field):
@@ -197,8 +212,109 @@ def test_review_is_one_transaction_when_a_duplicate_application_slips_in(client,
     assert not RegistrationToken.objects.exists()
 
 
-def test_the_tracker_step_shows_integrations_disabled(client):
-    fill(client, "project", "repository", "target")
+JIRA = {
+    "tracker": "jira",
+    "jira_server_url": "https://acme.atlassian.net",
+    "jira_auth": "cloud",
+    "jira_email": "bot@acme.example",
+    "jira_token": "jira-secret-token-value",
+    "jira_jql": "project = SHOP",
+}
+
+
+def session_text(client) -> str:
+    return json.dumps(dict(client.session))
+
+
+def test_github_issues_needs_a_github_repository_from_step_2(client):
+    fill(client, "project")
+    post(client, "repository", kind="none", repository="")
+    fill(client, "target")
     body = client.get("/projects/new/tracker/").content.decode()
-    assert 'value="jira"' in body and "disabled" in body
-    assert "needs the JIRA integration" in body
+    assert "needs a GitHub repository (step 2)" in body
+    response = post(client, "tracker", tracker="github")
+    assert response.status_code == 200
+    assert "GitHub Issues needs a GitHub repository" in response.context["form"].errors["tracker"][0]
+
+
+def test_github_issues_of_the_linked_repository_become_the_tracker(client):
+    fill(client, "project", "repository", "target")
+    assert "the issues of acme/shop" in client.get("/projects/new/tracker/").content.decode()
+    assert post(client, "tracker", tracker="github").status_code == 302
+    assert "GitHub Issues of <code>acme/shop</code>" in client.get("/projects/new/review/").content.decode()
+    client.post("/projects/new/review/")
+    project = Project.objects.get(slug="shop")
+    assert project.issue_tracker == "github"
+    connection = GitHubConnection.objects.get(project=project)
+    assert connection.repository == "acme/shop" and connection.webhook_secret
+
+
+def test_a_jira_tracker_is_stored_encrypted_and_its_token_never_shown_again(client):
+    fill(client, "project", "repository", "target")
+    assert post(client, "tracker", **JIRA).status_code == 302
+    assert JIRA["jira_token"] not in session_text(client)  # encrypted in the session too
+    revisit = client.get("/projects/new/tracker/").content.decode()
+    assert JIRA["jira_token"] not in revisit and "•••• set" in revisit
+    # A revisit with the token left blank keeps it.
+    assert (
+        post(client, "tracker", **{**JIRA, "jira_token": "", "jira_jql": "project = OPS"}).status_code == 302
+    )
+    review = client.get("/projects/new/review/").content.decode()
+    assert "JIRA at <code>https://acme.atlassian.net</code>" in review and JIRA["jira_token"] not in review
+    assert nothing_exists() and not JiraConnection.objects.exists()
+
+    done = client.post("/projects/new/review/")
+    assert JIRA["jira_token"] not in done.content.decode()
+    project = Project.objects.get(slug="shop")
+    assert project.issue_tracker == "jira"
+    jira = JiraConnection.objects.get(project=project)
+    assert (jira.server_url, jira.email, jira.token, jira.jql) == (
+        "https://acme.atlassian.net",
+        "bot@acme.example",
+        JIRA["jira_token"],
+        "project = OPS",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT token FROM integrations_jiraconnection")
+        (stored,) = cursor.fetchone()
+    assert stored.startswith("fernet:") and JIRA["jira_token"] not in stored
+
+
+def test_a_github_token_from_step_2_is_encrypted_and_kept_on_a_revisit(client):
+    fill(client, "project")
+    assert post(client, "repository", token="ghp-wizard-secret", default_branch="trunk").status_code == 302
+    assert "ghp-wizard-secret" not in session_text(client)
+    page = client.get("/projects/new/repository/").content.decode()
+    assert "ghp-wizard-secret" not in page and "•••• set" in page
+    assert post(client, "repository", default_branch="trunk").status_code == 302  # blank token: kept
+    fill(client, "target", "tracker")
+    assert "token set" in client.get("/projects/new/review/").content.decode()
+    client.post("/projects/new/review/")
+    github = GitHubConnection.objects.get(project__slug="shop")
+    assert (github.token, github.default_branch, github.api_url) == (
+        "ghp-wizard-secret",
+        "trunk",
+        "https://api.github.com",
+    )
+
+
+def test_no_repository_means_no_github_connection(client):
+    fill(client, "project")
+    post(client, "repository", kind="none", repository="")
+    fill(client, "target", "tracker")
+    client.post("/projects/new/review/")
+    assert Project.objects.filter(slug="shop", repository="").exists()
+    assert not GitHubConnection.objects.exists() and not JiraConnection.objects.exists()
+
+
+def test_a_bad_jira_setting_found_at_review_creates_nothing(client, monkeypatch):
+    fill(client, "project", "repository", "target")
+    post(client, "tracker", **JIRA)
+    from dashboard.views import wizard
+
+    def broken(project, state):
+        raise IntegrityError("jira connection clash")
+
+    monkeypatch.setattr(wizard, "_connect", broken)
+    assert client.post("/projects/new/review/").status_code == 400
+    assert nothing_exists() and not JiraConnection.objects.exists()
