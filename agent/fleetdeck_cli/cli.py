@@ -7,11 +7,12 @@ Results (ids, plans, statuses, JSON) go to stdout; progress, hints and errors go
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 from fleetdeck_cli import __version__
-from fleetdeck_cli.errors import INTERRUPTED, USAGE, CliError
+from fleetdeck_cli.errors import INTERRUPTED, OK, USAGE, CliError
 
 EPILOG = """\
 The server and token come from --url / FLEETDECK_URL and FLEETDECK_TOKEN (or FLEETDECK_TOKEN_FILE),
@@ -182,3 +183,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:
+        # `fleetdeck logs ... | head`: the reader left; say nothing more, even at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return OK
