@@ -8,6 +8,7 @@ died mid-event; on start it is reported Failed (UnknownError), as the protocol r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -271,18 +272,8 @@ class Agent:
                 log.warning(
                     "Command %s was in progress when the agent stopped: reporting it Failed", command_id
                 )
-                now = utcnow()
-                completion = {
-                    "status": "Failed",
-                    "started_at": record.get("started_at") or now,
-                    "ended_at": now,
-                    "diagnostics": {
-                        "error_code": "UnknownError",
-                        "script_name": "",
-                        "message": RESTART_MESSAGE,
-                        "log_tail": "",
-                    },
-                }
+                completion = _agent_failure(RESTART_MESSAGE)
+                completion["started_at"] = record.get("started_at") or completion["started_at"]
             else:
                 log.info("Re-sending the completion of command %s", command_id)
             if self._complete(command_id, completion):
@@ -305,6 +296,14 @@ class Agent:
         next_commands = data.get("commands") if isinstance(data, dict) else None
         self.prefetched = [c for c in next_commands or [] if c.get("id") not in self.done]
         return True
+
+    def _mark(self, path: str, record: dict) -> None:
+        """Write the restart record. On a full disk go on without it: a crash mid-event is then
+        caught by the server's sweep instead of by this agent's next start."""
+        try:
+            write_text_atomic(path, json.dumps(record))
+        except OSError as exc:
+            log.warning("Could not write %s (%s): going on without a restart record", path, exc)
 
     def handle(self, command: dict) -> None:
         command_id = str(command.get("id", ""))
@@ -334,7 +333,7 @@ class Agent:
             except _GaveUp:
                 return
             started = utcnow()
-            write_text_atomic(ongoing, json.dumps({"command": command, "started_at": started}))
+            self._mark(ongoing, {"command": command, "started_at": started})
             log.info("Running %s for %s (%s)", event, command.get("deployment_id"), command_id)
             shipper = LogShipper(
                 self.client, command_id, self.config.heartbeat_interval, self._backoff(), self._give_up
@@ -344,6 +343,8 @@ class Agent:
             unsent: List[dict] = []
             try:
                 completion = execute(command, self.root, shipper.add, self.options, cancel=self.cancel)
+            except OSError as exc:  # its own log files could not be written: a full disk, most often
+                completion = _agent_failure(f"{event} failed: {exc} (free space under {self.root.root})")
             finally:
                 unsent = shipper.close()
             # The last lines ride with the completion: one request less per event.
@@ -365,13 +366,22 @@ class Agent:
                 diagnostics["error_code"],
                 diagnostics["message"],
             )
-            write_text_atomic(
-                ongoing, json.dumps({"command": command, "started_at": started, "completion": completion})
-            )
+            self._mark(ongoing, {"command": command, "started_at": started, "completion": completion})
             if self._complete(command_id, completion):
-                os.unlink(ongoing)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(ongoing)
         finally:
             self.busy = False
+
+
+def _agent_failure(message: str) -> dict:
+    now = utcnow()
+    return {
+        "status": "Failed",
+        "started_at": now,
+        "ended_at": now,
+        "diagnostics": {"error_code": "UnknownError", "script_name": "", "message": message, "log_tail": ""},
+    }
 
 
 def run_agent(config: Config) -> int:
