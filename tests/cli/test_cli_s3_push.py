@@ -5,48 +5,26 @@ from __future__ import annotations
 
 import hashlib
 
-import boto3
 import pytest
+from aws_fixtures import aws_client
 from cli_helpers import APPSPEC, bundle_folder
 from integration_helpers import make_aws
 
 from deployments.models import Revision
 
 
-@pytest.fixture(scope="module")
-def moto_url():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3(moto_url, monkeypatch):
-    import requests
-
-    requests.post(f"{moto_url}/moto-api/reset", timeout=5)
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    client = boto3.client(
-        "s3",
-        endpoint_url=moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+def s3(aws_env):
+    client = aws_client("s3", aws_env)
     client.create_bucket(Bucket="releases")
     client.put_bucket_versioning(Bucket="releases", VersioningConfiguration={"Status": "Enabled"})
     return client
 
 
 def test_push_to_s3_stores_the_bundle_there_and_registers_an_s3_revision(
-    cli, application, project, s3, moto_url, tmp_path
+    cli, application, project, s3, aws_env, tmp_path
 ):
-    make_aws(project, moto_url)
+    make_aws(project, aws_env)
     source = bundle_folder(tmp_path / "src")
     result = cli(
         "push",
@@ -86,8 +64,8 @@ def test_without_an_aws_connection_the_push_is_refused_and_nothing_is_registered
     assert s3.list_objects_v2(Bucket="releases").get("KeyCount") == 0
 
 
-def test_a_missing_bucket_is_refused_with_its_name(cli, application, project, s3, moto_url, tmp_path):
-    make_aws(project, moto_url)
+def test_a_missing_bucket_is_refused_with_its_name(cli, application, project, s3, aws_env, tmp_path):
+    make_aws(project, aws_env)
     source = bundle_folder(tmp_path / "src")
     result = cli("push", "-a", "shop-app", "-s", str(source), "--s3", "s3://no-such-bucket/x")
     assert result.code == 1
