@@ -252,14 +252,18 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return _follow(api, args.deployment_id, args, show_logs=args.logs)
 
 
-def cmd_stop(args: argparse.Namespace) -> int:
-    api = _api(args)
+def _deployment_action(api: Api, deployment_id: str, action: str) -> dict:
     try:
-        answer = api.post(f"/api/v1/deployments/{_quote(args.deployment_id)}/stop/")
+        return api.post(f"/api/v1/deployments/{_quote(deployment_id)}/{action}/")
     except ApiError as exc:
         if exc.status == 404:
-            raise not_found(exc, f"Deployment {args.deployment_id!r}") from None
+            raise not_found(exc, f"Deployment {deployment_id!r}") from None
         raise
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    api = _api(args)
+    answer = _deployment_action(api, args.deployment_id, "stop")
     if args.json and not args.wait:
         emit_json(answer)
     elif not args.json:
@@ -270,13 +274,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 
 
 def cmd_continue_(args: argparse.Namespace) -> int:
-    api = _api(args)
-    try:
-        answer = api.post(f"/api/v1/deployments/{_quote(args.deployment_id)}/continue/")
-    except ApiError as exc:
-        if exc.status == 404:
-            raise not_found(exc, f"Deployment {args.deployment_id!r}") from None
-        raise
+    answer = _deployment_action(_api(args), args.deployment_id, "continue")
     if args.json:
         emit_json(answer)
     else:

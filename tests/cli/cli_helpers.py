@@ -6,19 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from api_helpers import APPSPEC, bundle_files
 from fleetdeck_cli.cli import main
-
-APPSPEC = """\
-version: 0.0
-os: linux
-files:
-  - source: app
-    destination: /opt/shop
-hooks:
-  ApplicationStart:
-    - location: scripts/start.sh
-      timeout: 60
-"""
 
 
 @dataclass
@@ -42,14 +31,13 @@ class Cli:
 
 
 def bundle_folder(root: Path, appspec: str = APPSPEC) -> Path:
-    """A folder `push` accepts: appspec, an executable hook script and an app file."""
-    (root / "scripts").mkdir(parents=True)
-    (root / "app").mkdir()
-    (root / "appspec.yml").write_text(appspec)
-    start = root / "scripts" / "start.sh"
-    start.write_text("#!/bin/sh\necho started\n")
-    os.chmod(start, 0o755)  # noqa: S103 - a hook script must be executable
-    (root / "app" / "index.html").write_text("<h1>shop</h1>\n")
+    """The API tests' bundle as a folder `push` accepts: appspec, executable hook script, app file."""
+    for name, data in bundle_files(appspec).items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        if name.endswith(".sh"):
+            os.chmod(path, 0o755)  # noqa: S103 - a hook script must be executable
     return root
 
 

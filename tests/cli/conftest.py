@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-# Reuse the integration tests' one-object helpers (make_instance, finish) rather than copying them.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
+# Reuse the API and integration tests' helpers (bundle files, make_instance, finish) rather than copying them.
+for _folder in ("api", "integrations"):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / _folder))
 
-from cli_helpers import Cli
+from cli_helpers import Cli  # noqa: E402 - after the sys.path set-up above
 
 
 @pytest.fixture(autouse=True)

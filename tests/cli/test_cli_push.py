@@ -37,9 +37,9 @@ def test_the_bundle_keeps_modes_and_relative_paths(tmp_path):
             members = {m.name: m for m in tar.getmembers()}
     finally:
         os.unlink(path)
-    assert set(members) == {"appspec.yml", "app", "app/index.html", "scripts", "scripts/start.sh"}
+    assert set(members) == {"appspec.yml", "app", "app/index.html", "hooks", "hooks/start.sh"}
     assert count == 3
-    assert members["scripts/start.sh"].mode & 0o111
+    assert members["hooks/start.sh"].mode & 0o111
     assert members["app/index.html"].uid == 0 and members["app/index.html"].uname == ""
 
 
@@ -71,18 +71,18 @@ def test_nothing_is_sent_when_the_appspec_is_invalid(offline_cli, tmp_path, monk
 
 def test_a_missing_hook_script_is_named_with_its_appspec_line(offline_cli, tmp_path):
     source = bundle_folder(tmp_path / "src")
-    (source / "scripts" / "start.sh").unlink()
+    (source / "hooks" / "start.sh").unlink()
     result = offline_cli("push", "-a", "shop-app", "-s", str(source))
     assert result.code == USAGE
-    assert "appspec.yml, line 8: ApplicationStart script scripts/start.sh does not exist" in result.err
+    assert "appspec.yml, line 8: ApplicationStart script hooks/start.sh does not exist" in result.err
 
 
 def test_a_script_that_is_not_executable_is_refused(offline_cli, tmp_path):
     source = bundle_folder(tmp_path / "src")
-    os.chmod(source / "scripts" / "start.sh", 0o644)
+    os.chmod(source / "hooks" / "start.sh", 0o644)
     result = offline_cli("push", "-a", "shop-app", "-s", str(source))
     assert result.code == USAGE
-    assert "scripts/start.sh is not executable (chmod +x" in result.err
+    assert "hooks/start.sh is not executable (chmod +x" in result.err
 
 
 def test_a_missing_files_source_is_refused(offline_cli, tmp_path):
@@ -135,5 +135,8 @@ def test_a_file_that_is_not_an_archive_is_refused(tmp_path):
 def test_pushing_to_an_unknown_application_says_so(cli, project, tmp_path):
     result = cli("push", "-a", "nope", "-s", str(bundle_folder(tmp_path / "src")))
     assert result.code == 1
-    assert "Application 'nope' not found, or you are not a member of its project" in result.err
+    assert (
+        "Application 'nope' not found, or you are not a member of its project (No Application matches"
+        in result.err
+    )
     assert not Revision.objects.exists()
