@@ -237,7 +237,7 @@ def shutdown(running) -> None:
 
 
 def _interrupt(signum, frame):
-    """SIGTERM stops the stack the way Ctrl-C does."""
+    """Ctrl-C and SIGTERM both stop the stack."""
     raise KeyboardInterrupt
 
 
@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     from dashboard.demo import DemoError
 
     stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs")
+    # Explicitly: a shell that starts us in the background would have SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     demo = None
     code = 0
