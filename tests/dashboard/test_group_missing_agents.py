@@ -78,6 +78,13 @@ def test_an_unreachable_aws_is_a_clear_message_not_a_500(group, aws_env):
     assert "/integrations/p/shop/" in html  # the owner gets the way to fix it
 
 
+def test_a_discovery_that_has_not_run_yet_claims_nothing(group, aws_env):
+    make_aws(group.application.project, aws_env)
+    Ec2Discovery.objects.create(group=group, tag_filters=[{"key": "role", "value": "web"}])
+    html = page(group)
+    assert "Not checked yet" in html and "Every EC2 instance" not in html
+
+
 def test_a_group_without_discovery_says_so(group, aws_env):
     make_aws(group.application.project, aws_env)
     html = page(group, "contributor")
