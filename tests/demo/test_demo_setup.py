@@ -25,7 +25,7 @@ import requests
 
 from config.stack import free_port
 from dashboard.demo import hosts
-from dashboard.demo.sample import port_in_use
+from dashboard.demo.sample import alive, port_in_use
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("demo_driver.py")
@@ -76,14 +76,6 @@ class Lines:
         raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.seen))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
-
-
 def _processes_of(var_dir: Path) -> dict[int, str]:
     """Every live process that names the var directory in its command line or environment."""
     marker = str(var_dir).encode()
@@ -96,7 +88,7 @@ def _processes_of(var_dir: Path) -> dict[int, str]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if (marker in cmdline or marker in environ) and _alive(int(entry.name)):
+        if (marker in cmdline or marker in environ) and alive(int(entry.name)):
             found[int(entry.name)] = cmdline.replace(b"\0", b" ").decode(errors="replace")
     return found
 
@@ -104,7 +96,7 @@ def _processes_of(var_dir: Path) -> dict[int, str]:
 def _assert_nothing_left(var_dir: Path, pids: dict[str, int] | None = None, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        left = {name: pid for name, pid in (pids or {}).items() if _alive(pid)}
+        left = {name: pid for name, pid in (pids or {}).items() if alive(pid)}
         strays = _processes_of(var_dir)
         if not left and not strays:
             return

@@ -1,0 +1,75 @@
+"""The demo's rows: `manage.py demo_setup` twice gives one of each, and the same login."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+
+from dashboard.demo import PROJECT_SLUG, TAG_SET, hosts, seed
+from dashboard.models import Membership, Project, Role
+from deployments.models import Application, DeploymentGroup, Instance, RegistrationToken
+
+pytestmark = pytest.mark.django_db
+
+
+def _setup(settings, tmp_path) -> str:
+    settings.VAR_DIR = tmp_path
+    out = io.StringIO()
+    call_command("demo_setup", stdout=out)
+    return out.getvalue()
+
+
+def test_demo_setup_twice_creates_each_row_once_and_prints_the_same_login(settings, tmp_path):
+    first, second = _setup(settings, tmp_path), _setup(settings, tmp_path)
+    password = (tmp_path / "demo" / "login").read_text().strip()
+    assert f"Demo login: demo / {password}" in first
+    assert first == second
+    assert (tmp_path / "demo" / "login").stat().st_mode & 0o777 == 0o600
+    assert authenticate(username="demo", password=password) is not None
+    project = Project.objects.get(slug=PROJECT_SLUG)
+    assert Membership.objects.get(project=project).role == Role.OWNER
+    group = DeploymentGroup.objects.get(application__project=project)
+    assert (group.name, group.deployment_config.name, group.tag_set) == (
+        "web",
+        "CodeDeployDefault.HalfAtATime",
+        TAG_SET,
+    )
+    assert Project.objects.count() == Application.objects.count() == 1
+
+
+def test_a_changed_demo_password_is_set_back_to_the_printed_one(settings, tmp_path):
+    _setup(settings, tmp_path)
+    user = authenticate(username="demo", password=(tmp_path / "demo" / "login").read_text().strip())
+    user.set_password("something else")
+    user.save()
+    output = _setup(settings, tmp_path)
+    password = output.rsplit(" / ", 1)[1].strip()
+    assert authenticate(username="demo", password=password) is not None
+
+
+def test_it_refuses_an_application_of_the_same_name_in_another_project(settings, tmp_path):
+    Application.objects.create(name="demo-web")
+    with pytest.raises(CommandError, match="already exists outside the 'demo' project"):
+        _setup(settings, tmp_path)
+
+
+def test_a_stored_credential_counts_only_for_its_own_instance_in_the_demo_project(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    user, _ = seed.ensure_login(tmp_path)
+    project, _, _ = seed.ensure_project(user)
+    raw = seed.registration_token(project, user)
+    token = RegistrationToken.find_usable(raw)
+    assert token.project == project and token.tags == {"env": "demo", "role": "web"}
+    host, other = hosts(tmp_path)[:2]
+    instance = Instance(name=host.name, project=project, registration_token=token)
+    credential = instance.rotate_credential()
+    instance.save()
+    assert seed.registered(host, project, credential)
+    assert not seed.registered(other, project, credential)
+    assert not seed.registered(host, project, "fdi_wrong")
+    assert not seed.registered(host, project, None)
+    instance.deregister()
+    assert not seed.registered(host, project, credential)
