@@ -232,3 +232,23 @@ def test_a_bad_setting_gets_the_apis_error_on_its_field_and_loses_nothing(group,
     api_messages = json.dumps(api.json())
     for message in form.errors[field]:
         assert json.dumps(message)[1:-1] in api_messages, (message, api_messages)
+
+
+def test_a_group_matched_by_a_tag_set_keeps_it_while_the_filters_are_left_blank(group):
+    tag_set = [
+        [{"key": "role", "value": "web", "type": "KEY_AND_VALUE"}],
+        [{"key": "env", "value": "", "type": "KEY_ONLY"}],
+    ]
+    DeploymentGroup.objects.filter(pk=group.pk).update(tag_filters=[], tag_set=tag_set)
+    client = client_as(group, "contributor")
+    assert (
+        client.post(URL, form_data(tag_filters="", ignore_application_stop_failures="on")).status_code == 302
+    )
+    group.refresh_from_db()
+    assert group.tag_set == tag_set and group.ignore_application_stop_failures
+    # Typing filters replaces the tag set, as the API allows one or the other.
+    assert client.post(URL, form_data(tag_filters="role=api")).status_code == 302
+    group.refresh_from_db()
+    assert group.tag_set == [] and group.tag_filters == [
+        {"key": "role", "value": "api", "type": "KEY_AND_VALUE"}
+    ]
