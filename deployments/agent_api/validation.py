@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.dateparse import parse_datetime
 
 from deployments.models import EventStatus, ScriptErrorCode
 from deployments.models.application import NAME_VALIDATOR
@@ -10,6 +11,7 @@ from deployments.models.application import NAME_VALIDATOR
 MAX_LOG_LINES = 1000
 MAX_LINE_CHARS = 16_384
 MAX_TAGS = 50
+MAX_COUNTER = 2**31 - 1  # sequence numbers and timeouts live in 32-bit columns
 
 
 class BadRequest(Exception):
@@ -46,6 +48,15 @@ def text(body: dict, field: str, *, required: bool = False, max_length: int = 25
     return value
 
 
+def positive_int(body: dict, field: str) -> int | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_COUNTER:
+        raise BadRequest(field, f"must be a positive integer up to {MAX_COUNTER}")
+    return value
+
+
 def instance_name(body: dict) -> str:
     name = text(body, "name", required=True, max_length=100)
     try:
@@ -66,8 +77,8 @@ def log_lines(body: dict) -> list[dict]:
         if not isinstance(line, dict):
             raise BadRequest(f"lines[{index}]", "must be an object")
         seq = line.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
-            raise BadRequest(f"lines[{index}].seq", "must be a positive integer")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= MAX_COUNTER:
+            raise BadRequest(f"lines[{index}].seq", f"must be a positive integer up to {MAX_COUNTER}")
         value = line.get("text", "")
         if not isinstance(value, str):
             raise BadRequest(f"lines[{index}].text", "must be a string")
@@ -103,4 +114,20 @@ def completion(body: dict) -> tuple[str, dict]:
         if not isinstance(value, str):
             raise BadRequest(f"diagnostics.{key}", "must be a string")
         clean[key] = value[-limit:] if key == "log_tail" else value[:limit]
+    for key in ("started_at", "ended_at"):
+        timestamp(body, key)
     return status, clean
+
+
+def timestamp(body: dict, field: str) -> str:
+    """An optional ISO 8601 date and time, such as 2026-01-31T12:00:00Z."""
+    value = body.get(field)
+    if value is None or value == "":
+        return ""
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible, such as month 13
+        parsed = None
+    if parsed is None:
+        raise BadRequest(field, "must be an ISO 8601 date and time, such as 2026-01-31T12:00:00Z")
+    return value

@@ -58,7 +58,7 @@ def _body(request: HttpRequest) -> dict:
         return {}
     try:
         body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested past the parser's depth
         raise BadRequest("body", "is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("body", "must be a JSON object")
@@ -256,9 +256,7 @@ def _not_found(command_id) -> JsonResponse:
 
 @agent_endpoint()
 async def ack(request: HttpRequest, instance: Instance, body: dict, command_id):
-    timeout = body.get("timeout_seconds")
-    if timeout is not None and (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 1):
-        raise BadRequest("timeout_seconds", "must be a positive integer")
+    timeout = validation.positive_int(body, "timeout_seconds")
     command = await db(engine.ack_command)(command_id, instance, timeout)
     if command is None:
         return _not_found(command_id)
