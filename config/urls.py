@@ -8,6 +8,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include("deployments.api.urls")),
     path("agent/v1/", include("deployments.agent_api.urls")),
+    path("agent/", include("deployments.agent_dist.urls")),
     path("integrations/", include("integrations.urls")),
     path("", include("dashboard.urls")),
 ]
