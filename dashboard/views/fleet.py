@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from deployments.agent_dist.views import public_server_url
 from deployments.models import RegistrationToken
 
 from ..access import get_project_for_user
@@ -37,47 +38,25 @@ def parse_tags(raw: str) -> dict[str, str]:
     return tags
 
 
-def server_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
+def install_commands(request: HttpRequest, token: str | None = None) -> dict[str, str]:
+    """The one line that installs an agent from this server, and the lines around it.
 
-
-def install_commands(
-    request: HttpRequest, token: str | None = None, tags: dict | None = None
-) -> dict[str, str]:
-    """The exact shell lines for installing, registering and running an agent, for the templates."""
-    tag_args = " ".join(f"--tag {shlex.quote(f'{k}={v}')}" for k, v in (tags or {"role": "web"}).items())
-    register = (
-        f"/opt/fleetdeck-agent/venv/bin/fleetdeck-agent register --server {shlex.quote(server_url(request))} "
-        f'--token {shlex.quote(token) if token else TOKEN_PLACEHOLDER} {tag_args} --name "$(hostname)"'
-    )
+    The real token appears only where it may be shown (right after it is created); elsewhere a
+    placeholder. The token's tags apply to every host registered with it, so none are repeated.
+    """
+    server = public_server_url(request)
+    script = f"{server}/agent/install.sh"
+    fetch = f"curl -fsSL {shlex.quote(script)} | sudo sh -s --"
     return {
-        "install": (
+        "install": f"{fetch} --token {shlex.quote(token) if token else TOKEN_PLACEHOLDER}",
+        "uninstall": f"{fetch} --uninstall",
+        "script_url": script,
+        "manual": (
             "python3 -m venv /opt/fleetdeck-agent/venv\n"
-            "cd /path/to/fleetdeck-checkout\n"
-            "/opt/fleetdeck-agent/venv/bin/pip install ./agent"
+            "/opt/fleetdeck-agent/venv/bin/pip install --no-index "
+            f"--find-links {shlex.quote(server + '/agent/dist/')} fleetdeck-agent"
         ),
-        "register": register,
-        "run": "/opt/fleetdeck-agent/venv/bin/fleetdeck-agent run",
-        "systemd": SYSTEMD_UNIT,
-        "enable": "sudo systemctl daemon-reload && sudo systemctl enable --now fleetdeck-agent",
     }
-
-
-SYSTEMD_UNIT = """\
-# /etc/systemd/system/fleetdeck-agent.service
-[Unit]
-Description=Fleetdeck deployment agent
-After=network-online.target
-Wants=network-online.target
-
-[Service]
-ExecStart=/opt/fleetdeck-agent/venv/bin/fleetdeck-agent run
-Restart=always
-RestartSec=5
-
-[Install]
-WantedBy=multi-user.target
-"""
 
 
 @login_required
@@ -176,7 +155,7 @@ def token_create(request: HttpRequest, slug: str) -> HttpResponse:
             created_by=request.user,
         )
         # Rendered, not redirected: the raw token exists only in this response.
-        context.update(token=token, raw=raw, commands=install_commands(request, raw, token.tags or None))
+        context.update(token=token, raw=raw, commands=install_commands(request, raw))
         return render(request, "dashboard/fleet_token_created.html", context, status=201)
     return render(request, "dashboard/fleet_token_new.html", context)
 

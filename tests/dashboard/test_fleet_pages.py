@@ -162,9 +162,7 @@ def test_creating_a_token_shows_it_once_with_the_install_command(project):
     raw = re.search(r'value="(fdr_[^"]+)"', response.content.decode()).group(1)
     assert RegistrationToken.find_usable(raw) == token
     html = response.content.decode()
-    assert f"--token {raw}" in html
-    assert "--server http://testserver" in html
-    assert "--tag role=web" in html
+    assert f"curl -fsSL http://testserver/agent/install.sh | sudo sh -s -- --token {raw}" in html
     assert raw not in client.get("/p/shop/fleet/tokens/").content.decode()
 
 
@@ -216,10 +214,8 @@ def test_owner_sees_create_and_revoke_buttons(project):
 
 def test_install_page_shows_the_exact_commands(project):
     html = client_as(project, "viewer").get("/p/shop/fleet/install/").content.decode()
-    assert "pip install ./agent" in html
-    assert "fleetdeck-agent register --server http://testserver --token &lt;token&gt; --tag role=web" in html
-    assert "fleetdeck-agent run" in html
-    assert "ExecStart=/opt/fleetdeck-agent/venv/bin/fleetdeck-agent run" in html
+    assert "curl -fsSL http://testserver/agent/install.sh | sudo sh -s -- --token &lt;token&gt;" in html
+    assert "--find-links http://testserver/agent/dist/ fleetdeck-agent" in html
 
 
 def test_group_page_shows_config_filters_hosts_and_recent_deployments(project):
