@@ -7,7 +7,6 @@ import re
 import pytest
 from aws_fixtures import aws_client
 from dashboard_helpers import make_app, make_group, make_instance, make_member, make_project
-from django.core.cache import cache
 from django.test import Client
 
 from deployments.models import DeploymentGroup
@@ -79,7 +78,6 @@ def test_a_group_behind_elb_target_groups_shows_the_load_balancers_dns_name(proj
 
 def test_aws_errors_fall_back_to_the_host_with_the_reason(project, aws_env, settings):
     settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = 1.0
-    cache.clear()
     elb_group(
         project, "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/gone/0123456789abcdef"
     )
