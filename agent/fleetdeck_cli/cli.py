@@ -51,6 +51,9 @@ def _wait_options(parser: argparse.ArgumentParser) -> None:
         help="give up waiting after this long (exit 5)",
     )
     parser.add_argument("--logs", action="store_true", help="also print hook output while waiting")
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress while waiting, only the summary"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -212,7 +212,8 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 
 def _follow(api: Api, deployment_id: str, args: argparse.Namespace, *, show_logs: bool = False) -> int:
-    detail = Watcher(api, deployment_id, show_logs=show_logs).run(timeout=args.timeout)
+    watcher = Watcher(api, deployment_id, show_logs=show_logs, quiet=getattr(args, "quiet", False))
+    detail = watcher.run(timeout=args.timeout)
     if args.json:
         emit_json(detail)
     for line in summary(detail):

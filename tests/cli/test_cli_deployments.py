@@ -85,6 +85,9 @@ def test_wait_exits_0_when_the_deployment_succeeds(cli, group, project):
     assert result.code == 0, result.err
     assert f"Deployment {deployment_id} Succeeded" in result.err
     assert f"{deployment_id} deployment Succeeded" in result.err  # plain progress lines off a TTY
+    quiet = cli("wait", deployment_id, "--quiet")
+    assert quiet.code == 0
+    assert quiet.err.splitlines()[0] == f"Deployment {deployment_id} Succeeded"  # the summary alone
 
 
 def test_wait_exits_3_and_shows_the_failing_script_when_it_fails(cli, group, project):
