@@ -12,4 +12,9 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-application = ASGIStaticFilesHandler(get_asgi_application())
+django_application = ASGIStaticFilesHandler(get_asgi_application())
+
+# The agent API skips the middleware stack (see deployments/agent_api/asgi.py).
+from deployments.agent_api.asgi import AgentASGIHandler, route  # noqa: E402 - after Django is set up
+
+application = route(AgentASGIHandler(), django_application)
