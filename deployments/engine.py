@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections import Counter
 from datetime import datetime, timedelta
 
@@ -52,6 +53,7 @@ HEALTH_MESSAGE = (
     "experiencing problems."
 )
 RESTART_MESSAGE = "Failing in-progress lifecycle event after an agent restart"
+_batch = threading.local()  # agent_calls: the deployments its transaction already asked to advance
 
 
 class DeploymentError(Exception):
@@ -65,6 +67,13 @@ class DeploymentError(Exception):
 def _enqueue_advance(deployment_id: str) -> None:
     from .tasks import advance_deployment
 
+    batch = getattr(_batch, "advances", None)
+    if batch is not None:
+        # A batch of agent calls that ends many hosts asks for one advance, not one per host
+        # (advance looks at the whole deployment anyway).
+        if deployment_id in batch:
+            return
+        batch.add(deployment_id)
     transaction.on_commit(lambda: advance_deployment.delay(deployment_id))
 
 
@@ -550,13 +559,15 @@ def _payload(deployment: Deployment, event: LifecycleEvent, names: list[str]) ->
     }
 
 
-def _issue(deployment: Deployment, events: list[LifecycleEvent]) -> None:
+def _issue(
+    deployment: Deployment, events: list[LifecycleEvent], sequences: dict[str, list[str]] | None = None
+) -> None:
     """Create one command per agent event (the OneToOne on lifecycle_event refuses a second one);
     hand server events (health checks, traffic) to a worker."""
     if not events:
         return
     # Every host of one role runs the same sequence, snapshotted at start: one look-up per role.
-    sequences: dict[str, list[str]] = {}
+    sequences = dict(sequences or {})
     for event in events:
         if event.target.role not in sequences:
             sequences[event.target.role] = list(
@@ -597,19 +608,30 @@ def _enqueue_server_event(event_id: int) -> None:
 
 def _lock_command(command_id, instance: Instance | None) -> tuple[Deployment, HostCommand] | None:
     """Lock the deployment, then the command. Returns None if the command is not this instance's."""
-    query = HostCommand.objects.filter(pk=command_id)
-    if instance is not None:
-        query = query.filter(instance=instance)
-    deployment_id = query.values_list("deployment_id", flat=True).first()
+    deployment_id = command_deployment(command_id, instance)
     if deployment_id is None:
         return None
     deployment = _lock(deployment_id)
-    command = (
+    return deployment, _locked_commands(deployment, [command_id])[str(command_id)]
+
+
+def command_deployment(command_id, instance: Instance | None) -> str | None:
+    """The deployment a command belongs to (None if it is not this instance's). Takes no lock."""
+    query = HostCommand.objects.filter(pk=command_id)
+    if instance is not None:
+        query = query.filter(instance=instance)
+    return query.values_list("deployment_id", flat=True).first()
+
+
+def _locked_commands(deployment: Deployment, command_ids) -> dict[str, HostCommand]:
+    """Lock commands of a locked deployment, in one query and in primary-key order; keyed by str(id)."""
+    commands = (
         HostCommand.objects.select_for_update(of=("self",))
         .select_related("lifecycle_event__target__instance")
-        .get(pk=command_id)
+        .filter(pk__in=set(command_ids), deployment_id=deployment.id)
+        .order_by("pk")
     )
-    return deployment, command
+    return {str(command.pk): command for command in commands}
 
 
 def ack_command(command_id, instance: Instance, timeout_seconds: int | None) -> HostCommand | None:
@@ -617,18 +639,21 @@ def ack_command(command_id, instance: Instance, timeout_seconds: int | None) -> 
         locked = _lock_command(command_id, instance)
         if locked is None:
             return None
-        deployment, command = locked
-        if command.status != CommandStatus.ISSUED:
-            return command
-        command.status = CommandStatus.ACKED
-        command.acked_at = timezone.now()
-        if timeout_seconds:
-            command.timeout_seconds = timeout_seconds
-        command.save(update_fields=["status", "acked_at", "timeout_seconds"])
-        event = command.lifecycle_event
-        if event.status == EventStatus.PENDING:
-            event.move_to(EventStatus.IN_PROGRESS, instance_name=instance.name, deployment_id=deployment.id)
+        return _ack(*locked, instance, timeout_seconds)
+
+
+def _ack(deployment: Deployment, command: HostCommand, instance: Instance, timeout_seconds) -> HostCommand:
+    if command.status != CommandStatus.ISSUED:
         return command
+    command.status = CommandStatus.ACKED
+    command.acked_at = timezone.now()
+    if timeout_seconds:
+        command.timeout_seconds = timeout_seconds
+    command.save(update_fields=["status", "acked_at", "timeout_seconds"])
+    event = command.lifecycle_event
+    if event.status == EventStatus.PENDING:
+        event.move_to(EventStatus.IN_PROGRESS, instance_name=instance.name, deployment_id=deployment.id)
+    return command
 
 
 def record_logs(command_id, instance: Instance, lines: list[dict]) -> int | None:
@@ -637,8 +662,11 @@ def record_logs(command_id, instance: Instance, lines: list[dict]) -> int | None
         locked = _lock_command(command_id, instance)
         if locked is None:
             return None
-        deployment, command = locked
-        return _store_lines(deployment, command, instance.name, lines)
+        return _logs(*locked, instance, lines)
+
+
+def _logs(deployment: Deployment, command: HostCommand, instance: Instance, lines: list[dict]) -> int:
+    return _store_lines(deployment, command, instance.name, lines)
 
 
 def _store_lines(deployment: Deployment, command: HostCommand, instance_name: str, lines: list[dict]) -> int:
@@ -692,17 +720,78 @@ def complete_command(
         locked = _lock_command(command_id, instance)
         if locked is None:
             return None
-        deployment, command = locked
-        if not command.is_open:
-            return command
-        if lines:
-            # The hook's last lines, sent with the completion so they precede the result in the log.
-            _store_lines(deployment, command, command.lifecycle_event.target.instance.name, lines)
-        command.status = CommandStatus.COMPLETED
-        command.completed_at = timezone.now()
-        command.save(update_fields=["status", "completed_at"])
-        _record_result(deployment, command.lifecycle_event, status, diagnostics, started_at, ended_at)
+        return _complete(*locked, instance, status, diagnostics, started_at, ended_at, lines)
+
+
+def _complete(
+    deployment: Deployment,
+    command: HostCommand,
+    instance: Instance | None,
+    status: str,
+    diagnostics: dict,
+    started_at=None,
+    ended_at=None,
+    lines: list[dict] | None = None,
+) -> HostCommand:
+    if not command.is_open:
         return command
+    if lines:
+        # The hook's last lines, sent with the completion so they precede the result in the log.
+        _store_lines(deployment, command, command.lifecycle_event.target.instance.name, lines)
+    command.status = CommandStatus.COMPLETED
+    command.completed_at = timezone.now()
+    command.save(update_fields=["status", "completed_at"])
+    _record_result(deployment, command.lifecycle_event, status, diagnostics, started_at, ended_at)
+    return command
+
+
+AGENT_CALLS = {"ack": _ack, "log": _logs, "complete": _complete}
+
+
+def _agent_calls(deployment_id: str, calls: list[tuple]) -> list:
+    with eventlog.batched(deployment_id):
+        try:
+            deployment = _lock(deployment_id)
+        except Deployment.DoesNotExist:
+            return [None] * len(calls)
+        commands = _locked_commands(deployment, [command_id for _, command_id, _, _ in calls])
+        out = []
+        for op, command_id, instance, args in calls:
+            command = commands.get(str(command_id))
+            if command is None or (instance is not None and command.instance_id != instance.pk):
+                out.append(None)
+            else:
+                out.append(AGENT_CALLS[op](deployment, command, instance, *args))
+        return out
+
+
+def agent_calls(deployment_id: str, calls: list[tuple]) -> list:
+    """Run many agents' calls on one deployment together: one transaction, one deployment lock, one
+    event-log write and one commit for the lot, instead of one each (the lock serialises them anyway).
+
+    Each call is `(op, command_id, instance, args)` with op one of AGENT_CALLS; each result is what
+    ack_command / record_logs / complete_command would return, in order. The calls are applied one
+    after another under the lock, exactly as separate transactions would be. If the batch fails, each
+    call is retried in a transaction of its own, so one bad call cannot fail the others; its result is
+    then the exception it raised.
+    """
+    try:
+        with transaction.atomic():
+            _batch.advances = set()
+            try:
+                return _agent_calls(deployment_id, calls)
+            finally:
+                _batch.advances = None  # before the commit runs the on-commit hooks
+    except Exception:
+        if len(calls) == 1:
+            raise
+    out = []
+    for call in calls:
+        try:
+            out.append(agent_calls(deployment_id, [call])[0])
+        except Exception as exc:  # handed to that call's caller
+            out.append(exc)
+    return out
 
 
 def _record_result(deployment, event: LifecycleEvent, status: str, diagnostics: dict, started_at, ended_at):
@@ -754,12 +843,11 @@ def finish_server_event(
 
 def _after_event(deployment: Deployment, target: DeploymentTarget, event: LifecycleEvent) -> None:
     if event.status in (EventStatus.SUCCEEDED, EventStatus.SKIPPED):
-        nxt = (
-            LifecycleEvent.objects.filter(target=target, position__gt=event.position)
-            .select_related("target__instance")
-            .order_by("position")
-            .first()
-        )
+        # One query gives the next event and the host's whole sequence (for the command payload).
+        events = list(LifecycleEvent.objects.filter(target=target).order_by("position"))
+        nxt = next((e for e in events if e.position > event.position), None)
+        if nxt is not None:
+            nxt.target = target
         stopping = deployment.error_code in (ErrorCode.MANUAL_STOP, ErrorCode.ALARM_ACTIVE)
         if (
             nxt is not None
@@ -772,7 +860,8 @@ def _after_event(deployment: Deployment, target: DeploymentTarget, event: Lifecy
             _enqueue_advance(deployment.id)
             return
         if nxt is not None and deployment.status in RUNNING and not stopping:
-            _issue(deployment, [nxt])  # the fast path: no task round trip between a host's events
+            # The fast path: no task round trip between a host's events.
+            _issue(deployment, [nxt], {target.role: [e.name for e in events]})
             return
         if nxt is not None:
             _skip_remaining(target)

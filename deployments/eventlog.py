@@ -7,6 +7,9 @@ lock until commit, so rows become visible in sequence order and a reader never s
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -14,6 +17,7 @@ from . import realtime
 from .models.deployment import DeploymentEvent
 
 _FIELDS = ("instance", "event", "status", "error_code", "message")
+_batches = threading.local()
 
 
 def entry(kind: str, **fields) -> dict:
@@ -21,9 +25,28 @@ def entry(kind: str, **fields) -> dict:
     return fields
 
 
+@contextlib.contextmanager
+def batched(deployment_id: str):
+    """Inside a transaction: hold this deployment's entries and write them in one go on the way out
+    (one sequence update, one insert, one announcement), in the order they were appended. append()
+    returns 0 for held entries. Nothing is written if the block raises."""
+    held: list[dict] = []
+    outer = getattr(_batches, "current", None)
+    _batches.current = (str(deployment_id), held)
+    try:
+        yield
+    finally:
+        _batches.current = outer
+    append(deployment_id, held)
+
+
 def append(deployment_id: str, entries: list[dict]) -> int:
     """Store entries under fresh sequence numbers; return the last one. Call inside a transaction."""
     if not entries:
+        return 0
+    batch = getattr(_batches, "current", None)
+    if batch is not None and batch[0] == str(deployment_id):
+        batch[1].extend(entries)
         return 0
     table = DeploymentEvent._meta.get_field("deployment").related_model._meta.db_table
     with connection.cursor() as cursor:

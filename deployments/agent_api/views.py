@@ -164,11 +164,24 @@ def _open_commands(instance: Instance, agent_version: str) -> list[dict]:
     if agent_version and agent_version != instance.agent_version:
         Instance.objects.filter(pk=instance.pk).update(agent_version=agent_version)
         instance.agent_version = agent_version
-    commands = HostCommand.objects.filter(instance=instance, status=CommandStatus.ISSUED).order_by(
+    return _open_commands_for([instance.pk]).get(instance.pk, [])
+
+
+def _open_commands_for(instance_ids: list[int]) -> dict[int, list[dict]]:
+    """What a poll would hand each of these instances now: up to 20 issued commands, oldest first."""
+    commands = HostCommand.objects.filter(instance_id__in=instance_ids, status=CommandStatus.ISSUED).order_by(
         "issued_at"
     )
-    out = [{"id": str(c.id), "issued_at": c.issued_at.isoformat(), **c.payload} for c in commands[:20]]
-    _external_sources(out)
+    if len(instance_ids) == 1:
+        commands = commands[:20]
+    out: dict[int, list[dict]] = {}
+    for c in commands:
+        mine = out.setdefault(c.instance_id, [])
+        if len(mine) < 20:
+            mine.append({"id": str(c.id), "issued_at": c.issued_at.isoformat(), **c.payload})
+    for listed in out.values():
+        _external_sources(listed)
+        _remember_deployments(listed)
     return out
 
 
@@ -254,10 +267,108 @@ def _not_found(command_id) -> JsonResponse:
     return _error(404, f"Command {command_id} is not assigned to this agent.")
 
 
+class Combiner:
+    """Agent calls on the same deployment, arriving together, run together.
+
+    Every ack, log and completion takes its deployment's row lock (the event log's sequence numbers
+    and the orchestration need it), so on a large deployment they queue on that lock one transaction
+    and one commit at a time. Here the calls that arrive while one batch runs wait for the next one,
+    and each batch is one transaction (`engine.agent_calls`): the same guarantees, a fraction of the
+    lock hand-offs, round trips and commits. A call alone is a batch of one, with no added wait.
+    """
+
+    MAX_BATCH = 200
+
+    def __init__(self) -> None:
+        self.queues: dict[tuple, list] = {}
+        self.tasks: set[asyncio.Task] = set()
+
+    async def call(self, deployment_id: str, op: str, command_id, instance: Instance, *args):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        key = (id(loop), deployment_id)
+        queue = self.queues.get(key)
+        if queue is None:
+            queue = self.queues[key] = []
+            task = loop.create_task(self._drain(key, deployment_id))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+        queue.append(((op, command_id, instance, args), future))
+        return await future
+
+    async def _drain(self, key: tuple, deployment_id: str) -> None:
+        queue = self.queues[key]
+        try:
+            while queue:
+                batch = queue[: self.MAX_BATCH]
+                del queue[: len(batch)]
+                try:
+                    results = await db(_run_batch)(deployment_id, [call for call, _ in batch])
+                except Exception as exc:
+                    results = [exc] * len(batch)
+                for (_, future), result in zip(batch, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+        finally:
+            self.queues.pop(key, None)
+            for _, future in queue:
+                if not future.done():
+                    future.set_exception(RuntimeError("the agent call batch was cancelled"))
+
+
+def _run_batch(deployment_id: str, calls: list[tuple]) -> list:
+    """One batch: the calls in one transaction, then, after the commit, every completing host's next
+    commands in one query (the completion's answer)."""
+    results = engine.agent_calls(deployment_id, calls)
+    completed = [
+        call[2].pk
+        for call, result in zip(calls, results, strict=True)
+        if call[0] == "complete" and isinstance(result, HostCommand)
+    ]
+    if not completed:
+        return results
+    open_by_instance = _open_commands_for(completed)
+    return [
+        (result, open_by_instance.get(call[2].pk, []))
+        if call[0] == "complete" and isinstance(result, HostCommand)
+        else result
+        for call, result in zip(calls, results, strict=True)
+    ]
+
+
+combiner = Combiner()
+
+# Which deployment a command belongs to never changes: remember it for the commands this process
+# handed out, so an ack or completion needs no look-up before joining its deployment's batch.
+_COMMAND_DEPLOYMENTS: dict[str, str] = {}
+_COMMAND_DEPLOYMENTS_MAX = 200_000
+
+
+def _remember_deployments(commands: list[dict]) -> None:
+    for command in commands:
+        if len(_COMMAND_DEPLOYMENTS) >= _COMMAND_DEPLOYMENTS_MAX:
+            _COMMAND_DEPLOYMENTS.pop(next(iter(_COMMAND_DEPLOYMENTS)))
+        _COMMAND_DEPLOYMENTS[command["id"]] = command["deployment_id"]
+
+
+async def _agent_call(op: str, command_id, instance: Instance, *args):
+    """Run op on the command through its deployment's batch; None if it is not this instance's."""
+    deployment_id = _COMMAND_DEPLOYMENTS.get(str(command_id))
+    if deployment_id is None:
+        deployment_id = await db(engine.command_deployment)(command_id, instance)
+        if deployment_id is None:
+            return None
+    return await combiner.call(deployment_id, op, command_id, instance, *args)
+
+
 @agent_endpoint()
 async def ack(request: HttpRequest, instance: Instance, body: dict, command_id):
     timeout = validation.positive_int(body, "timeout_seconds")
-    command = await db(engine.ack_command)(command_id, instance, timeout)
+    command = await _agent_call("ack", command_id, instance, timeout)
     if command is None:
         return _not_found(command_id)
     if command.status == CommandStatus.CANCELLED:
@@ -270,7 +381,7 @@ async def ack(request: HttpRequest, instance: Instance, body: dict, command_id):
 @agent_endpoint()
 async def log_lines(request: HttpRequest, instance: Instance, body: dict, command_id):
     lines = validation.log_lines(body)
-    stored = await db(engine.record_logs)(command_id, instance, lines)
+    stored = await _agent_call("log", command_id, instance, lines)
     if stored is None:
         return _not_found(command_id)
     return JsonResponse({"stored": stored})
@@ -280,13 +391,21 @@ async def log_lines(request: HttpRequest, instance: Instance, body: dict, comman
 async def complete(request: HttpRequest, instance: Instance, body: dict, command_id):
     status, diagnostics = validation.completion(body)
     lines = validation.log_lines(body) if body.get("lines") else None
-    command = await db(engine.complete_command)(
-        command_id, instance, status, diagnostics, body.get("started_at"), body.get("ended_at"), lines
+    done = await _agent_call(
+        "complete",
+        command_id,
+        instance,
+        status,
+        diagnostics,
+        body.get("started_at"),
+        body.get("ended_at"),
+        lines,
     )
-    if command is None:
+    if done is None:
         return _not_found(command_id)
-    # Hand back the host's next commands, so the agent goes straight on without a poll.
-    commands = await db(_open_commands)(instance, "")
+    # Hand back the host's next commands (fetched right after the batch committed), so the agent
+    # goes straight on without a poll.
+    command, commands = done
     return JsonResponse(
         {"status": command.lifecycle_event.status, "commands": _absolutize(request, commands)}
     )
