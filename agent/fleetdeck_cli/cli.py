@@ -151,6 +151,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cont.add_argument("deployment_id", metavar="DEPLOYMENT_ID")
 
+    listing = command("deployments", "list recent deployments, newest first")
+    listing.add_argument("--application", "-a", default=None, help="only this application")
+    listing.add_argument(
+        "--group", "-g", default=None, help="only this deployment group (with --application)"
+    )
+    listing.add_argument(
+        "--status",
+        default=None,
+        choices=["Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"],
+    )
+    listing.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+
+    revisions = command("revisions", "list an application's revisions, newest first")
+    revisions.add_argument("--application", "-a", required=True, help="application name")
+    revisions.add_argument("--limit", type=int, default=20, help="at most this many (default 20)")
+
     logs = command("logs", "print the hook output of a deployment")
     logs.add_argument("deployment_id", metavar="DEPLOYMENT_ID")
     logs.add_argument("--instance", "-i", default=None, help="only this host")

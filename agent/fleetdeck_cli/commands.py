@@ -221,6 +221,69 @@ def _follow(api: Api, deployment_id: str, args: argparse.Namespace, *, show_logs
     return exit_code(detail)
 
 
+# -- listings ------------------------------------------------------------------------------------
+
+
+def _pages(api: Api, path: str, params: dict, limit: int) -> list:
+    rows: list = []
+    page = 1
+    while len(rows) < limit:
+        answer = api.get(path, {**params, "page": page})
+        rows.extend(answer.get("results", []))
+        if not answer.get("next"):
+            break
+        page += 1
+    return rows[:limit]
+
+
+def cmd_deployments(args: argparse.Namespace) -> int:
+    if args.group and not args.application:
+        raise CliError("--group needs --application (group names are per application)", USAGE)
+    api = _api(args)
+    group = f"{args.application}/{args.group}" if args.group else None
+    params = {"application": args.application, "deployment_group": group, "status": args.status}
+    rows = _pages(api, "/api/v1/deployments/", params, max(args.limit, 1))
+    if args.json:
+        emit_json(rows)
+        return OK
+    for row in rows:
+        code = f" {row['error_code']}" if row.get("error_code") else ""
+        who = row.get("created_by") or row["creator"]
+        print(
+            f"{row['id']}  {row['status'] + code:<28} {row['application']}/{row['deployment_group']}  "
+            f"rev {row['revision']}  {row.get('created_at', '')[:19]}  {who}"
+        )
+    if not rows:
+        _say("No deployments match.")
+    return OK
+
+
+def cmd_revisions(args: argparse.Namespace) -> int:
+    api = _api(args)
+    try:
+        rows = _pages(
+            api, f"/api/v1/applications/{_quote(args.application)}/revisions/", {}, max(args.limit, 1)
+        )
+    except ApiError as exc:
+        if exc.status == 404:
+            raise not_found(exc, f"Application {args.application!r}") from None
+        raise
+    if args.json:
+        emit_json(rows)
+        return OK
+    for row in rows:
+        where = row["source"]
+        if row["source"] == "s3":
+            where = f"s3://{row['location'].get('bucket')}/{row['location'].get('key')}"
+        print(
+            f"{row['id']:>6}  {row.get('created_at', '')[:19]}  {row['bundle_type']:<4} {where}  "
+            f"{row.get('description', '')}"
+        )
+    if not rows:
+        _say(f"{args.application} has no revisions yet.")
+    return OK
+
+
 # -- status, wait, stop, logs ---------------------------------------------------------------------
 
 

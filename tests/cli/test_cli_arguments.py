@@ -5,7 +5,19 @@ from __future__ import annotations
 import pytest
 from fleetdeck_cli.cli import build_parser, main
 
-COMMANDS = ["configure", "push", "plan", "deploy", "status", "wait", "stop", "continue", "logs"]
+COMMANDS = [
+    "configure",
+    "push",
+    "plan",
+    "deploy",
+    "status",
+    "wait",
+    "stop",
+    "continue",
+    "deployments",
+    "revisions",
+    "logs",
+]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

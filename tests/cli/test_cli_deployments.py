@@ -239,3 +239,27 @@ def test_continue_is_refused_for_an_in_place_deployment(cli, group, project):
     result = cli("continue", deployment_id)
     assert result.code == ERROR
     assert "only a blue/green deployment waiting in Ready can be continued" in result.err
+
+
+def test_deployments_lists_newest_first_with_filters(cli, group, project):
+    make_fleet(project)
+    first = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    finish(first, "Failed")
+    second = deploy(cli, "--latest")
+    lines = cli("deployments", "-a", "shop-app", "-g", "web").out.splitlines()
+    assert [line.split()[0] for line in lines] == [second, first]
+    assert lines[1].split()[1:3] == ["Failed", "HEALTH_CONSTRAINTS"]
+    failed = json.loads(cli("deployments", "--status", "Failed", "--json").out)
+    assert [row["id"] for row in failed] == [first]
+    assert cli("deployments", "--limit", "1").out.split()[0] == second
+    assert cli("deployments", "-g", "web").code == 2
+
+
+def test_revisions_lists_an_applications_revisions(cli, group):
+    older, newer = make_revision(group.application), make_revision(group.application)
+    newer.description = "abc123"
+    newer.save()
+    lines = cli("revisions", "-a", "shop-app").out.splitlines()
+    assert [int(line.split()[0]) for line in lines] == [newer.pk, older.pk]
+    assert lines[0].endswith("abc123")
+    assert cli("revisions", "-a", "nope").code == ERROR
