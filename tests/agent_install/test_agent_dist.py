@@ -88,11 +88,13 @@ def test_the_install_script_names_this_server_and_carries_the_unit(client, setti
 
 def test_a_fresh_venv_installs_the_agent_with_no_index_from_the_served_wheelhouse(live_server, tmp_path):
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    # Without its own pip, which the test's pip drives (--python): the same install, seconds sooner.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     report = tmp_path / "report.json"
     env = {"PATH": "/usr/bin:/bin", "PIP_CONFIG_FILE": "/dev/null", "HOME": str(tmp_path)}
     dist = f"{live_server.url}/agent/dist/"
-    pip = [venv / "bin" / "pip", "install", "--no-cache-dir", "--disable-pip-version-check", "--quiet"]
+    pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "--no-cache-dir"]
+    pip += ["--disable-pip-version-check", "--quiet"]
     subprocess.run(
         [*pip, "--no-index", "--find-links", dist, "--report", report, "fleetdeck-agent"], check=True, env=env
     )
