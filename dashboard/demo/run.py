@@ -200,9 +200,15 @@ class Demo:
                 last = line
             if deployment.status in DEPLOYMENT_TERMINAL:
                 self.status = deployment.status
-                self.error = (
-                    f"{deployment.error_code}: {deployment.error_message}" if deployment.error_code else ""
+                problems = (
+                    [f"{deployment.error_code}: {deployment.error_message}"] if deployment.error_code else []
                 )
+                missed = deployment.targets.exclude(status="Succeeded").values_list(
+                    "instance__name", flat=True
+                )
+                if missed:  # HalfAtATime succeeds with a host down: say which
+                    problems.append(f"not succeeded on {', '.join(sorted(missed))}")
+                self.error = "; ".join(problems)
                 return
             time.sleep(0.3)
         self.status = "Unfinished"

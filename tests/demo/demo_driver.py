@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -22,7 +23,9 @@ def main() -> int:
     from dashboard.demo.run import Demo
 
     demo = Demo(Stack(port=int(sys.argv[1]), log_dir=settings.VAR_DIR / "logs"), settings.VAR_DIR)
-    demo.out = lambda line: print(line, file=sys.stderr, flush=True)
+    demo.out = lambda line: print(
+        f"[{time.monotonic() - demo.started:5.1f} s] {line}", file=sys.stderr, flush=True
+    )
     try:
         demo.setup()
         redis_pid = settings.VAR_DIR / "redis.pid"
@@ -30,7 +33,12 @@ def main() -> int:
         pids.update({f"app-{h.name}": int(h.pidfile.read_text()) for h in demo.hosts if h.pidfile.exists()})
         if redis_pid.exists():
             pids["redis"] = int(redis_pid.read_text())
-        print(json.dumps({"status": demo.status, "deployment": demo.deployment_id, "pids": pids}), flush=True)
+        print(
+            json.dumps(
+                {"status": demo.status, "error": demo.error, "deployment": demo.deployment_id, "pids": pids}
+            ),
+            flush=True,
+        )
         sys.stdin.readline()
     finally:
         shutdown(demo)

@@ -11,9 +11,9 @@ import sys
 import tarfile
 import urllib.request
 
+from demo_helpers import quiet_ports
 from fleetdeck_agent.appspec import parse_appspec
 
-from config.stack import free_port
 from dashboard.demo import DemoHost
 from dashboard.demo.sample import alive, build_bundle, prepare_host, stop_services
 
@@ -50,7 +50,7 @@ def test_the_bundle_has_the_label_an_appspec_the_agent_parses_and_executable_hoo
 
 
 def test_a_second_revision_stops_the_first_server_and_serves_its_own_label(tmp_path):
-    host = _host(tmp_path, free_port())
+    host = _host(tmp_path, quiet_ports(1))
     try:
         first = _local(tmp_path, host, "demo v1")
         assert first.returncode == 0, first.stdout + first.stderr

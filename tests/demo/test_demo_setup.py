@@ -21,23 +21,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import requests
+from demo_helpers import quiet_ports
 
-from config.stack import free_port
 from dashboard.demo import hosts
-from dashboard.demo.sample import alive, port_in_use
+from dashboard.demo.sample import alive
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 DRIVER = Path(__file__).with_name("demo_driver.py")
-
-
-def _port_base() -> int:
-    """The first of four consecutive free ports."""
-    for _ in range(50):
-        base = free_port()
-        if base + 3 < 65536 and not any(port_in_use(base + i) for i in range(1, 4)):
-            return base
-    raise AssertionError("no four consecutive free ports")
 
 
 def _env(var_dir: Path, port_base: int) -> dict[str, str]:
@@ -49,11 +41,20 @@ def _env(var_dir: Path, port_base: int) -> dict[str, str]:
     return env
 
 
-class Lines:
-    """A child's stdout, read by a thread so waits can time out."""
+def _log_tails(var_dir: Path, lines: int = 12) -> str:
+    """The end of every log the demo wrote, for a failure message."""
+    out = []
+    for log in sorted((var_dir / "logs").glob("*.log")):
+        tail = log.read_text(errors="replace").splitlines()[-lines:]
+        out.append(f"--- {log.name}\n" + "\n".join(tail))
+    return "\n".join(out)
 
-    def __init__(self, proc: subprocess.Popen):
-        self.proc, self.seen, self._queue = proc, [], queue.Queue()
+
+class Lines:
+    """A child's stdout, read by a thread so waits can time out; failures show the demo's logs."""
+
+    def __init__(self, proc: subprocess.Popen, var_dir: Path):
+        self.proc, self.var_dir, self.seen, self._queue = proc, var_dir, [], queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -61,7 +62,7 @@ class Lines:
             self._queue.put(raw.decode(errors="replace").rstrip("\n"))
         self._queue.put(None)
 
-    def wait_for(self, pattern: str, timeout: float = 150) -> re.Match:
+    def wait_for(self, pattern: str, timeout: float = 300) -> re.Match:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -73,7 +74,12 @@ class Lines:
             self.seen.append(line)
             if match := re.search(pattern, line):
                 return match
-        raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.seen))
+        raise AssertionError(
+            f"no line matching {pattern!r}; output so far:\n"
+            + "\n".join(self.seen)
+            + "\n"
+            + _log_tails(self.var_dir)
+        )
 
 
 def _processes_of(var_dir: Path) -> dict[int, str]:
@@ -135,7 +141,7 @@ def _start_driver(var_dir: Path, env: dict, port: int) -> tuple[subprocess.Popen
         [sys.executable, str(DRIVER), str(port)],
         cwd=BASE_DIR, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    report = json.loads(Lines(proc).wait_for(r"^\{.*\}$").group(0))
+    report = json.loads(Lines(proc, var_dir).wait_for(r"^\{.*\}$").group(0))
     return proc, report
 
 
@@ -152,15 +158,17 @@ def _log_in(url: str, password: str) -> requests.Session:
     return session
 
 
+@pytest.mark.timeout(900)  # two full demo runs; a loaded 2-core machine makes each take minutes
 def test_make_demo_deploys_the_sample_app_for_real_and_a_second_run_reuses_everything(tmp_path):
     var_dir = tmp_path / "var"
-    env = _env(var_dir, _port_base())
-    demo_hosts = hosts(var_dir, int(env["FLEETDECK_DEMO_PORT_BASE"]))
+    base = quiet_ports(6)  # two web ports, then the four hosts' ports
+    env = _env(var_dir, base + 2)
+    demo_hosts = hosts(var_dir, base + 2)
 
     # 1. The setup steps alone: everything is created, the agents register, the rollout succeeds.
-    proc, report = _start_driver(var_dir, env, free_port())
+    proc, report = _start_driver(var_dir, env, base)
     try:
-        assert report["status"] == "Succeeded", report
+        assert (report["status"], report["error"]) == ("Succeeded", ""), report
         assert set(report["pids"]) >= {"web", "worker", "beat", "redis"} | {
             f"agent-{h.name}" for h in demo_hosts
         }
@@ -205,18 +213,19 @@ def test_make_demo_deploys_the_sample_app_for_real_and_a_second_run_reuses_every
     assert not any(h.pidfile.exists() for h in demo_hosts)
 
     # 2. `make demo` again, the real command: nothing new but a revision and its deployment.
-    port = free_port()
+    port = base + 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "config.stack", "--demo", "--port", str(port)],
         cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    lines = Lines(proc)
+    lines = Lines(proc, var_dir)
     try:
         password = lines.wait_for(r"log in as demo / (\S+)").group(1)
         assert password == (var_dir / "demo" / "login").read_text().strip()
         lines.wait_for(r"Ctrl-C stops everything")
         status = json.loads((var_dir / "demo" / "status.json").read_text())
-        assert status["status"] == "Succeeded" and status["deployment"] != report["deployment"], status
+        assert (status["status"], status["error"]) == ("Succeeded", ""), status
+        assert status["deployment"] != report["deployment"]
         assert _counts(var_dir) == {**counts, "revisions": 2, "deployments": 2}
         assert "Registered" not in "\n".join(lines.seen), "the agents should reuse their credentials"
         assert "Revision: demo v2" in _fetch(demo_hosts[2].url)
@@ -246,7 +255,7 @@ def test_make_demo_says_which_port_is_taken_and_leaves_nothing_running(tmp_path)
         port = taken.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "config.stack", "--demo", "--port", str(port)],
-            cwd=BASE_DIR, env=_env(var_dir, _port_base()), capture_output=True, text=True, timeout=120,
+            cwd=BASE_DIR, env=_env(var_dir, quiet_ports(4)), capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert result.returncode == 1
     assert f"Port {port} on 127.0.0.1 is already in use" in result.stderr
