@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 
 import pytest
 import redis
-from e2e_harness import Api, Fleet
+from e2e_harness import api_user, fleet_of, stack_env
 
 from config.stack import Stack
 
@@ -41,15 +39,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(transaction=True))
 
 
-def _database_url(settings_dict: dict) -> str:
-    if settings_dict["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings_dict['NAME']}"
-    user = settings_dict.get("USER") or ""
-    password = settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    return f"postgres://{auth}{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
-
-
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.conf import settings
@@ -74,15 +63,7 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     lb_script.write_text(LB_SCRIPT.format(lb_dir=lb_dir))
     lb_script.chmod(0o755)
     env = {
-        "DATABASE_URL": _database_url(connection.settings_dict),
-        "REDIS_URL": settings.REDIS_URL,
-        "FLEETDECK_VAR_DIR": str(settings.VAR_DIR),
-        "FLEETDECK_STORAGE_DIR": str(base / "storage"),
-        "FLEETDECK_QUEUE": f"e2e-{uuid.uuid4().hex[:8]}",
-        "FLEETDECK_SWEEP_INTERVAL": "1",
-        "FLEETDECK_AGENT_OFFLINE_AFTER": "4",
-        "FLEETDECK_AGENT_PICKUP_TIMEOUT": "60",
-        "FLEETDECK_HOOK_TIMEOUT_GRACE": "5",
+        **stack_env(base, settings.REDIS_URL, "e2e"),
         "FLEETDECK_ALARM_POLL_INTERVAL": "1",
         "FLEETDECK_TRAFFIC_COMMAND_FILELB": str(lb_script),
         # Alarms are read with the standard AWS chain; the tests point groups at a local moto server.
@@ -103,18 +84,10 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture
 def api(live_stack, transactional_db):
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
-    user = get_user_model().objects.create_user(f"e2e-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
-    return Api(live_stack.url, Token.objects.create(user=user).key)
+    return api_user(live_stack.url, "e2e")
 
 
 @pytest.fixture
 def fleet(live_stack, api, tmp_path):
-    fleet = Fleet(server=live_stack.url, api=api, base=tmp_path, env={"FLEETDECK_AGENT_BACKOFF_CAP": "1"})
-    yield fleet
-    fleet.stop_all()
-    if os.environ.get("FLEETDECK_KEEP_E2E"):
-        return
-    shutil.rmtree(tmp_path / "agents", ignore_errors=True)
+    with fleet_of(live_stack.url, api, tmp_path) as fleet:
+        yield fleet

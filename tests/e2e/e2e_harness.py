@@ -3,8 +3,10 @@ bundles whose hooks record what ran, and a small API client."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from pathlib import Path
 import requests
 
 AGENT = [sys.executable, "-m", "fleetdeck_agent"]
+AGENT_ENV = {"FLEETDECK_AGENT_BACKOFF_CAP": "1"}
 EVENTS = ("ApplicationStop", "BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService")
 
 # One hook for every event. It learns its host from its own path (<agents>/<name>/root/...),
@@ -172,9 +175,24 @@ class Fleet:
             agent = Agent(name=name, home=self.base / "agents" / name)
             agent.home.mkdir(parents=True, exist_ok=True)
             subprocess.run(
-                [*AGENT, "register", "--server", self.server, "--token", token, "--name", name,
-                 "--root", str(agent.root), "--config", str(agent.config)],
-                env=self._env(), check=True, capture_output=True, timeout=60,
+                [
+                    *AGENT,
+                    "register",
+                    "--server",
+                    self.server,
+                    "--token",
+                    token,
+                    "--name",
+                    name,
+                    "--root",
+                    str(agent.root),
+                    "--config",
+                    str(agent.config),
+                ],
+                env=self._env(),
+                check=True,
+                capture_output=True,
+                timeout=60,
             )
             self.agents[name] = agent
             self.run(agent)
@@ -185,7 +203,10 @@ class Fleet:
         log = open(agent.log, "ab")  # noqa: SIM115 - owned by the child
         agent.proc = subprocess.Popen(
             [*AGENT, "run", "--config", str(agent.config)],
-            env=self._env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
@@ -207,3 +228,55 @@ class Fleet:
                     agent.proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     os.killpg(agent.proc.pid, signal.SIGKILL)
+
+
+# --- the live stack, shared by tests/e2e and tests/faults ---------------------------------------
+
+
+def database_url(settings_dict: dict) -> str:
+    """The test database as a DATABASE_URL for the stack's processes."""
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or ""
+    password = settings_dict.get("PASSWORD") or ""
+    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    return f"postgres://{auth}{settings_dict['HOST'] or '127.0.0.1'}:{settings_dict['PORT'] or 5432}/{settings_dict['NAME']}"
+
+
+def stack_env(base: Path, redis_url: str, queue_prefix: str) -> dict[str, str]:
+    """Settings for a stack on the test database, its own queue and short sweep/offline timeouts."""
+    from django.conf import settings
+    from django.db import connection
+
+    return {
+        "DATABASE_URL": database_url(connection.settings_dict),
+        "REDIS_URL": redis_url,
+        "FLEETDECK_VAR_DIR": str(settings.VAR_DIR),  # the secret key, so session cookies work
+        "FLEETDECK_STORAGE_DIR": str(base / "storage"),
+        "FLEETDECK_QUEUE": f"{queue_prefix}-{uuid.uuid4().hex[:8]}",
+        "FLEETDECK_SWEEP_INTERVAL": "1",
+        "FLEETDECK_AGENT_OFFLINE_AFTER": "4",
+        "FLEETDECK_AGENT_PICKUP_TIMEOUT": "60",
+        "FLEETDECK_HOOK_TIMEOUT_GRACE": "5",
+    }
+
+
+def api_user(url: str, prefix: str) -> Api:
+    """A new user with an API token (needs the database)."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user = get_user_model().objects.create_user(f"{prefix}-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
+    return Api(url, Token.objects.create(user=user).key)
+
+
+@contextlib.contextmanager
+def fleet_of(url: str, api: Api, base: Path):
+    """A Fleet whose agents are stopped, and their files removed (unless FLEETDECK_KEEP_E2E), after."""
+    fleet = Fleet(server=url, api=api, base=base, env=dict(AGENT_ENV))
+    try:
+        yield fleet
+    finally:
+        fleet.stop_all()
+        if not os.environ.get("FLEETDECK_KEEP_E2E"):
+            shutil.rmtree(base / "agents", ignore_errors=True)

@@ -9,9 +9,7 @@ A test that kills a process restarts it before it ends, so the next test finds a
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,7 @@ import pytest
 # The e2e helpers (agents, recording bundles, the API client) are imported by name.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 
-from e2e_harness import Api, Fleet
+from e2e_harness import api_user, fleet_of, stack_env
 from fault_harness import RedisServer, redis_binary
 
 from config.stack import Stack
@@ -32,15 +30,6 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db(transaction=True))
             # Under xdist (should anyone run them so) they still share one stack.
             item.add_marker(pytest.mark.xdist_group("fault-stack"))
-
-
-def database_url(settings_dict: dict) -> str:
-    if settings_dict["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings_dict['NAME']}"
-    user, password = settings_dict.get("USER") or "", settings_dict.get("PASSWORD") or ""
-    auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-    host, port = settings_dict["HOST"] or "127.0.0.1", settings_dict["PORT"] or 5432
-    return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
 
 
 @pytest.fixture(scope="session")
@@ -57,25 +46,13 @@ def fault_redis(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fault_stack(django_db_setup, django_db_blocker, fault_redis, tmp_path_factory):
-    from django.conf import settings
     from django.db import connection
     from fleetdeck_testing import require
 
     if os.environ.get("CI"):
         require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     base = tmp_path_factory.mktemp("fault-stack")
-    env = {
-        "DATABASE_URL": database_url(connection.settings_dict),
-        "REDIS_URL": fault_redis.url,
-        "FLEETDECK_VAR_DIR": str(settings.VAR_DIR),  # the secret key, so session cookies work
-        "FLEETDECK_STORAGE_DIR": str(base / "storage"),
-        "FLEETDECK_QUEUE": f"faults-{uuid.uuid4().hex[:8]}",
-        "FLEETDECK_SWEEP_INTERVAL": "1",
-        "FLEETDECK_AGENT_OFFLINE_AFTER": "4",
-        "FLEETDECK_AGENT_PICKUP_TIMEOUT": "60",
-        "FLEETDECK_HOOK_TIMEOUT_GRACE": "5",
-        "FLEETDECK_ALARM_POLL_INTERVAL": "30",
-    }
+    env = {**stack_env(base, fault_redis.url, "faults"), "FLEETDECK_ALARM_POLL_INTERVAL": "30"}
     stack = Stack(env=env, log_dir=base / "logs")
     stack.redis = fault_redis
     try:
@@ -89,20 +66,13 @@ def fault_stack(django_db_setup, django_db_blocker, fault_redis, tmp_path_factor
 
 @pytest.fixture
 def api(fault_stack, transactional_db):
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
-    user = get_user_model().objects.create_user(f"fault-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
-    return Api(fault_stack.url, Token.objects.create(user=user).key)
+    return api_user(fault_stack.url, "fault")
 
 
 @pytest.fixture
 def fleet(fault_stack, api, tmp_path):
-    fleet = Fleet(server=fault_stack.url, api=api, base=tmp_path, env={"FLEETDECK_AGENT_BACKOFF_CAP": "1"})
-    yield fleet
-    fleet.stop_all()
-    if not os.environ.get("FLEETDECK_KEEP_E2E"):
-        shutil.rmtree(tmp_path / "agents", ignore_errors=True)
+    with fleet_of(fault_stack.url, api, tmp_path) as fleet:
+        yield fleet
 
 
 @pytest.fixture

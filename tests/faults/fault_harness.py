@@ -19,6 +19,8 @@ from collections import Counter
 from pathlib import Path
 
 import redis
+from fleetdeck_testing import require
+from test_in_place_rollout import AGENT_EVENTS, Rollout, by_host
 
 from config.stack import free_port
 
@@ -250,3 +252,33 @@ def assert_each_command_once(deployment: str) -> list[dict]:
 
 def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def running(detail: dict, host: str, event: str) -> bool:
+    """Whether `host` is inside `event` in a deployment's detail."""
+    events = by_host(detail).get(host, {}).get("lifecycle_events", [])
+    return any(e["name"] == event and e["status"] == "InProgress" for e in events)
+
+
+def parked_rollout(fleet, tmp_path) -> tuple[Rollout, str, ParkedTask]:
+    """OneAtATime on two hosts, the second parked (see ParkedTask): when the first ends, the
+    worker's advance that starts the second blocks inside PostgreSQL, mid-task."""
+    from django.db import connection
+
+    require(connection.vendor == "postgresql", "PostgreSQL (the test parks a task on a row lock)")
+    r = Rollout(fleet, tmp_path, "CodeDeployDefault.OneAtATime", hosts=["host-1", "host-2"])
+    for index in range(2):
+        r.control(index, "BeforeInstall", "sleep", "2")
+    deployment = r.deploy(r.revision("v1"))
+    r.api.wait(deployment, until=lambda d: "InProgress" in {t["status"] for t in d["targets"]})
+    return r, deployment, park_host(deployment, position=1)
+
+
+def assert_rolled_out_once(r: Rollout, detail: dict) -> None:
+    """Succeeded on every host, one Completed command per event, and every hook started exactly once."""
+    assert detail["status"] == "Succeeded", detail
+    assert {t["status"] for t in detail["targets"]} == {"Succeeded"}  # nobody left Pending
+    rows = assert_each_command_once(detail["id"])
+    assert len(rows) == len(r.hosts) * 7 and {row["status"] for row in rows} == {"Completed"}, rows
+    ran = started_events(r.records(detail["id"]), detail["id"])
+    assert ran == {(host, name): 1 for host in r.hosts for name in AGENT_EVENTS[1:]}, ran

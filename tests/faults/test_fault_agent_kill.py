@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import time
 
-from fault_harness import assert_each_command_once, started_events
+from fault_harness import assert_each_command_once, running, started_events
 from test_in_place_rollout import Rollout, by_host
 
 from deployments.engine import RESTART_MESSAGE
 from deployments.models import Instance
 
 HOSTS = ["host-1", "host-2", "host-3", "host-4"]
-
-
-def _running(detail: dict, host: str, event: str) -> bool:
-    events = by_host(detail)[host]["lifecycle_events"]
-    return any(e["name"] == event and e["status"] == "InProgress" for e in events)
 
 
 def test_a_restarted_agent_fails_its_event_a_lost_one_is_swept_and_the_health_rule_halts(fleet, tmp_path):
@@ -28,7 +23,7 @@ def test_a_restarted_agent_fails_its_event_a_lost_one_is_swept_and_the_health_ru
     deployment = r.deploy(r.revision("v1"))
     r.api.wait(
         deployment,
-        until=lambda d: _running(d, restarted, "AfterInstall") and _running(d, lost, "AfterInstall"),
+        until=lambda d: running(d, restarted, "AfterInstall") and running(d, lost, "AfterInstall"),
     )
     fleet.kill(restarted)
     fleet.kill(lost)

@@ -7,7 +7,7 @@ import time
 import pytest
 from django.utils.dateparse import parse_datetime
 from e2e_harness import Fleet
-from fault_harness import TcpProxy, assert_each_command_once, started_events
+from fault_harness import TcpProxy, assert_each_command_once, running, started_events
 from test_in_place_rollout import AGENT_EVENTS, Rollout, by_host
 
 
@@ -28,13 +28,7 @@ def test_an_agent_cut_off_the_network_is_failed_by_the_sweep_and_the_others_fini
     remote.start([cut_host])
     try:
         deployment = r.deploy(r.revision("v1"))
-        r.api.wait(
-            deployment,
-            until=lambda d: any(
-                e["name"] == "AfterInstall" and e["status"] == "InProgress"
-                for e in by_host(d).get(cut_host, {}).get("lifecycle_events", [])
-            ),
-        )
+        r.api.wait(deployment, until=lambda d: running(d, cut_host, "AfterInstall"))
         proxy.cut()
         cut_at = time.time()
         detail = r.api.wait(deployment, timeout=60)
