@@ -76,9 +76,9 @@ def port_base() -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"FLEETDECK_DEMO_PORT_BASE must be a port number (got {raw!r})") from None
+        raise DemoError(f"FLEETDECK_DEMO_PORT_BASE must be a port number (got {raw!r})") from None
     if not 1024 <= value <= 65532:
-        raise ValueError(f"FLEETDECK_DEMO_PORT_BASE must be between 1024 and 65532 (got {value})")
+        raise DemoError(f"FLEETDECK_DEMO_PORT_BASE must be between 1024 and 65532 (got {value})")
     return value
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
-from dashboard.demo import PROJECT_SLUG, TAG_SET, hosts, seed
+from dashboard.demo import PROJECT_SLUG, TAG_SET, DemoError, hosts, seed
 from dashboard.models import Membership, Project, Role
 from deployments.models import Application, DeploymentGroup, Instance, RegistrationToken
 
@@ -73,3 +73,20 @@ def test_a_stored_credential_counts_only_for_its_own_instance_in_the_demo_projec
     assert not seed.registered(host, project, None)
     instance.deregister()
     assert not seed.registered(host, project, credential)
+
+
+@pytest.mark.parametrize("value", ["eighty", "80", "70000"])
+def test_a_bad_port_base_is_refused_with_the_variable_named(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("FLEETDECK_DEMO_PORT_BASE", value)
+    with pytest.raises(DemoError, match="FLEETDECK_DEMO_PORT_BASE must be"):
+        hosts(tmp_path)
+
+
+def test_the_four_hosts_take_consecutive_ports_from_the_base_and_alternate_zones(monkeypatch, tmp_path):
+    monkeypatch.setenv("FLEETDECK_DEMO_PORT_BASE", "9081")
+    assert [(h.name, h.port, h.az) for h in hosts(tmp_path)] == [
+        ("demo-web-1", 9081, "a"),
+        ("demo-web-2", 9082, "b"),
+        ("demo-web-3", 9083, "a"),
+        ("demo-web-4", 9084, "b"),
+    ]
