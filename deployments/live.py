@@ -18,6 +18,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.views.decorators.http import require_safe
 
 from dashboard.access import membership_for
 from dashboard.models import Project
@@ -189,6 +190,7 @@ def _cursor(request) -> int:
         return 0
 
 
+@require_safe
 async def stream(request, slug: str, deployment_id: str) -> HttpResponse:
     user = await request.auser()
     if not await _allowed(user, slug, deployment_id):

@@ -13,7 +13,7 @@ from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from deployments.agent_dist.views import public_server_url
 from deployments.models import RegistrationToken
@@ -60,6 +60,7 @@ def install_commands(request: HttpRequest, token: str | None = None) -> dict[str
 
 
 @login_required
+@require_safe
 def fleet(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
     instances = active_instances(project).order_by("name")
@@ -94,6 +95,7 @@ def fleet(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def tokens(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
     page = Paginator(
@@ -171,6 +173,7 @@ def token_revoke(request: HttpRequest, slug: str, token_id: int) -> HttpResponse
 
 
 @login_required
+@require_safe
 def install(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
     return render(

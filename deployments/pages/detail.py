@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from dashboard.models import Role
 from deployments import engine
@@ -163,6 +163,7 @@ def _integration_links(deployment: Deployment) -> dict:
 
 
 @login_required
+@require_safe
 def detail(request, slug: str, deployment_id: str):
     import integrations
 

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from deployments.models import Deployment, DeploymentTarget
 
@@ -17,6 +18,7 @@ PAGE_SIZE = 25
 
 
 @login_required
+@require_safe
 def deployment_list(request, slug: str):
     project, membership = get_project_for_user(request, slug)
     filters = FilterForm(request.GET or None, project=project)
