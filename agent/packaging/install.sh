@@ -168,6 +168,9 @@ install_agent() {
 	trap 'exit 130' INT TERM
 	[ -d "$INSTALL_DIR" ] || CREATED_INSTALL_DIR=1
 	mkdir -p "$INSTALL_DIR" "$UNIT_DIR"
+	if [ ! -d "$VENV" ] && [ -d "$VENV.previous" ]; then
+		mv "$VENV.previous" "$VENV" # an upgrade that was killed half-way: start from what worked
+	fi
 	if [ -d "$VENV" ]; then
 		say "upgrading the agent in $VENV"
 		if [ -n "$SYSTEMCTL" ] && [ -f "$UNIT" ]; then
@@ -208,8 +211,17 @@ install_agent() {
 }
 
 uninstall_agent() {
-	root=$(config_value root)
+	root=${ROOT:-$(config_value root)}
 	root=${root:-$INSTALL_DIR/deployment-root}
+	if [ "$PURGE" = 1 ]; then
+		for dir in "$root" "$CONFIG_DIR" "$INSTALL_DIR"; do
+			case ${dir%/} in
+			"" | /bin | /boot | /dev | /etc | /home | /lib* | /opt | /proc | /root | /run | /sbin | /srv | /sys | /tmp | /usr | /var | "$PREFIX")
+				die "refusing to remove $dir: it is not the agent's own directory"
+				;;
+			esac
+		done
+	fi
 	if [ -n "$SYSTEMCTL" ] && [ -f "$UNIT" ]; then
 		systemctl disable --now "$UNIT_NAME" || say "could not stop $UNIT_NAME; removing it anyway"
 	fi
@@ -217,9 +229,6 @@ uninstall_agent() {
 	if [ -n "$SYSTEMCTL" ]; then systemctl daemon-reload || true; fi
 	rm -rf "$VENV" "$VENV.previous"
 	if [ "$PURGE" = 1 ]; then
-		case $root in
-		/ | "") die "refusing to remove the deployment root '$root'" ;;
-		esac
 		rm -rf "$root" "$CONFIG_DIR" "$INSTALL_DIR"
 		say "removed the agent, its config and its deployment root $root"
 	else

@@ -82,6 +82,10 @@ def test_the_install_script_names_this_server_and_carries_the_unit(client, setti
     assert "DEFAULT_SERVER=http://testserver\n" in script
     assert "KillMode=process" in script and "ExecStart=@VENV@/bin/fleetdeck-agent run" in script
     assert "__FLEETDECK_" not in script
+    # Behind a TLS proxy (FLEETDECK_BEHIND_TLS_PROXY), the proxy's X-Forwarded-Proto decides the scheme.
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    proxied = client.get("/agent/install.sh", HTTP_HOST="fd.internal", HTTP_X_FORWARDED_PROTO="https")
+    assert "DEFAULT_SERVER=https://fd.internal\n" in proxied.content.decode()
     settings.PUBLIC_URL = "https://fleetdeck.example"
     assert "DEFAULT_SERVER=https://fleetdeck.example\n" in client.get("/agent/install.sh").content.decode()
 

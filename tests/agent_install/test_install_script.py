@@ -143,3 +143,7 @@ def test_bad_options_are_refused(host):
     assert "--tag takes KEY=VALUE" in output(host.run("--tag", "role"))
     assert "unknown option '--frobnicate'" in output(host.run("--frobnicate"))
     assert "--root must be an absolute path" in output(host.run("--token", "x", "--root", "relative"))
+    refused = host.run("--purge", "--root", "/usr")
+    assert refused.returncode == 1
+    assert "refusing to remove /usr" in output(refused)
+    assert host.systemctl_calls() == []
