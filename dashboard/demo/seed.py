@@ -74,7 +74,7 @@ def ensure_project(user) -> tuple[Project, Application, DeploymentGroup]:
             slug=PROJECT_SLUG,
             defaults={
                 "name": PROJECT_NAME,
-                "description": "Four local agents and a sample web service, set up by `make demo`.",
+                "description": "Four local agents and a sample web service, set up by make demo.",
                 "template": "blank",
                 "created_by": user,
             },
