@@ -10,7 +10,7 @@ from html import escape
 
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from .build import AGENT_DIR, DistUnavailable, dist_files, wheelhouse
 
@@ -31,7 +31,7 @@ def _unavailable(exc: DistUnavailable) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def dist_index(request: HttpRequest) -> HttpResponse:
     """A find-links page (also a PEP 503 project page): pip picks the files that fit the host."""
     try:
@@ -47,7 +47,7 @@ def dist_index(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
+@require_safe
 def dist_file(request: HttpRequest, filename: str) -> FileResponse:
     try:
         directory = wheelhouse()
@@ -70,7 +70,7 @@ def render_install_script(server: str) -> str:
     return script.replace("__FLEETDECK_SERVER__", shlex.quote(server)).replace("__FLEETDECK_UNIT__", unit)
 
 
-@require_GET
+@require_safe
 def install_script(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(
         render_install_script(public_server_url(request)), content_type="text/plain; charset=utf-8"
