@@ -9,8 +9,10 @@ here and everything else through the full stack.
 
 from __future__ import annotations
 
-from django.core.handlers.asgi import ASGIHandler
+from django.core.exceptions import RequestAborted
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
+from django.urls import set_script_prefix
 
 PREFIX = "/agent/"
 
@@ -31,6 +33,25 @@ class AgentASGIHandler(ASGIHandler):
         # few thread-sensitive calls left (request signals) share asgiref's one sync thread instead;
         # the views' database work runs in the thread pool (`thread_sensitive=False`).
         await self.handle(scope, receive, send)
+
+    async def handle(self, scope, receive, send):
+        """Django's request cycle less its per-request extras: no request_started signal and no
+        disconnect-listener task. The signals' receivers close this thread's database connections,
+        and there are none here: every query of the agent API runs in the thread pool. Without them a
+        request costs no thread hop of its own. A long poll whose agent went away simply ends at its
+        deadline instead of at once."""
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        try:
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            response = error_response if request is None else await self.run_get_response(request)
+            await self.send_response(response, send)
+            response.close()  # request_finished: nothing of this thread's to close (see above)
+        finally:
+            body_file.close()
 
 
 def route(agent_app, other_app):

@@ -6,7 +6,6 @@ Database work runs in a thread pool (`thread_sensitive=False`), one short transa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import logging
@@ -223,6 +222,16 @@ def _absolutize(request: HttpRequest, commands: list[dict]) -> list[dict]:
     return commands
 
 
+def _poll_answer(request: HttpRequest, commands: list[dict]) -> JsonResponse:
+    return JsonResponse(
+        {
+            "commands": _absolutize(request, commands),
+            # A third of the offline window, so a busy agent is never taken for a lost one.
+            "heartbeat_seconds": max(settings.AGENT_OFFLINE_AFTER / 3, 0.5),
+        }
+    )
+
+
 @agent_endpoint()
 async def poll(request: HttpRequest, instance: Instance, body: dict):
     try:
@@ -240,17 +249,17 @@ async def poll(request: HttpRequest, instance: Instance, body: dict):
             commands = await db(_open_commands)(instance, agent_version)
             remaining = deadline - time.monotonic()
             if commands or remaining <= 0:
-                return JsonResponse(
-                    {
-                        "commands": _absolutize(request, commands),
-                        # A third of the offline window, so a busy agent is never taken for a lost one.
-                        "heartbeat_seconds": max(settings.AGENT_OFFLINE_AFTER / 3, 0.5),
-                    }
-                )
+                return _poll_answer(request, commands)
             # With the subscription up, only a wake-up re-checks; without it, poll the DB each second.
             recheck = remaining if waker.healthy else min(remaining, 1.0)
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(woken.wait(), timeout=recheck)
+            except TimeoutError:
+                if waker.healthy and not woken.is_set() and recheck >= remaining:
+                    # Nothing was issued for this host while the subscription was up: answer empty
+                    # without another look (an idle fleet's polls cost one query each, not two).
+                    # Anything issued at this very moment is in the next poll's first look.
+                    return _poll_answer(request, [])
     finally:
         waker.unregister(instance.pk, woken)
 
