@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch, ProtectedError
-from drf_spectacular.utils import extend_schema
+from django.http import QueryDict
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import mixins, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from deployments import access, engine
@@ -23,9 +25,12 @@ from .base import ApiViewSet, ApplicationScoped, Conflict
 from .serializers.applications import (
     ApplicationSerializer,
     DeploymentGroupSerializer,
+    RevisionRegisterSerializer,
     RevisionSerializer,
     RevisionUploadSerializer,
 )
+
+SOURCES = ("bundle", "s3", "github")
 
 
 class ApplicationViewSet(
@@ -126,7 +131,7 @@ class DeploymentGroupViewSet(
 
 class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApplicationScoped):
     serializer_class = RevisionSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
     access_actions = {"create": access.DEPLOY}
     lookup_value_regex = "[0-9]+"
 
@@ -138,9 +143,60 @@ class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Applicat
         )
 
     @extend_schema(
-        request={"multipart/form-data": RevisionUploadSerializer}, responses={201: RevisionSerializer}
+        summary="Upload a bundle, or register an S3 object or a GitHub commit",
+        description="multipart/form-data with `bundle` uploads an archive (checked, then stored on the "
+        "server or, with `s3_location`, pushed to S3). application/json with `s3` or `github` registers "
+        "a revision that stays where it is, after checking that it exists. Exactly one of the three.",
+        request={
+            "multipart/form-data": RevisionUploadSerializer,
+            "application/json": RevisionRegisterSerializer,
+        },
+        responses={201: RevisionSerializer},
+        examples=[
+            OpenApiExample(
+                "S3 object",
+                request_only=True,
+                media_type="application/json",
+                value={"s3": {"bucket": "releases", "key": "shop/shop-1.4.tgz", "etag": "9b2cf535f27731c9"}},
+            ),
+            OpenApiExample(
+                "GitHub commit",
+                request_only=True,
+                media_type="application/json",
+                value={"github": {"repository": "acme/shop", "commit": "4f1c2ab"}, "description": "1.4"},
+            ),
+        ],
     )
     def create(self, request, *args, **kwargs):
+        data = request.data
+        if not isinstance(data, dict):
+            raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
+        given = [name for name in SOURCES if data.get(name) not in (None, "")]
+        form = isinstance(data, QueryDict)
+        if given == ["bundle"] or (form and not given):
+            return self._upload(request)  # the multipart path, unchanged: no bundle is its 400
+        if len(given) != 1:
+            got = " and ".join(given) or "none of them"
+            raise ValidationError(
+                {
+                    "non_field_errors": [
+                        "Give exactly one of bundle (a multipart upload), s3 or github (JSON); "
+                        f"this request has {got}."
+                    ]
+                }
+            )
+        if form:
+            raise ValidationError(
+                {given[0]: [f"{given[0]} is a JSON object: send the request as application/json."]}
+            )
+        register = RevisionRegisterSerializer(
+            data=data, context={"application": self.application, "user": request.user}
+        )
+        register.is_valid(raise_exception=True)
+        revision = register.save()
+        return Response(RevisionSerializer(revision).data, status=status.HTTP_201_CREATED)
+
+    def _upload(self, request) -> Response:
         upload = RevisionUploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
         revision = bundles.store_upload(

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from rest_framework import serializers
+from rest_framework.utils.serializer_helpers import ReturnDict
 
 from dashboard.models import Role
 from deployments.models import (
     ONE_AT_A_TIME,
     Application,
+    BundleType,
     DeploymentConfig,
     DeploymentGroup,
     DeploymentOption,
@@ -172,3 +174,141 @@ class RevisionUploadSerializer(serializers.Serializer):
         help_text="s3://bucket/prefix: store the bundle there with the project's AWS connection "
         "and register an S3 revision instead of keeping it on the server.",
     )
+
+
+def _bundle_type_of(key: str) -> str:
+    name = key.lower()
+    for suffix, kind in ((".zip", "zip"), (".tar", "tar"), (".tgz", "tgz"), (".tar.gz", "tgz")):
+        if name.endswith(suffix):
+            return kind
+    return ""
+
+
+class S3LocationSerializer(serializers.Serializer):
+    """CodeDeploy's s3Location: an archive the project's AWS connection can read."""
+
+    bucket = serializers.CharField(max_length=63)
+    key = serializers.CharField(max_length=1024)
+    bundle_type = serializers.ChoiceField(
+        choices=BundleType.choices,
+        required=False,
+        help_text="zip, tar or tgz; by default taken from the key's extension.",
+    )
+    version = serializers.CharField(
+        max_length=1024, required=False, allow_blank=True, default="", help_text="S3 version id to pin."
+    )
+    etag = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Refuse the object unless its ETag is this one.",
+    )
+
+    def validate(self, attrs):
+        if not attrs.get("bundle_type"):
+            attrs["bundle_type"] = _bundle_type_of(attrs["key"])
+            if not attrs["bundle_type"]:
+                raise serializers.ValidationError(
+                    {
+                        "bundle_type": [
+                            f"s3://{attrs['bucket']}/{attrs['key']} does not end in .zip, .tar or .tgz: "
+                            "give bundle_type (zip, tar or tgz)."
+                        ]
+                    }
+                )
+        return attrs
+
+
+class GitHubLocationSerializer(serializers.Serializer):
+    """CodeDeploy's gitHubLocation: a commit of the project's connected repository."""
+
+    repository = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="owner/repo; must be the project's connected repository (the default).",
+    )
+    commit = serializers.CharField(max_length=40, help_text="The commit id (7 to 40 hex digits).")
+
+
+def flat_errors(errors, prefix: str = "") -> dict:
+    """{"s3": {"key": [...]}} -> {"s3.key": [...]}, so every message names its field in one line."""
+    flat: dict = {}
+    for name, messages in errors.items():
+        if not prefix:
+            field = name
+        elif name == "non_field_errors":
+            field = prefix
+        else:
+            field = f"{prefix}.{name}"
+        if isinstance(messages, dict):
+            flat.update(flat_errors(messages, field))
+        else:
+            flat.setdefault(field, []).extend(messages)
+    return flat
+
+
+class RevisionRegisterSerializer(serializers.Serializer):
+    """Register a revision that lives in S3 or GitHub (JSON); the server checks it exists first.
+
+    `save()` talks to S3 or GitHub once, synchronously, and stores nothing when the check fails.
+    Context: "application" and "user".
+    """
+
+    s3 = S3LocationSerializer(required=False, help_text="An archive in S3 (give this or github).")
+    github = GitHubLocationSerializer(required=False, help_text="A GitHub commit (give this or s3).")
+    description = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+    @property
+    def errors(self):
+        return ReturnDict(flat_errors(super().errors), serializer=self)
+
+    def validate(self, attrs):
+        given = [name for name in ("s3", "github") if attrs.get(name)]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                "Give exactly one of s3 ({bucket, key, ...}) or github ({repository, commit})."
+            )
+        return attrs
+
+    def create(self, validated_data) -> Revision:
+        from integrations.aws import S3RevisionError, register_s3_revision
+        from integrations.github.revisions import GitHubRevisionError, register_github_revision
+
+        application, user = self.context["application"], self.context.get("user")
+        description = validated_data["description"]
+        if s3 := validated_data.get("s3"):
+            try:
+                revision = register_s3_revision(
+                    application,
+                    f"s3://{s3['bucket']}/{s3['key']}",
+                    bundle_type=s3["bundle_type"],
+                    version=s3["version"],
+                    etag=s3["etag"],
+                    user=user,
+                )
+            except S3RevisionError as exc:
+                raise serializers.ValidationError({"s3": [_s3_advice(str(exc))]}) from None
+            if description:
+                revision.description = description
+                revision.save(update_fields=["description"])
+            return revision
+        github = validated_data["github"]
+        try:
+            return register_github_revision(
+                application, github["repository"], github["commit"], description=description, user=user
+            )
+        except GitHubRevisionError as exc:
+            field = f"github.{exc.field}" if exc.field else "github"
+            raise serializers.ValidationError({field: [exc.message]}) from None
+
+
+def _s3_advice(message: str) -> str:
+    """integrations.aws says what is wrong; add what to do about it."""
+    if " cannot be read: " in message:
+        return f"{message}. Check the bucket, key and version, and that the AWS connection may read them."
+    if " has ETag " in message:
+        return f"{message}. Give the object's current ETag, or its version id to pin the one you meant."
+    return message
