@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.http import JsonResponse
+from django.views.defaults import page_not_found
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -22,3 +24,13 @@ def exception_handler(exc, context):
     elif isinstance(data, list):
         response.data = {"detail": "; ".join(str(m) for m in data), "errors": data}
     return response
+
+
+def not_found(request, exception=None):
+    """The project's handler404: a path under /api/ that matches no route still gets a JSON answer."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"detail": f"Nothing at {request.path}. The API's endpoints are listed at /api/schema/."},
+            status=404,
+        )
+    return page_not_found(request, exception)
