@@ -110,6 +110,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     push.add_argument("--dry-run", action="store_true", help="only bundle and check; upload nothing")
 
+    register = command(
+        "register",
+        "register a revision that stays in S3 or GitHub and print its id",
+        "Register an archive in S3 or a commit of the project's GitHub repository as a new revision and "
+        "print its id. The server checks, with the project's connection, that the object or commit "
+        "exists (and the ETag, if given) before storing anything; the hosts download it when deployed.",
+    )
+    register.add_argument("--application", "-a", required=True, help="application name")
+    where = register.add_mutually_exclusive_group(required=True)
+    where.add_argument("--s3", metavar="s3://BUCKET/KEY", help="an archive in S3")
+    where.add_argument("--github", metavar="OWNER/REPO", help="the project's connected GitHub repository")
+    register.add_argument(
+        "--bundle-type",
+        choices=["zip", "tar", "tgz"],
+        type=str.lower,
+        default=None,
+        help="with --s3: the archive's type (default: from the key's extension)",
+    )
+    register.add_argument(
+        "--version", dest="s3_version", default="", help="with --s3: the S3 version id to pin"
+    )
+    register.add_argument("--etag", default="", help="with --s3: refuse the object unless it has this ETag")
+    register.add_argument("--commit", default="", help="with --github: the commit id (7 to 40 hex digits)")
+    register.add_argument("--description", default="", help="revision description")
+
     plan = command("plan", "print the rollout plan: which hosts go in which batch, and why")
     _target_options(plan)
     plan.add_argument("--revision", "-r", type=int, default=None, help="order hosts against this revision")

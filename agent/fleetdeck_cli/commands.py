@@ -133,6 +133,67 @@ def cmd_push(args: argparse.Namespace) -> int:
     return OK
 
 
+# -- register -------------------------------------------------------------------------------------
+
+
+def _register_body(args: argparse.Namespace) -> dict:
+    """The JSON body for a revision in S3 or GitHub; usage mistakes are refused before any request."""
+    if args.github:
+        stray = [
+            f
+            for f, v in (
+                ("--bundle-type", args.bundle_type),
+                ("--version", args.s3_version),
+                ("--etag", args.etag),
+            )
+            if v
+        ]
+        if stray:
+            raise CliError(f"{', '.join(stray)} {'go' if len(stray) > 1 else 'goes'} only with --s3", USAGE)
+        if not args.commit:
+            raise CliError("--github needs --commit SHA (the commit to register)", USAGE)
+        return {"github": {"repository": args.github, "commit": args.commit}, "description": args.description}
+    if args.commit:
+        raise CliError("--commit goes only with --github", USAGE)
+    bucket, _, key = args.s3[5:].partition("/") if args.s3.startswith("s3://") else ("", "", "")
+    if not bucket or not key:
+        raise CliError(f"--s3 must look like s3://BUCKET/KEY (got {args.s3!r})", USAGE)
+    location = {"bucket": bucket, "key": key}
+    if args.bundle_type:
+        location["bundle_type"] = args.bundle_type
+    if args.s3_version:
+        location["version"] = args.s3_version
+    if args.etag:
+        location["etag"] = args.etag
+    return {"s3": location, "description": args.description}
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    body = _register_body(args)
+    api = _api(args)
+    try:
+        revision = api.post(f"/api/v1/applications/{_quote(args.application)}/revisions/", body)
+    except ApiError as exc:
+        if exc.status == 404:
+            raise not_found(exc, f"Application {args.application!r}") from None
+        raise
+    if args.json:
+        emit_json(revision)
+    else:
+        print(revision["id"])
+    location = revision.get("location") or {}
+    if revision.get("source") == "s3":
+        where = f"s3://{location.get('bucket')}/{location.get('key')}"
+    else:
+        where = f"{location.get('repository')}@{str(location.get('commit'))[:12]}"
+    _say(
+        f"Revision {revision['id']} of {args.application} at {where}. Deploy it with:\n"
+        f"  fleetdeck deploy --application {args.application} --group GROUP "
+        f"--revision {revision['id']} --wait"
+    )
+    return OK
+
+
 # -- plan and deploy ------------------------------------------------------------------------------
 
 
