@@ -95,7 +95,7 @@ class Demo:
         deployment = seed.deploy(group, revision, user)
         self.deployment_id = deployment.id
         self.out(
-            f"Deploying {revision.description!r} to 4 hosts, half at a time. Watch it: {self.deployment_url}"
+            f"Deploying {revision.description!r} to {len(self.hosts)} hosts, half at a time. Watch it: {self.deployment_url}"
         )
         self._wait_deployment()
         self.elapsed = time.monotonic() - self.started
@@ -144,12 +144,13 @@ class Demo:
         if missing:
             token = seed.registration_token(project, user)
             connections.close_all()
-            env = {**os.environ, "FLEETDECK_AGENT_EC2_METADATA": "0"}
+            # The token goes in the environment, not the command line that `ps` shows.
+            env = {**os.environ, "FLEETDECK_AGENT_EC2_METADATA": "0", "FLEETDECK_REGISTRATION_TOKEN": token}
             running = []
             for host in missing:
                 host.home.mkdir(parents=True, exist_ok=True)
                 argv = [
-                    *AGENT, "register", "--server", self.stack.url, "--token", token, "--name", host.name,
+                    *AGENT, "register", "--server", self.stack.url, "--name", host.name,
                     "--root", str(host.root), "--config", str(host.config), "--tag", f"az={host.az}",
                 ]  # fmt: skip
                 running.append(
