@@ -82,6 +82,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
         return queryset
 
     def update(self, request, *args, **kwargs):
+        # Who may edit it comes first: outsiders get 404 and viewers 403 whatever the body says.
+        self.get_object()
         unknown = set(request.data) - {"tags"}
         if unknown:
             raise ValidationError(
