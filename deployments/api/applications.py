@@ -168,6 +168,8 @@ class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Applicat
         ],
     )
     def create(self, request, *args, **kwargs):
+        # Who may add revisions comes first: outsiders get 404 and viewers 403 whatever the body.
+        access.require(request.user, access.DEPLOY, self.application)
         data = request.data
         if not isinstance(data, dict):
             raise ValidationError({"non_field_errors": ["The body must be a JSON object."]})
