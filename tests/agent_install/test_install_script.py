@@ -28,6 +28,7 @@ def agent_version(host: Host) -> str:
     return result.stdout.strip()
 
 
+@pytest.mark.timeout(600)  # three real installs (venv + pip); minutes on a loaded machine
 def test_it_installs_registers_upgrades_rolls_back_and_uninstalls(host, token, project):
     # First install: venv, agent from the server, registration, unit, systemd.
     result = host.run("--token", token, "--tag", "env=prod", "--name", "web-1")
