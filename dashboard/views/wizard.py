@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
-
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,6 +22,8 @@ from dashboard.forms_wizard import (
 from dashboard.models import Membership, Project, Role
 from dashboard.starters import TEMPLATES, build_tgz
 from dashboard.starters import files as starter_files
+from dashboard.views.fleet import TOKEN_PLACEHOLDER as FLEET_TOKEN_PLACEHOLDER
+from dashboard.views.fleet import install_commands
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
 from integrations.models import GitHubConnection, JiraConnection
 
@@ -70,17 +70,14 @@ def _nav(state: dict, current: str) -> list[dict]:
     return items
 
 
-def server_url(request: HttpRequest) -> str:
-    return request.build_absolute_uri("/").rstrip("/")
+def agent_command(request: HttpRequest, token: str) -> str:
+    """The one line that installs the agent from this server and registers the host.
 
-
-def agent_command(request: HttpRequest, token: str, tags: str) -> str:
-    """The one line that installs the agent from a Fleetdeck checkout and registers the host."""
-    tag_args = " ".join(f"--tag {shlex.quote(t.strip())}" for t in tags.split(",") if t.strip())
-    return (
-        f"pip install ./agent && fleetdeck-agent register --server {shlex.quote(server_url(request))} "
-        f"--token {token if token == TOKEN_PLACEHOLDER else shlex.quote(token)} {tag_args}"
-    ).strip()
+    The same line as the fleet's "Install an agent" page; the token carries the group's tags.
+    """
+    if token == TOKEN_PLACEHOLDER:
+        return install_commands(request)["install"].replace(FLEET_TOKEN_PLACEHOLDER, token)
+    return install_commands(request, token)["install"]
 
 
 @login_required
@@ -125,8 +122,7 @@ def step(request: HttpRequest, step: str) -> HttpResponse:
     if step == "project":
         context["starters"] = [t for t in TEMPLATES.values() if t.path is not None]
     if step == "target":
-        tags = (state.get("target") or {}).get("tags") or "role=web"
-        context["command"] = agent_command(request, TOKEN_PLACEHOLDER, tags)
+        context["command"] = agent_command(request, TOKEN_PLACEHOLDER)
     if step == "tracker":
         context["repository"] = (state.get("repository") or {}).get("repository", "")
     return render(request, "wizard/step.html", context)
@@ -178,7 +174,7 @@ def review(request: HttpRequest) -> HttpResponse:
                         **created,
                         "template": template,
                         "offer": starter_branch_offer(created["project"], template),
-                        "command": agent_command(request, created["raw_token"], state["target"]["tags"]),
+                        "command": agent_command(request, created["raw_token"]),
                     },
                 )
         context["problems"] = problems

@@ -136,11 +136,10 @@ def test_revisiting_a_step_keeps_its_data(client):
     assert "Shop 2" in body and "acme/shop" in body and "role=web, env=prod" in body
 
 
-def test_the_target_step_shows_the_register_command_without_a_real_token(client):
+def test_the_target_step_shows_the_install_line_without_a_real_token(client):
     fill(client, "project", "repository")
     body = client.get("/projects/new/target/").content.decode()
-    assert "fleetdeck-agent register --server http://testserver --token" in body
-    assert "--tag role=web" in body
+    assert "curl -fsSL http://testserver/agent/install.sh | sudo sh -s -- --token &lt;token" in body
     assert "fdr_" not in body
 
 
@@ -167,9 +166,9 @@ def test_review_creates_everything_and_shows_the_token_once(client, user):
     token = RegistrationToken.objects.get(project=project)
     assert token.tags == {"role": "web", "env": "prod"}
     body = response.content.decode()
-    raw = body.split("--token ")[1].split()[0]
+    assert "curl -fsSL http://testserver/agent/install.sh | sudo sh -s -- --token fdr_" in body
+    raw = body.split("--token ")[1].split("<")[0].split()[0]
     assert RegistrationToken.find_usable(raw) == token
-    assert "--tag role=web --tag env=prod" in body
     # Shown once: the session is gone and no page renders the raw token again.
     assert client.get("/projects/new/")["Location"] == "/projects/new/project/"
     assert raw not in client.get(f"/p/{project.slug}/").content.decode()
