@@ -31,8 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from deploy import _bundle, percentile  # noqa: E402 - bench/ is the script directory
 from stack_setup import setup_django  # noqa: E402
+
+from deploy import _bundle, percentile  # noqa: E402 - bench/ is the script directory
 
 TARGETS = (
     "targets (2 cores): 1,000 idle agents < 10% of one core; 1,000 hosts AllAtOnce < 60 s; "
@@ -275,6 +276,8 @@ def main() -> int:
             f"Fleetdeck fleet benchmark: simulated agents on real HTTP, no-op hooks, {engine}, {os.cpu_count()} cores"
         )
         print(TARGETS)
+        print("stack pids (for py-spy): " + ", ".join(f"{k} {p.pid}" for k, p in stack.processes.items()))
+        sys.stdout.flush()
         rows = []
         for n in sizes:
             credentials = loop.run_until_complete(
@@ -284,8 +287,9 @@ def main() -> int:
                 agent = Agent(stack.host, stack.port, credential)
                 agents.append(agent)
                 tasks.append(loop.create_task(agent.run()))
-            # Let every agent reach its long poll, then measure a quiet window.
-            loop.run_until_complete(asyncio.sleep(3.0))
+            # Let every agent reach its long poll and the registrations' follow-up tasks finish (one
+            # whole poll round), then measure a quiet window.
+            loop.run_until_complete(asyncio.sleep(POLL_WAIT + 3.0 if args.idle_seconds >= POLL_WAIT else 3.0))
             web = stack.processes["web"].pid
             before = cpu_seconds(web)
             q0 = total(counts) if counts.exists() else 0
