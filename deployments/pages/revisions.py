@@ -28,6 +28,7 @@ from deployments.models import Application, BundleType, Deployment, DeploymentGr
 from .common import can_deploy, get_project_for_user
 
 PAGE_SIZE = 20
+SOURCE_LABELS = {RevisionSource.UPLOAD: "Upload", RevisionSource.S3: "S3", RevisionSource.GITHUB: "GitHub"}
 SUCCEEDED = "Succeeded"
 
 
@@ -146,7 +147,7 @@ def _source_link(revision: Revision, github, aws) -> tuple[str, str]:
         api_url = github.api_url if github is not None else "https://api.github.com"
         url = web_url(api_url, repository, f"/commit/{commit}") if repository and commit else ""
         return f"{repository}@{commit[:12]}", url
-    return "Uploaded to Fleetdeck", ""
+    return "Stored on the server", ""
 
 
 def _page_context(request, project, membership, application, upload=None, register=None) -> dict:
@@ -205,6 +206,7 @@ def _page_context(request, project, membership, application, upload=None, regist
         rows.append(
             {
                 "revision": revision,
+                "source": SOURCE_LABELS.get(revision.source, revision.source),
                 "where": text,
                 "where_url": url,
                 "digest": revision.sha256[:12] or (revision.location or {}).get("etag", "")[:12],

@@ -164,12 +164,13 @@ def test_each_row_says_where_the_revision_lives(client, project, app):
     html = as_role(client, project, "viewer").get(page_url(project)).content.decode()
     row = {r.pk: _row(html, r.pk) for r in (uploaded, in_s3, on_github)}
     assert "2.0\xa0KB" in row[uploaded.pk] and uploaded.sha256[:12] in row[uploaded.pk]
-    assert "ApplicationStart (1)" in row[uploaded.pk]
+    assert "ApplicationStart (1)" in row[uploaded.pk] and "Stored on the server" in row[uploaded.pk]
     assert (
         'href="https://s3.console.aws.amazon.com/s3/object/releases?prefix=shop%2Fa+b.zip"' in row[in_s3.pk]
     )
     assert "s3://releases/shop/a b.zip" in row[in_s3.pk] and "9b2cf535f277" in row[in_s3.pk]
     assert f'href="https://github.com/acme/shop/commit/{sha(7)}"' in row[on_github.pk]
+    assert '<span class="badge">GitHub</span>' in row[on_github.pk]
 
 
 def test_it_shows_where_each_revision_is_deployed_now_and_its_last_deployment(client, project, app):
