@@ -80,7 +80,9 @@ WSGI_APPLICATION = "config.wsgi.application"
 # --- database -------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'fleetdeck.sqlite3'}")
 try:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("FLEETDECK_DB_CONN_MAX_AGE", 60, minimum=0))
+    _db = dj_database_url.parse(
+        DATABASE_URL, conn_max_age=env_int("FLEETDECK_DB_CONN_MAX_AGE", 60, minimum=0)
+    )
 except ValueError as exc:
     raise ConfigError(f"DATABASE_URL is not a database URL: {exc}") from None
 if _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -200,6 +202,19 @@ SPECTACULAR_SETTINGS = {
         "EventStatusEnum": "deployments.models.choices.EventStatus",
     },
 }
+
+# --- email (trigger notifications) ------------------------------------------------------
+# Unset host: email triggers fail with a message saying so, rather than trying localhost:25.
+EMAIL_HOST = env_str("FLEETDECK_EMAIL_HOST")
+EMAIL_PORT = env_int("FLEETDECK_EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("FLEETDECK_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("FLEETDECK_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("FLEETDECK_EMAIL_STARTTLS", True)
+EMAIL_USE_SSL = env_bool("FLEETDECK_EMAIL_SSL", False)
+if EMAIL_USE_SSL:
+    EMAIL_USE_TLS = False  # implicit TLS (port 465) replaces STARTTLS
+EMAIL_TIMEOUT = env_int("FLEETDECK_INTEGRATIONS_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("FLEETDECK_EMAIL_FROM", "Fleetdeck <fleetdeck@localhost>")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

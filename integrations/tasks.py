@@ -101,7 +101,7 @@ def deliver_trigger(
     )
     if outcome.ok:
         return True
-    if attempt < isettings.delivery_attempts():
+    if outcome.retry and attempt < isettings.delivery_attempts():
         deliver_trigger.apply_async(
             args=(trigger_id, event, deployment_id, instance, delivery_id, attempt + 1),
             countdown=_backoff(attempt - 1),

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import smtplib
 import time
 from dataclasses import dataclass
 
 import requests
+from django.conf import settings
 from django.core.mail import send_mail
 
 from integrations import settings as isettings
@@ -23,6 +25,7 @@ class Outcome:
     status_code: int | None = None
     error: str = ""
     duration_ms: int = 0
+    retry: bool = True  # False: another attempt cannot succeed until the operator changes something
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -61,10 +64,24 @@ def summary(data: dict) -> str:
     return text
 
 
+EMAIL_NOT_CONFIGURED = (
+    "Email is not configured on this server: the operator sets FLEETDECK_EMAIL_HOST "
+    "(and FLEETDECK_EMAIL_USER / FLEETDECK_EMAIL_PASSWORD if the relay needs them)."
+)
+
+
+def email_configured() -> bool:
+    """SMTP needs a relay; any other backend (tests' locmem, console) sends on its own."""
+    smtp = settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+    return bool(settings.EMAIL_HOST) or not smtp
+
+
 def send(trigger: Trigger, data: dict) -> Outcome:
     started = time.monotonic()
     try:
         if trigger.kind == DeliveryKind.EMAIL:
+            if not email_configured():
+                return Outcome(False, error=EMAIL_NOT_CONFIGURED, duration_ms=_ms(started), retry=False)
             recipients = [a.strip() for a in trigger.target.split(",") if a.strip()]
             send_mail(f"[Fleetdeck] {summary(data)}", json.dumps(data, indent=2), None, recipients)
             return Outcome(True, duration_ms=_ms(started))
@@ -83,7 +100,7 @@ def send(trigger: Trigger, data: dict) -> Outcome:
         response = requests.post(
             trigger.target, data=body, headers=headers, timeout=isettings.timeout(), allow_redirects=False
         )
-    except (requests.RequestException, OSError) as exc:
+    except (requests.RequestException, OSError, smtplib.SMTPException) as exc:
         return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=_ms(started))
     ok = 200 <= response.status_code < 300
     error = "" if ok else f"HTTP {response.status_code}: {response.text[:200]}"

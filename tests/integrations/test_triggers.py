@@ -116,6 +116,17 @@ def test_an_email_trigger_sends_mail(group, settings):
     assert message.subject.startswith("[Fleetdeck] DeploymentSuccess: shop/web")
 
 
+def test_an_email_trigger_without_a_mail_relay_says_so_once(group, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = ""
+    trigger = make_trigger(group, "ops@acme.example", ["DeploymentSuccess"], kind="email")
+    finish(deploy(group).id)
+    (delivery,) = TriggerDelivery.objects.filter(trigger=trigger)
+    assert not delivery.ok
+    assert "FLEETDECK_EMAIL_HOST" in delivery.error
+    assert mail.outbox == []
+
+
 def test_a_trigger_on_another_group_hears_nothing(group, receiver):
     other = make_group(group.application, "other")
     make_trigger(other, f"{receiver.url}/hook", ["DeploymentStart", "DeploymentSuccess"])
