@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench lint format migrate
+.PHONY: install test demo bench lint format migrate agent-dist browser
 
 $(STAMP): pyproject.toml agent/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,10 +15,17 @@ $(STAMP): pyproject.toml agent/pyproject.toml
 
 install: $(STAMP)
 
+# Chromium for the browser tests (Debian's package; Playwright cannot download browsers here). Installed
+# when we may (root with apt-get); otherwise the browser tests say what is missing.
+browser:
+	@test -x /usr/bin/chromium || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "note: /usr/bin/chromium is missing; install it (apt-get install chromium) to run the browser tests"; }
+
 # Three runs: everything else in parallel; then the end-to-end tests against their own live stack
 # (uvicorn, worker, beat, agents), so the stack's beat never sweeps rows another test is using; then the
 # fault tests, which kill and restart processes of a stack of their own (with its own Redis).
-test: install
+test: install browser
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest -n 2 --ignore=tests/e2e --ignore=tests/faults $(PYTEST_ARGS)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
@@ -43,3 +50,7 @@ format: install
 
 migrate: install
 	$(PY) manage.py migrate
+
+# The wheelhouse the server serves to hosts at /agent/dist/ (built on first request otherwise).
+agent-dist: install
+	$(PY) manage.py build_agent_dist
