@@ -228,3 +228,23 @@ def test_the_schema_describes_both_request_shapes(api_client):
     assert content["application/json"]["schema"]["$ref"].endswith("/RevisionRegisterRequest")
     register = schema["components"]["schemas"]["RevisionRegisterRequest"]["properties"]
     assert {"s3", "github", "description"} <= set(register)
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"s3": "s3://releases/a.zip"}, "s3"),
+        ({"s3": []}, "s3"),
+        ({"s3": {}}, "s3.bucket"),
+        ({"s3": {"bucket": ["releases"], "key": "a.zip"}}, "s3.bucket"),
+        ({"s3": {"bucket": "b", "key": "k" * 1025}}, "s3.key"),
+        ({"github": {"commit": ["abc1234"]}}, "github.commit"),
+        ({"github": {"commit": "a" * 41}}, "github.commit"),
+        ({"github": {"commit": "abc1234"}, "description": "x" * 501}, "description"),
+    ],
+)
+def test_malformed_shapes_get_a_400_naming_the_field(api_client, application, body, field):
+    response = post(api_client, body)
+    assert response.status_code == 400, response.json()
+    assert field in response.json()["errors"], response.json()
+    assert not Revision.objects.exists()
