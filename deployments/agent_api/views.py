@@ -437,7 +437,15 @@ async def bundle(request: HttpRequest, instance: Instance, body: dict, revision_
     revision = await db(_bundle)(instance, revision_id)
     if revision is None:
         return _error(404, f"Revision {revision_id} is not part of any deployment to this instance.")
-    response = FileResponse(revision.bundle.open("rb"), content_type="application/octet-stream")
+    try:
+        handle = revision.bundle.open("rb")
+    except OSError:
+        return _error(
+            410,
+            f"The bundle of revision {revision_id} is missing from the server's storage "
+            "(FLEETDECK_STORAGE_DIR); upload the revision again and redeploy.",
+        )
+    response = FileResponse(handle, content_type="application/octet-stream")
     response["Content-Length"] = str(revision.size or revision.bundle.size)
     response["X-Fleetdeck-Sha256"] = revision.sha256
     return response

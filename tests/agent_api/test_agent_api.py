@@ -362,3 +362,13 @@ def test_a_revision_without_a_stored_bundle_is_a_404(agent_client, app):
     assert (
         agent_client.get(f"/agent/v1/bundles/{revision.pk}/", credential=host.credential).status_code == 404
     )
+
+
+def test_a_bundle_lost_from_storage_is_a_410_that_says_what_to_do(agent_client, app, bundle_bytes):
+    host = make_instance("web-1", role="web")
+    revision = bundled_revision(app, bundle_bytes)
+    deploy(make_group(app), revision)
+    revision.bundle.storage.delete(revision.bundle.name)
+    response = agent_client.get(f"/agent/v1/bundles/{revision.pk}/", credential=host.credential)
+    assert response.status_code == 410
+    assert "missing from the server's storage" in response.json()["detail"]
