@@ -13,6 +13,7 @@ from deployments.models import DeploymentGroup
 from .models import (
     AutoDeployRule,
     AwsConnection,
+    DeliveryKind,
     GitHubConnection,
     JiraAuth,
     JiraConnection,
@@ -213,8 +214,13 @@ class TriggerForm(SecretsKeptForm):
             "target": "The URL to POST to, or comma-separated email addresses.",
             "secret": "Webhooks only: signs X-Fleetdeck-Signature. Blank on a new trigger: one is generated.",
         }
+        widgets = {"target": forms.TextInput}
 
     def __init__(self, *args, project, **kwargs):
+        instance = kwargs.get("instance")
+        if instance is not None and instance.kind == DeliveryKind.SLACK:
+            # Whoever has a Slack incoming-webhook URL can post to the channel: never shown again.
+            self.secret_fields = ("secret", "target")
         super().__init__(*args, **kwargs)
         self.fields["group"].queryset = _groups(project)
 

@@ -151,8 +151,8 @@ class Trigger(models.Model):
     name = models.CharField(max_length=100)
     events = models.JSONField(default=list)
     kind = models.CharField(max_length=8, choices=DeliveryKind.choices, default=DeliveryKind.WEBHOOK)
-    # A URL for webhook/slack, comma-separated addresses for email.
-    target = models.CharField(max_length=1000)
+    # A URL for webhook/slack, comma-separated addresses for email. Encrypted: a Slack URL is a credential.
+    target = EncryptedTextField(max_length=1000)
     secret = EncryptedTextField(blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

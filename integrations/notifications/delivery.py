@@ -8,12 +8,14 @@ import json
 import smtplib
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
 
 from integrations import settings as isettings
+from integrations.crypto import scrub
 from integrations.models import DeliveryKind, Trigger
 
 USER_AGENT = "Fleetdeck-Trigger/1"
@@ -101,7 +103,11 @@ def send(trigger: Trigger, data: dict) -> Outcome:
             trigger.target, data=body, headers=headers, timeout=isettings.timeout(), allow_redirects=False
         )
     except (requests.RequestException, OSError, smtplib.SMTPException) as exc:
-        return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=_ms(started))
+        error = f"{type(exc).__name__}: {exc}"
+        if trigger.kind == DeliveryKind.SLACK:
+            # requests names the URL's path in its errors, and a Slack URL is a credential.
+            error = scrub(error, trigger.target, urlsplit(trigger.target).path)
+        return Outcome(False, error=error[:1000], duration_ms=_ms(started))
     ok = 200 <= response.status_code < 300
     error = "" if ok else f"HTTP {response.status_code}: {response.text[:200]}"
     return Outcome(ok, response.status_code, error, _ms(started))
