@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import os
 import sys
 import urllib.parse
-from typing import Optional
+from typing import Iterator, Optional
 
 from fleetdeck_cli import bundle as bundles
 from fleetdeck_cli.api import Api, ApiError, not_found
@@ -29,13 +30,20 @@ def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="")
 
 
-def _application(api: Api, name: str) -> dict:
+@contextlib.contextmanager
+def _in_application(name: str) -> Iterator[None]:
+    """A 404 from a call under /applications/{name}/ means the application (for this token) is missing."""
     try:
-        return api.get(f"/api/v1/applications/{_quote(name)}/")
+        yield
     except ApiError as exc:
         if exc.status == 404:
             raise not_found(exc, f"Application {name!r}") from None
         raise
+
+
+def _application(api: Api, name: str) -> dict:
+    with _in_application(name):
+        return api.get(f"/api/v1/applications/{_quote(name)}/")
 
 
 def _deployment(api: Api, deployment_id: str) -> dict:
@@ -107,26 +115,34 @@ def cmd_push(args: argparse.Namespace) -> int:
         fields = {"description": args.description}
         if args.s3:
             fields["s3_location"] = args.s3
-        try:
+        with _in_application(args.application):
             revision = api.upload(
                 f"/api/v1/applications/{_quote(args.application)}/revisions/", prepared.path, fields
             )
-        except ApiError as exc:
-            if exc.status == 404:
-                raise not_found(exc, f"Application {args.application!r}") from None
-            raise
     finally:
         prepared.discard()
+    return _created(args, revision)
+
+
+def _where(revision: dict) -> str:
+    """Where a revision lives: s3://bucket/key, owner/repo@commit, or "" for a bundle on the server."""
+    location = revision.get("location") or {}
+    if revision.get("source") == "s3":
+        return f"s3://{location.get('bucket')}/{location.get('key')}"
+    if revision.get("source") == "github":
+        return f"{location.get('repository')}@{str(location.get('commit'))[:12]}"
+    return ""
+
+
+def _created(args: argparse.Namespace, revision: dict) -> int:
+    """push and register: the id on stdout (or the JSON), the next step on stderr."""
     if args.json:
         emit_json(revision)
     else:
         print(revision["id"])
-    where = ""
-    if revision.get("source") == "s3":
-        location = revision.get("location") or {}
-        where = f" at s3://{location.get('bucket')}/{location.get('key')}"
+    where = _where(revision)
     _say(
-        f"Revision {revision['id']} of {args.application}{where}. Deploy it with:\n"
+        f"Revision {revision['id']} of {args.application}{' at ' + where if where else ''}. Deploy it with:\n"
         f"  fleetdeck deploy --application {args.application} --group GROUP "
         f"--revision {revision['id']} --wait"
     )
@@ -171,27 +187,9 @@ def _register_body(args: argparse.Namespace) -> dict:
 def cmd_register(args: argparse.Namespace) -> int:
     body = _register_body(args)
     api = _api(args)
-    try:
+    with _in_application(args.application):
         revision = api.post(f"/api/v1/applications/{_quote(args.application)}/revisions/", body)
-    except ApiError as exc:
-        if exc.status == 404:
-            raise not_found(exc, f"Application {args.application!r}") from None
-        raise
-    if args.json:
-        emit_json(revision)
-    else:
-        print(revision["id"])
-    location = revision.get("location") or {}
-    if revision.get("source") == "s3":
-        where = f"s3://{location.get('bucket')}/{location.get('key')}"
-    else:
-        where = f"{location.get('repository')}@{str(location.get('commit'))[:12]}"
-    _say(
-        f"Revision {revision['id']} of {args.application} at {where}. Deploy it with:\n"
-        f"  fleetdeck deploy --application {args.application} --group GROUP "
-        f"--revision {revision['id']} --wait"
-    )
-    return OK
+    return _created(args, revision)
 
 
 # -- plan and deploy ------------------------------------------------------------------------------
@@ -321,21 +319,15 @@ def cmd_deployments(args: argparse.Namespace) -> int:
 
 def cmd_revisions(args: argparse.Namespace) -> int:
     api = _api(args)
-    try:
+    with _in_application(args.application):
         rows = _pages(
             api, f"/api/v1/applications/{_quote(args.application)}/revisions/", {}, max(args.limit, 1)
         )
-    except ApiError as exc:
-        if exc.status == 404:
-            raise not_found(exc, f"Application {args.application!r}") from None
-        raise
     if args.json:
         emit_json(rows)
         return OK
     for row in rows:
-        where = row["source"]
-        if row["source"] == "s3":
-            where = f"s3://{row['location'].get('bucket')}/{row['location'].get('key')}"
+        where = _where(row) or row["source"]
         print(
             f"{row['id']:>6}  {row.get('created_at', '')[:19]}  {row['bundle_type']:<4} {where}  "
             f"{row.get('description', '')}"

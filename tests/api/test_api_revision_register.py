@@ -10,36 +10,31 @@ import sys
 from pathlib import Path
 
 import pytest
-from aws_fixtures import aws_client
 from rest_framework.test import APIClient
 
 # The GitHub fake and the connection helpers live with the integration tests.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
-from fakes import github_fake, running, sha
-from integration_helpers import make_aws, make_github
+from fakes import sha
+from revision_helpers import connected_github, releases_bucket
 
 from dashboard.models import Membership
 from deployments.models import Revision
 
 pytestmark = pytest.mark.django_db
 
-URL = "/api/v1/applications/shop/revisions/"
-
 
 @pytest.fixture
 def s3(aws_env, project):
-    client = aws_client("s3", aws_env)
-    client.create_bucket(Bucket="releases")
-    client.put_bucket_versioning(Bucket="releases", VersioningConfiguration={"Status": "Enabled"})
-    make_aws(project, aws_env)
-    return client
+    return releases_bucket(project, aws_env)
 
 
 @pytest.fixture
 def github(project):
-    with running(github_fake) as fake:
-        make_github(project, fake.url)
+    with connected_github(project) as fake:
         yield fake
+
+
+URL = "/api/v1/applications/shop/revisions/"
 
 
 def post(client, body):

@@ -6,27 +6,21 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_fixtures import aws_client
-from fakes import github_fake, running, sha
+from fakes import sha
 from fleetdeck_cli.errors import AUTH, ERROR, USAGE
-from integration_helpers import make_aws, make_github
+from revision_helpers import connected_github, releases_bucket
 
 from deployments.models import Revision
 
 
 @pytest.fixture
 def s3(aws_env, project):
-    client = aws_client("s3", aws_env)
-    client.create_bucket(Bucket="releases")
-    client.put_bucket_versioning(Bucket="releases", VersioningConfiguration={"Status": "Enabled"})
-    make_aws(project, aws_env)
-    return client
+    return releases_bucket(project, aws_env)
 
 
 @pytest.fixture
 def github(project):
-    with running(github_fake) as fake:
-        make_github(project, fake.url)
+    with connected_github(project) as fake:
         yield fake
 
 
@@ -80,6 +74,8 @@ def test_it_registers_a_github_commit_with_json_output(cli, application, github)
     assert body["location"] == {"repository": "acme/shop", "commit": sha(3)}
     assert body["description"] == "Speed up search (#15)"
     assert Revision.objects.get().pk == body["id"]
+    listed = cli("revisions", "-a", "shop-app")
+    assert f"acme/shop@{sha(3)[:12]}" in listed.out
 
 
 def test_an_unknown_commit_names_the_field(cli, application, github):

@@ -19,9 +19,8 @@ from rest_framework.test import APIClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
 from api_helpers import APPSPEC, build_archive, bundle_files
-from aws_fixtures import aws_client
-from fakes import github_fake, running, sha
-from integration_helpers import make_aws, make_github
+from fakes import sha
+from revision_helpers import connected_github, releases_bucket
 
 from deployments.models import Deployment, Revision
 
@@ -256,10 +255,8 @@ def test_a_bad_appspec_shows_the_apis_file_and_line_error_and_stores_nothing(cli
 
 
 def test_a_contributor_registers_an_s3_object(client, project, app, aws_env):
-    s3 = aws_client("s3", aws_env)
-    s3.create_bucket(Bucket="releases")
+    s3 = releases_bucket(project, aws_env)
     put = s3.put_object(Bucket="releases", Key="shop/shop-2.zip", Body=b"zip bytes")
-    make_aws(project, aws_env)
     as_role(client, project, "contributor")
     response = register(
         client, project, source="s3", s3_uri="s3://releases/shop/shop-2.zip", etag=put["ETag"]
@@ -270,10 +267,7 @@ def test_a_contributor_registers_an_s3_object(client, project, app, aws_env):
 
 
 def test_an_s3_etag_mismatch_is_shown_on_the_form_and_nothing_is_stored(client, project, app, aws_env):
-    s3 = aws_client("s3", aws_env)
-    s3.create_bucket(Bucket="releases")
-    s3.put_object(Bucket="releases", Key="shop.zip", Body=b"zip bytes")
-    make_aws(project, aws_env)
+    releases_bucket(project, aws_env).put_object(Bucket="releases", Key="shop.zip", Body=b"zip bytes")
     as_role(client, project, "contributor")
     response = register(client, project, source="s3", s3_uri="s3://releases/shop.zip", etag="abc")
     assert response.status_code == 400
@@ -290,8 +284,7 @@ def test_a_malformed_s3_uri_is_refused_before_any_request(client, project, app):
 
 def test_a_contributor_registers_a_github_commit_and_an_unknown_one_is_named(client, project, app):
     as_role(client, project, "contributor")
-    with running(github_fake) as fake:
-        make_github(project, fake.url)
+    with connected_github(project):
         response = register(client, project, source="github", commit="abcdef1")
         assert response.status_code == 400
         assert "acme/shop has no commit abcdef1" in response.content.decode()
