@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+
+from django.db import DataError
 from django.http import JsonResponse
 from django.views.defaults import page_not_found
+from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, DataError):
+        # PostgreSQL refuses NUL in text, also in lookups (a slug, a name in the path or the query)
+        # that no serializer field checks; name the input instead of failing with a 500.
+        field = _field_with_nul(context)
+        if field is None:
+            return None
+        exc = ValidationError({field: ["must not contain NUL (0x00) characters."]})
     response = drf_exception_handler(exc, context)
     if response is None:
         return None
@@ -24,6 +35,30 @@ def exception_handler(exc, context):
     elif isinstance(data, list):
         response.data = {"detail": "; ".join(str(m) for m in data), "errors": data}
     return response
+
+
+def _field_with_nul(context) -> str | None:
+    request, view = context.get("request"), context.get("view")
+    sources = [getattr(view, "kwargs", None) or {}, getattr(request, "query_params", None) or {}]
+    with contextlib.suppress(Exception):  # a body that does not parse holds no NUL that reached the database
+        sources.append(request.data)
+    for source in sources:
+        if not hasattr(source, "items"):
+            continue
+        for key, value in source.items():
+            if _has_nul(key) or _has_nul(value):
+                return str(key).replace("\0", "\\0")
+    return None
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def not_found(request, exception=None):

@@ -6,6 +6,7 @@ from rest_framework import serializers
 from deployments.models import DeploymentConfig, MinimumHealthyType
 
 BUILTIN_PREFIX = "CodeDeployDefault."
+MAX_HOST_COUNT = 2**31 - 1  # the column is a 32-bit integer
 
 
 @extend_schema_field(
@@ -13,7 +14,7 @@ BUILTIN_PREFIX = "CodeDeployDefault."
         "type": "object",
         "properties": {
             "type": {"type": "string", "enum": MinimumHealthyType.values},
-            "value": {"type": "integer", "minimum": 0},
+            "value": {"type": "integer", "minimum": 0, "maximum": MAX_HOST_COUNT},
         },
         "required": ["type", "value"],
     }
@@ -35,8 +36,10 @@ class MinimumHealthyHostsField(serializers.Field):
             raise serializers.ValidationError(
                 f"type {kind!r} is not one of {', '.join(MinimumHealthyType.values)}."
             )
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise serializers.ValidationError(f"value must be a non-negative integer, not {value!r}.")
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_HOST_COUNT:
+            raise serializers.ValidationError(
+                f"value must be an integer from 0 to {MAX_HOST_COUNT}, not {str(value)[:40]}."
+            )
         if kind == MinimumHealthyType.FLEET_PERCENT and value > 99:
             raise serializers.ValidationError(f"FLEET_PERCENT must be between 0 and 99, not {value}.")
         return {"minimum_healthy_type": kind, "minimum_healthy_value": value}
