@@ -223,15 +223,16 @@ def test_the_page_costs_the_same_number_of_queries_however_many_revisions(client
 # -- upload -----------------------------------------------------------------------------------------
 
 
-def test_a_contributor_uploads_a_bundle(client, project, app, tmp_path):
-    as_role(client, project, "contributor")
+@pytest.mark.parametrize("role", ["owner", "contributor"])
+def test_a_contributor_or_owner_uploads_a_bundle(client, project, app, tmp_path, role):
+    as_role(client, project, role)
     path = build_archive(tmp_path / "b.tgz", "tgz", bundle_files())
     response = upload(client, project, path, description="from the page")
     assert response.status_code == 302
     revision = Revision.objects.get()
     assert response["Location"] == page_url(project, application="shop")
     assert revision.description == "from the page" and revision.bundle.read() == path.read_bytes()
-    assert revision.uploaded_by.username.startswith("contributor")
+    assert revision.uploaded_by.username.startswith(role)
 
 
 def test_a_bad_appspec_shows_the_apis_file_and_line_error_and_stores_nothing(client, project, app, tmp_path):
