@@ -16,7 +16,7 @@ from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from fleetdeck_agent.appspec import AppSpecError, parse_appspec
 from rest_framework.exceptions import ValidationError
 
@@ -234,6 +234,7 @@ def _back(project, application: Application):
 
 
 @login_required
+@require_safe
 def revision_list(request, slug: str):
     project, membership = get_project_for_user(request, slug)
     application = _selected(project, request.GET.get("application"))
