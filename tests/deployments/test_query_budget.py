@@ -10,6 +10,9 @@ engine's guarantees.
 
 from __future__ import annotations
 
+import asyncio
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
@@ -162,3 +165,51 @@ def test_one_bad_call_does_not_fail_the_rest_of_its_batch():
     assert results[1].status == CommandStatus.COMPLETED
     assert HostCommand.objects.get(pk=ca.pk).status == CommandStatus.ISSUED  # nothing of the bad call kept
     assert issued(b)[0].lifecycle_event.name == "DownloadBundle"
+
+
+def test_concurrent_completions_through_the_views_each_get_their_host_s_next_event(monkeypatch, rf):
+    """Many agents completing at once go through the web process's batches and each gets its own
+    host's next command back, once; the event log stays gap-free."""
+    app = make_app()
+    hosts = [make_instance(f"web-{i}", role="web") for i in range(8)]
+    deployment = deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
+    first = {h.pk: issued(h)[0] for h in hosts}
+    for h in hosts:
+        engine.ack_command(first[h.pk].pk, h, 60)
+    batches = []
+    real = engine.agent_calls
+
+    def counting(deployment_id, calls):
+        batches.append(len(calls))
+        return real(deployment_id, calls)
+
+    monkeypatch.setattr(engine, "agent_calls", counting)
+
+    async def complete_all():
+        requests = [
+            rf.post(
+                f"/agent/v1/commands/{first[h.pk].pk}/complete/",
+                data=json.dumps({"status": "Succeeded"}),
+                content_type="application/json",
+                headers={"Authorization": f"Bearer {h.credential}"},
+            )
+            for h in hosts
+        ]
+        return await asyncio.gather(
+            *(
+                views.complete(request, command_id=first[h.pk].pk)
+                for request, h in zip(requests, hosts, strict=True)
+            )
+        )
+
+    responses = asyncio.run(complete_all())
+    assert sum(batches) == len(hosts)
+    for response, h in zip(responses, hosts, strict=True):
+        assert response.status_code == 200
+        (command,) = json.loads(response.content)["commands"]
+        assert command["lifecycle_event"] == "DownloadBundle"
+        assert command["id"] == str(issued(h)[0].pk)
+    seqs = list(
+        DeploymentEvent.objects.filter(deployment=deployment).order_by("seq").values_list("seq", flat=True)
+    )
+    assert seqs == list(range(1, len(seqs) + 1))
