@@ -14,8 +14,10 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.http import HttpResponse
 from django.shortcuts import resolve_url
 from django.test import Client
+from django.urls import clear_url_caches, path
 from security_routes import (
     GHOST,
     GLOBAL,
@@ -28,6 +30,8 @@ from security_routes import (
     walked_routes,
 )
 from security_world import DEAD_URL, MARKERS, changed, snapshot
+
+from config import urls as root_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -261,3 +265,32 @@ def test_the_api_schema_is_public_but_holds_no_project_data(world):
     assert response.status_code == 200
     assert "/api/v1/deployments/{id}/" in response.json()["paths"]
     assert not any(m in response.content.decode() for m in MARKERS)
+
+
+def forgetful_view(request, slug):
+    """A page added tomorrow that forgets get_project_for_user."""
+    from django.shortcuts import get_object_or_404
+
+    from dashboard.models import Project
+
+    return HttpResponse(get_object_or_404(Project, slug=slug).name)
+
+
+class LeakyUrls:
+    """The real URLConf plus forgetful_view."""
+
+    urlpatterns = [path("p/<slug:slug>/forgetful/", forgetful_view, name="forgetful"), *root_urls.urlpatterns]
+
+
+def test_the_walk_fails_for_a_route_added_without_a_check(world, settings):
+    settings.ROOT_URLCONF = LeakyUrls
+    clear_url_caches()
+    try:
+        (route,) = [r for r in walked_routes() if r.name == "forgetful"]
+        url = url_for(route, world)
+        with pytest.raises(AssertionError, match="anonymous GET"):
+            check_anonymous(route, world, url)
+        with pytest.raises(AssertionError, match="outsider GET"):
+            check_outsider(route, world, url)
+    finally:
+        clear_url_caches()
