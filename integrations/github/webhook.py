@@ -50,13 +50,19 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
     try:
         if request.content_type == "application/x-www-form-urlencoded":
             # GitHub's other content type: the JSON is in a "payload" form field.
-            payload = json.loads(parse_qs(body.decode()).get("payload", [""])[0])
+            text = parse_qs(body.decode()).get("payload", [""])[0]
         else:
-            payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+            text = body.decode()
+        payload = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deeply
         return JsonResponse({"detail": "The body is not JSON."}, status=400)
     if not isinstance(payload, dict):
         return JsonResponse({"detail": "The body is not a JSON object."}, status=400)
+    if "\\u0000" in text:  # JSON's only way to carry NUL, which PostgreSQL cannot store
+        return JsonResponse({"detail": "The payload contains NUL (0x00) characters."}, status=400)
+    for key in ("ref", "after"):
+        if not isinstance(payload.get(key, ""), str):
+            return JsonResponse({"detail": f"The payload's {key} must be a string."}, status=400)
     try:
         with transaction.atomic():
             delivery = GitHubDelivery.objects.create(
@@ -93,11 +99,9 @@ def handle_push(connection: GitHubConnection, payload: dict) -> tuple[str, list[
     rules = list(connection.rules.filter(branch=branch).select_related("group__application"))
     if not rules:
         return f"No auto-deploy rule for {branch}.", []
-    pusher = (
-        (payload.get("pusher") or {}).get("name") or (payload.get("sender") or {}).get("login") or "someone"
-    )
-    repository = (payload.get("repository") or {}).get("full_name") or connection.repository
-    message = ((payload.get("head_commit") or {}).get("message") or "")[:500]
+    pusher = _text(payload, "pusher", "name") or _text(payload, "sender", "login") or "someone"
+    repository = _text(payload, "repository", "full_name") or connection.repository
+    message = _text(payload, "head_commit", "message")[:500]
     created = []
     for rule in rules:
         revision = Revision.objects.create(
@@ -119,3 +123,11 @@ def handle_push(connection: GitHubConnection, payload: dict) -> tuple[str, list[
             continue
         created.append(deployment.id)
     return f"Push to {branch}: started {len(created)} deployment(s).", created
+
+
+def _text(payload: dict, *keys: str) -> str:
+    """A string nested in the payload, or "" when any level is missing or of another type."""
+    value = payload
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value if isinstance(value, str) else ""
