@@ -15,7 +15,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from fleet_factories import (
     ALL_AT_ONCE,
@@ -195,12 +195,15 @@ def test_concurrent_completions_through_the_views_each_get_their_host_s_next_eve
             )
             for h in hosts
         ]
-        return await asyncio.gather(
-            *(
-                views.complete(request, command_id=first[h.pk].pk)
-                for request, h in zip(requests, hosts, strict=True)
+        try:
+            return await asyncio.gather(
+                *(
+                    views.complete(request, command_id=first[h.pk].pk)
+                    for request, h in zip(requests, hosts, strict=True)
+                )
             )
-        )
+        finally:
+            await sync_to_async(connections.close_all, thread_sensitive=True)()  # the views' thread
 
     responses = asyncio.run(complete_all())
     assert sum(batches) == len(hosts)
