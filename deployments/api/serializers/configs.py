@@ -38,7 +38,7 @@ class MinimumHealthyHostsField(serializers.Field):
             )
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_HOST_COUNT:
             raise serializers.ValidationError(
-                f"value must be an integer from 0 to {MAX_HOST_COUNT}, not {str(value)[:40]}."
+                f"value must be a non-negative integer up to {MAX_HOST_COUNT}, not {str(value)[:40]}."
             )
         if kind == MinimumHealthyType.FLEET_PERCENT and value > 99:
             raise serializers.ValidationError(f"FLEET_PERCENT must be between 0 and 99, not {value}.")
