@@ -14,9 +14,10 @@ import logging
 import pytest
 from django.db import connection
 from django.test import Client
+from django.urls import reverse
 from fakes import github_fake, jira_fake, receiver_fake, running
 from integration_helpers import finish
-from security_routes import url_for, walked_routes
+from security_routes import all_routes, is_public, url_for, walked_routes
 from security_world import DEAD_URL, SECRETS
 
 from deployments import engine
@@ -159,6 +160,13 @@ def test_integration_secrets_never_reach_a_page_a_plain_column_or_a_log(world, o
         response = client.get(url)
         if not getattr(response, "streaming", False):
             answers[f"GET {url}"] = response.content.decode(errors="replace")
+    # And what anyone may fetch: the public routes that need no parameters (install script, schema…).
+    for route in all_routes():
+        if is_public(route) and not route.params and route.namespace != "admin":
+            response = Client().get(reverse(route.name))
+            if response.status_code == 200 and not getattr(response, "streaming", False):
+                answers[f"anonymous GET {reverse(route.name)}"] = response.content.decode(errors="replace")
+    assert "anonymous GET /agent/install.sh" in answers
     for name in ("zq-hook", "zq-slack", "zq-slack-dead"):
         url = f"/integrations/p/{world.project.slug}/triggers/{Trigger.objects.get(name=name).pk}/"
         answers[f"GET {url}"] = client.get(url).content.decode()
