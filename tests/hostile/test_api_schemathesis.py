@@ -26,7 +26,7 @@ from dashboard.models import Membership, Project, Role
 from deployments import engine
 from deployments.models import HALF_AT_A_TIME, Application, DeploymentConfig, DeploymentGroup, Revision
 
-EXAMPLES = int(os.environ.get("FLEETDECK_SCHEMATHESIS_EXAMPLES", "12"))  # per operation and caller
+EXAMPLES = int(os.environ.get("FLEETDECK_SCHEMATHESIS_EXAMPLES", "20"))  # per operation and caller
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,

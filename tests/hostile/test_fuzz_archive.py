@@ -27,7 +27,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
 
 MAX_SIZE = 1024 * 1024
 FUZZ = settings(
-    max_examples=int(os.environ.get("FLEETDECK_FUZZ_EXAMPLES", "150")),  # raise it to fuzz longer
+    max_examples=int(os.environ.get("FLEETDECK_FUZZ_EXAMPLES", "300")),  # raise it to fuzz longer
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
