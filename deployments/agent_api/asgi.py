@@ -3,8 +3,8 @@
 Django's built-in middlewares are sync-first: under ASGI each one hops to a thread for
 `process_request` and again for `process_response`, and every request gets a fresh thread for
 those hops. The agent API needs none of them (bearer credentials, no sessions, no CSRF, JSON only),
-and at fleet scale those hops were most of the web process's CPU. `config/asgi.py` sends `/agent/`
-here and everything else through the full stack.
+and at fleet scale those hops were most of the web process's CPU. `config/asgi.py` sends
+`/agent/v1/` here and everything else through the full stack.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
 from django.urls import set_script_prefix
 
-PREFIX = "/agent/"
+PREFIX = "/agent/v1/"  # the agent API only; the install script and downloads keep the full stack
+URLCONF = "deployments.agent_api.root_urls"
 
 
 class AgentASGIHandler(ASGIHandler):
@@ -47,6 +48,8 @@ class AgentASGIHandler(ASGIHandler):
         try:
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
+            if request is not None:
+                request.urlconf = URLCONF
             response = error_response if request is None else await self.run_get_response(request)
             await self.send_response(response, send)
             response.close()  # request_finished: nothing of this thread's to close (see above)
