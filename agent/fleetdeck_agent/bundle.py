@@ -201,7 +201,7 @@ def _zip_entries(path: str) -> Iterator[_Entry]:
                     "special files are not allowed",
                     info.filename,
                 )
-            elif info.is_dir():
+            elif info.filename.endswith("/"):  # ZipInfo.is_dir() fails on an empty name
                 yield _Entry(name, DIRECTORY, 0, (mode & 0o777) or 0o755)
             else:
                 yield _Entry(

@@ -300,3 +300,16 @@ def test_a_refusal_of_a_non_utf8_name_is_printable_text(tmp_path):
 
 def test_a_gzip_of_garbage_is_refused(tmp_path):
     refused(tmp_path, b"\x1f\x8b\x08\x00" + zlib.compress(b"not a tar at all" * 10))
+
+
+def test_a_zip_entry_with_an_empty_name_is_handled(tmp_path):
+    """Found by atheris: ZipInfo.is_dir() raised IndexError on a central directory entry without a name."""
+    data = bytearray(zip_bytes([("file", "appspec.yml", "", APPSPEC), ("file", "x", "", b"data")]))
+    central = data.rfind(b"PK\x01\x02")  # the last central directory entry, "x"
+    assert data[central + 46 : central + 47] == b"x"
+    data[central + 28 : central + 30] = struct.pack("<H", 0)
+    del data[central + 46]
+    end = data.rfind(b"PK\x05\x06")
+    (size,) = struct.unpack("<I", data[end + 12 : end + 16])
+    data[end + 12 : end + 16] = struct.pack("<I", size - 1)
+    check_outcome(tmp_path, bytes(data))
