@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench lint format migrate agent-dist browser
+.PHONY: install test demo bench lint format migrate agent-dist browser fuzz
 
 $(STAMP): pyproject.toml agent/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: install
 	$(PY) bench/deploy.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/live.py
+
+# Longer hostile-input runs than the suite's (hypothesis and schemathesis example counts).
+fuzz: install
+	FLEETDECK_FUZZ_EXAMPLES=3000 FLEETDECK_SCHEMATHESIS_EXAMPLES=80 $(PY) -m pytest tests/hostile -n 2 -q
 
 lint: install
 	$(VENV)/bin/ruff check .
