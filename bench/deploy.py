@@ -63,15 +63,14 @@ def main() -> int:
     setup_django(work)
     from django.conf import settings
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from config.querycount import total
     from config.stack import Stack
-    from dashboard.models import Membership, Project, Role
+    from dashboard.models import ApiToken, Membership, Project, Role
     from deployments.models import HostCommand
 
     user = get_user_model().objects.create_user("bench")
-    token = Token.objects.create(user=user).key
+    token = ApiToken.issue(user, "bench")[1]
     project = Project.objects.create(name="Bench", slug="bench", created_by=user)
     Membership.objects.create(project=project, user=user, role=Role.OWNER)
     stack = Stack(

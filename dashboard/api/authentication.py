@@ -1,7 +1,6 @@
-"""`Authorization: Token fdp_…` with a personal API token.
+"""`Authorization: Token fdp_…` with a personal API token, the only kind of API token.
 
-Keys without the personal prefix are left to DRF's TokenAuthentication (createapitoken's keys),
-so both kinds work side by side.
+Tokens are stored as hashes (see ApiToken); anything else after `Token` is refused with a reason.
 """
 
 from __future__ import annotations
@@ -23,9 +22,11 @@ class PersonalTokenAuthentication(BaseAuthentication):
         try:
             raw = parts[1].decode()
         except UnicodeError:
-            return None
+            raise exceptions.AuthenticationFailed("The token is not valid text.") from None
         if not raw.startswith(f"{ApiToken.PREFIX}_"):
-            return None
+            raise exceptions.AuthenticationFailed(
+                f"Not an API token: they start with {ApiToken.PREFIX}_. Create one at /profile/tokens/."
+            )
         token = ApiToken.authenticate(raw)
         if token is None or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")

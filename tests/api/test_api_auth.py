@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 from django.core.management import CommandError, call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.test import APIClient
 
+from dashboard.models import ApiToken
 from deployments import access
 
 pytestmark = pytest.mark.django_db
@@ -36,9 +36,15 @@ def test_it_refuses_a_bad_token():
     assert client.get("/api/v1/applications/").status_code == 401
 
 
+def test_it_refuses_a_key_that_is_not_a_personal_token_saying_where_to_get_one():
+    response = APIClient(HTTP_AUTHORIZATION="Token " + "0" * 40).get("/api/v1/applications/")
+    assert response.status_code == 401
+    assert "/profile/tokens/" in response.json()["detail"]
+
+
 def test_it_accepts_a_token(user):
-    token = Token.objects.create(user=user)
-    client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _, raw = ApiToken.issue(user, "ci")
+    client = APIClient(HTTP_AUTHORIZATION=f"Token {raw}")
     response = client.post("/api/v1/applications/", {"name": "shop", "project": "team"}, format="json")
     assert response.status_code == 201
     assert response.json()["created_by"] == "alice"
@@ -66,17 +72,17 @@ def test_require_rejects_unknown_actions(user):
         access.require(user, "fly")
 
 
-def test_createapitoken_prints_the_same_key_until_rotated(user, capsys):
+def test_createapitoken_issues_a_hashed_personal_token_and_rotate_revokes_the_old_one(user, capsys):
     call_command("createapitoken", "alice")
     first = capsys.readouterr().out.strip()
-    call_command("createapitoken", "alice")
-    assert capsys.readouterr().out.strip() == first
+    assert first.startswith("fdp_")
+    assert not ApiToken.objects.filter(token_hash=first).exists()  # only the hash is stored
+    assert ApiToken.objects.get(user=user).token_hash == ApiToken.hash(first)
     call_command("createapitoken", "alice", "--rotate")
     rotated = capsys.readouterr().out.strip()
     assert rotated != first
-    assert Token.objects.get(user=user).key == rotated
-    client = APIClient(HTTP_AUTHORIZATION=f"Token {rotated}")
-    assert client.get("/api/v1/applications/").status_code == 200
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {rotated}").get("/api/v1/applications/").status_code == 200
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {first}").get("/api/v1/applications/").status_code == 401
 
 
 def test_createapitoken_says_when_the_user_does_not_exist():

@@ -1,4 +1,4 @@
-"""Personal API tokens (fdp_…) authenticate the API; DRF's tokens from createapitoken keep working."""
+"""Personal API tokens (fdp_…, stored hashed) are the only API tokens; createapitoken issues them too."""
 
 from __future__ import annotations
 

@@ -10,6 +10,8 @@ import pytest
 from cli_helpers import make_revision
 from fleetdeck_cli.errors import AUTH, ERROR, NETWORK
 
+from dashboard.models import ApiToken
+
 
 @pytest.fixture
 def as_token(server, monkeypatch, capsys):
@@ -24,9 +26,7 @@ def as_token(server, monkeypatch, capsys):
 
 
 def test_a_createapitoken_key_works_too(as_token, owner, group):
-    from rest_framework.authtoken.models import Token
-
-    cli = as_token(Token.objects.create(user=owner).key)
+    cli = as_token(ApiToken.issue(owner, "cli")[1])
     result = cli("plan", "-a", "shop-app", "-g", "web")
     assert "NO_INSTANCES" in result.out  # the request got through; the plan itself cannot run
 

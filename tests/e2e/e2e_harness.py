@@ -264,10 +264,11 @@ def stack_env(base: Path, redis_url: str, queue_prefix: str) -> dict[str, str]:
 def api_user(url: str, prefix: str) -> Api:
     """A new user with an API token (needs the database)."""
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
+
+    from dashboard.models import ApiToken
 
     user = get_user_model().objects.create_user(f"{prefix}-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
-    return Api(url, Token.objects.create(user=user).key)
+    return Api(url, ApiToken.issue(user, "e2e")[1])
 
 
 @contextlib.contextmanager

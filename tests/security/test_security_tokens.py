@@ -1,5 +1,5 @@
 """Wrong, revoked, expired and other projects' tokens get a clear 401/404 with a readable body and
-change nothing: personal `fdp_` tokens, DRF tokens, registration tokens and agent credentials."""
+change nothing: personal `fdp_` tokens (also from createapitoken), keys that are not personal tokens, registration tokens and agent credentials."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from security_world import changed, snapshot
 
 from dashboard.models import ApiToken
@@ -74,16 +73,15 @@ def bad_api_headers(world) -> dict[str, str]:
     _, raw_inactive = ApiToken.issue(inactive, "inactive")
     inactive.is_active = False
     inactive.save()
-    rotated = Token.objects.create(user=world.owner)
-    old_key = rotated.key
-    rotated.delete()
-    Token.objects.create(user=world.owner)
+    rotated, old_key = ApiToken.issue(world.owner, "rotated")
+    rotated.revoke()
+    ApiToken.issue(world.owner, "rotated")
     return {
         "personal token never issued": "Token fdp_" + "x" * 43,
         "revoked personal token": f"Token {raw_revoked}",
         "personal token of a deactivated user": f"Token {raw_inactive}",
-        "DRF token never issued": "Token " + "0" * 40,
-        "DRF token rotated away": f"Token {old_key}",
+        "a key that is not a personal token": "Token " + "0" * 40,
+        "personal token rotated away": f"Token {old_key}",
         "agent credential": f"Token {world.instance_credential}",
         "registration token": f"Token {world.raw['registration_token']}",
         "personal token as Bearer": f"Bearer {world.raw['api_token']}",
@@ -119,9 +117,9 @@ def test_bad_api_tokens_get_a_clear_401_and_change_nothing(agents):
 def test_another_projects_valid_tokens_get_404_and_change_nothing(agents):
     world = agents
     _, personal = ApiToken.issue(world.outsider, "theirs")
-    drf = Token.objects.create(user=world.outsider).key
+    _, via_command = ApiToken.issue(world.outsider, "createapitoken")
     before = snapshot()
-    for header in (f"Token {personal}", f"Token {drf}"):
+    for header in (f"Token {personal}", f"Token {via_command}"):
         answers = api(header)
         for method in ("get", "patch", "delete"):
             assert answers[method].status_code == 404, (header[:10], method)

@@ -1,23 +1,35 @@
-"""Print an API token for scripts and CI: `Authorization: Token <key>`."""
+"""Issue a personal API token for scripts and CI: `Authorization: Token fdp_…`.
+
+The same kind of token users create on /profile/tokens/: shown once here, stored only as a hash,
+revocable there. Plain-text keys (DRF's authtoken) are not used anywhere.
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+
+from dashboard.models import ApiToken
 
 
 class Command(BaseCommand):
-    help = "Print USERNAME's API token, creating it if missing. --rotate replaces it with a new one."
+    help = (
+        "Print a new personal API token for USERNAME (shown once, stored hashed). "
+        "--rotate first revokes USERNAME's tokens with the same --name."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument(
-            "--rotate", action="store_true", help="Delete the current token and make a new one."
+            "--name", default="createapitoken", help="The token's name (default: %(default)s)."
+        )
+        parser.add_argument(
+            "--rotate", action="store_true", help="Revoke the user's active tokens with this name first."
         )
 
-    def handle(self, *args, username: str, rotate: bool, **options):
+    def handle(self, *args, username: str, name: str, rotate: bool, **options):
         User = get_user_model()
         try:
             user = User.objects.get(**{User.USERNAME_FIELD: username})
@@ -27,6 +39,8 @@ class Command(BaseCommand):
             ) from None
         with transaction.atomic():
             if rotate:
-                Token.objects.filter(user=user).delete()
-            token, _ = Token.objects.get_or_create(user=user)
-        self.stdout.write(token.key)
+                ApiToken.objects.filter(user=user, name=name, revoked_at__isnull=True).update(
+                    revoked_at=timezone.now()
+                )
+            _, raw = ApiToken.issue(user, name)
+        self.stdout.write(raw)
