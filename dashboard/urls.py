@@ -19,7 +19,9 @@ urlpatterns = [
     path("p/<slug:slug>/settings/delete/", settings.delete, name="project_delete"),
     path("p/<slug:slug>/settings/members/", settings.members, name="project_members"),
     path(
-        "p/<slug:slug>/settings/members/<str:username>/role/", settings.member_role, name="project_member_role"
+        "p/<slug:slug>/settings/members/<str:username>/role/",
+        settings.member_role,
+        name="project_member_role",
     ),
     path(
         "p/<slug:slug>/settings/members/<str:username>/remove/",

@@ -67,7 +67,12 @@ def append(deployment_id: str, entries: list[dict]) -> int:
         columns = {name: item.pop(name, "") or "" for name in _FIELDS}
         rows.append(
             DeploymentEvent(
-                deployment_id=deployment_id, seq=first + offset, kind=kind, data=item, created_at=now, **columns
+                deployment_id=deployment_id,
+                seq=first + offset,
+                kind=kind,
+                data=item,
+                created_at=now,
+                **columns,
             )
         )
     DeploymentEvent.objects.bulk_create(rows)
@@ -92,4 +97,6 @@ def _announce(deployment_id: str, rows: list[DeploymentEvent]) -> None:
 
 
 def since(deployment_id: str, after: int, limit: int = 500) -> list[DeploymentEvent]:
-    return list(DeploymentEvent.objects.filter(deployment_id=deployment_id, seq__gt=after).order_by("seq")[:limit])
+    return list(
+        DeploymentEvent.objects.filter(deployment_id=deployment_id, seq__gt=after).order_by("seq")[:limit]
+    )

@@ -54,7 +54,8 @@ class DeploymentConfig(models.Model):
         constraints = [
             models.CheckConstraint(
                 name="deploymentconfig_percent_range",
-                condition=~models.Q(minimum_healthy_type="FLEET_PERCENT") | models.Q(minimum_healthy_value__lte=99),
+                condition=~models.Q(minimum_healthy_type="FLEET_PERCENT")
+                | models.Q(minimum_healthy_value__lte=99),
             ),
         ]
 
@@ -104,7 +105,9 @@ class DeploymentGroup(models.Model):
     class Meta:
         ordering = ["application__name", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["application", "name"], name="deploymentgroup_unique_name_per_app"),
+            models.UniqueConstraint(
+                fields=["application", "name"], name="deploymentgroup_unique_name_per_app"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -137,7 +140,9 @@ class Revision(models.Model):
     location = models.JSONField(default=dict, blank=True)
     appspec = models.TextField(blank=True)
     description = models.CharField(max_length=500, blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

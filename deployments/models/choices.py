@@ -16,14 +16,21 @@ class DeploymentStatus(models.TextChoices):
     STOPPED = "Stopped"
 
 
-DEPLOYMENT_TERMINAL = frozenset({DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.STOPPED})
+DEPLOYMENT_TERMINAL = frozenset(
+    {DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
+)
 DEPLOYMENT_ACTIVE = frozenset(
     {DeploymentStatus.CREATED, DeploymentStatus.IN_PROGRESS, DeploymentStatus.BAKING, DeploymentStatus.READY}
 )
 # Which moves the deployment state machine allows.
 DEPLOYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     DeploymentStatus.CREATED: frozenset(
-        {DeploymentStatus.QUEUED, DeploymentStatus.IN_PROGRESS, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
+        {
+            DeploymentStatus.QUEUED,
+            DeploymentStatus.IN_PROGRESS,
+            DeploymentStatus.FAILED,
+            DeploymentStatus.STOPPED,
+        }
     ),
     DeploymentStatus.QUEUED: frozenset(
         {DeploymentStatus.IN_PROGRESS, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
@@ -84,7 +91,9 @@ class EventStatus(models.TextChoices):
     UNKNOWN = "Unknown"
 
 
-EVENT_TERMINAL = frozenset({EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.UNKNOWN})
+EVENT_TERMINAL = frozenset(
+    {EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.UNKNOWN}
+)
 EVENT_TRANSITIONS: dict[str, frozenset[str]] = {
     EventStatus.PENDING: frozenset(
         {EventStatus.IN_PROGRESS, EventStatus.SKIPPED, EventStatus.FAILED, EventStatus.SUCCEEDED}

@@ -47,10 +47,14 @@ def _check(what: str, table: dict[str, frozenset[str]], current: str, wanted: st
 class Deployment(models.Model):
     id = models.CharField(primary_key=True, max_length=11, default=new_deployment_id, editable=False)
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="deployments")
-    deployment_group = models.ForeignKey(DeploymentGroup, on_delete=models.CASCADE, related_name="deployments")
+    deployment_group = models.ForeignKey(
+        DeploymentGroup, on_delete=models.CASCADE, related_name="deployments"
+    )
     revision = models.ForeignKey(Revision, on_delete=models.PROTECT, related_name="deployments")
     deployment_config = models.ForeignKey(DeploymentConfig, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.CREATED)
+    status = models.CharField(
+        max_length=16, choices=DeploymentStatus.choices, default=DeploymentStatus.CREATED
+    )
     error_code = models.CharField(max_length=32, choices=ErrorCode.choices, blank=True)
     error_message = models.TextField(blank=True)
     creator = models.CharField(max_length=32, choices=Creator.choices, default=Creator.USER)
@@ -88,7 +92,9 @@ class Deployment(models.Model):
             models.Index(fields=["-created_at"], name="deployment_created_desc"),
             # The dashboard's "latest deployment per group" and "last successful revision per group".
             models.Index(fields=["deployment_group", "-created_at"], name="deployment_group_latest"),
-            models.Index(fields=["deployment_group", "status", "-created_at"], name="deployment_group_status_at"),
+            models.Index(
+                fields=["deployment_group", "status", "-created_at"], name="deployment_group_status_at"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -195,7 +201,12 @@ class DeploymentTarget(models.Model):
         if status == TargetStatus.IN_PROGRESS and self.started_at is None:
             self.started_at = now
             fields.append("started_at")
-        if status in (TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.SKIPPED, TargetStatus.UNKNOWN):
+        if status in (
+            TargetStatus.SUCCEEDED,
+            TargetStatus.FAILED,
+            TargetStatus.SKIPPED,
+            TargetStatus.UNKNOWN,
+        ):
             self.ended_at = now
             fields.append("ended_at")
         if message:

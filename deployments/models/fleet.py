@@ -24,7 +24,11 @@ class RegistrationToken(models.Model):
     """Exchanged by an agent for its own credential. Shown once; stored only as a hash."""
 
     project = models.ForeignKey(
-        "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="registration_tokens"
+        "dashboard.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="registration_tokens",
     )
     description = models.CharField(max_length=200, blank=True)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)

@@ -163,7 +163,11 @@ def test_a_command_nobody_picks_up_fails_with_agent_issue(app, timeouts):
     deployment = deploy(make_group(app), make_revision(app))
     (command,) = issued(host)
 
-    assert engine.sweep(now=timezone.now() + timedelta(seconds=20)) == {"offline": 0, "failed_events": 0, "waits_ended": 0}
+    assert engine.sweep(now=timezone.now() + timedelta(seconds=20)) == {
+        "offline": 0,
+        "failed_events": 0,
+        "waits_ended": 0,
+    }
     result = engine.sweep(now=command.issued_at + timedelta(seconds=31))
     assert result["failed_events"] == 1
 

@@ -107,7 +107,9 @@ def test_a_second_deployment_runs_the_previous_revisions_application_stop(fleet,
     assert r.api.wait(second)["status"] == "Succeeded"
 
     for host in r.hosts:
-        runs = [(rec.event, rec.label) for rec in r.records(second) if rec.host == host and rec.phase == "start"]
+        runs = [
+            (rec.event, rec.label) for rec in r.records(second) if rec.host == host and rec.phase == "start"
+        ]
         assert runs[0] == ("ApplicationStop", "v1")
         assert {label for event, label in runs[1:]} == {"v2"}
 
@@ -205,7 +207,9 @@ def test_an_agent_killed_mid_hook_and_never_restarted_fails_with_agent_issue(fle
         deployment,
         until=lambda d: any(
             t["instance"] == r.hosts[0]
-            and any(e["name"] == "AfterInstall" and e["status"] == "InProgress" for e in t["lifecycle_events"])
+            and any(
+                e["name"] == "AfterInstall" and e["status"] == "InProgress" for e in t["lifecycle_events"]
+            )
             for t in d["targets"]
         ),
     )

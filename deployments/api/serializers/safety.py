@@ -26,7 +26,9 @@ class _Strict(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(self.fields))
             if unknown:
-                raise serializers.ValidationError({"non_field_errors": [f"unknown key(s): {', '.join(unknown)}"]})
+                raise serializers.ValidationError(
+                    {"non_field_errors": [f"unknown key(s): {', '.join(unknown)}"]}
+                )
         return super().to_internal_value(data)
 
 
