@@ -6,6 +6,7 @@ Database work runs in a thread pool (`thread_sensitive=False`), one short transa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -358,9 +359,12 @@ _COMMAND_DEPLOYMENTS_MAX = 200_000
 
 
 def _remember_deployments(commands: list[dict]) -> None:
+    """Called from the thread pool: dict operations are atomic, and evicting the oldest entry may
+    race with another thread doing the same, which only evicts one more."""
     for command in commands:
         if len(_COMMAND_DEPLOYMENTS) >= _COMMAND_DEPLOYMENTS_MAX:
-            _COMMAND_DEPLOYMENTS.pop(next(iter(_COMMAND_DEPLOYMENTS)))
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+                _COMMAND_DEPLOYMENTS.pop(next(iter(_COMMAND_DEPLOYMENTS)))
         _COMMAND_DEPLOYMENTS[command["id"]] = command["deployment_id"]
 
 
