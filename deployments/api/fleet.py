@@ -84,6 +84,10 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
     def update(self, request, *args, **kwargs):
         # Who may edit it comes first: outsiders get 404 and viewers 403 whatever the body says.
         self.get_object()
+        if not isinstance(request.data, dict):
+            raise ValidationError(
+                {"non_field_errors": ['Send a JSON object, such as {"tags": {"role": "web"}}.']}
+            )
         unknown = set(request.data) - {"tags"}
         if unknown:
             raise ValidationError(

@@ -69,6 +69,14 @@ def test_it_refuses_tags_that_are_not_strings(api_client, fleet):
     assert "tags" in response.json()["errors"]
 
 
+@pytest.mark.parametrize("body", [7, [1, 2], "tags"])
+def test_a_body_that_is_not_an_object_is_a_400_saying_what_to_send(api_client, fleet, body):
+    response = api_client.patch(URL + "web-2/", body, format="json")
+    assert response.status_code == 400
+    assert "JSON object" in response.json()["detail"]
+    assert Instance.objects.get(name="web-2").tags == {"role": "web", "env": "staging"}
+
+
 def test_deregistering_stops_the_credential_and_hides_the_instance(api_client, db, group):
     instance = Instance(name="web-9", project=group.application.project, tags={"role": "web"})
     raw = instance.rotate_credential()
