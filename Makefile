@@ -40,9 +40,9 @@ bench: install
 	$(PY) bench/dashboard.py
 	$(PY) bench/live.py
 
-# Longer hostile-input runs than the suite's (hypothesis and schemathesis example counts).
+# Longer hostile-input runs than the suite's, with fresh random examples (the suite replays fixed ones).
 fuzz: install
-	FLEETDECK_FUZZ_EXAMPLES=3000 FLEETDECK_SCHEMATHESIS_EXAMPLES=80 $(PY) -m pytest tests/hostile -n 2 -q
+	FLEETDECK_FUZZ_RANDOM=1 FLEETDECK_FUZZ_EXAMPLES=3000 FLEETDECK_SCHEMATHESIS_EXAMPLES=80 $(PY) -m pytest tests/hostile -n 2 -q
 
 lint: install
 	$(VENV)/bin/ruff check .
