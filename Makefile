@@ -37,6 +37,7 @@ demo: install
 bench: install
 	$(PY) bench/agent.py
 	$(PY) bench/deploy.py
+	$(PY) bench/fleet.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/live.py
 
