@@ -187,6 +187,10 @@ def main() -> int:
 
         _seed_list(group, revision, args.seed)
         wide = _seed_detail(project, app, revision, 30)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # planner statistics, as autovacuum keeps them on a live database
         session = requests.Session()
         session.cookies.update(cookies)
         pages = {

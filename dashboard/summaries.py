@@ -138,5 +138,5 @@ def recent_activity(project, limit: int = 20) -> list[Deployment]:
     return list(
         Deployment.objects.filter(application__project=project)
         .select_related("created_by", "revision", "deployment_group__application")
-        .order_by("-created_at", "-pk")[:limit]
+        .order_by("-created_at", "-id")[:limit]
     )
