@@ -143,6 +143,9 @@ AGENT_PICKUP_TIMEOUT = env_int("FLEETDECK_AGENT_PICKUP_TIMEOUT", 300, minimum=1)
 AGENT_OFFLINE_AFTER = env_int("FLEETDECK_AGENT_OFFLINE_AFTER", 90, minimum=1)
 # Extra time past a hook's own timeout before the sweep fails the event.
 HOOK_TIMEOUT_GRACE = env_int("FLEETDECK_HOOK_TIMEOUT_GRACE", 60, minimum=0)
+# When every agent goes quiet at once, the web tier (or the network in front of it) is the likelier
+# culprit: the sweep holds AGENT_ISSUE back for this many more seconds.
+FLEET_SILENCE_GRACE = env_int("FLEETDECK_FLEET_SILENCE_GRACE", 300, minimum=0)
 POLL_WAIT_MAX = env_int("FLEETDECK_POLL_WAIT", 25, minimum=1)
 MAX_BUNDLE_SIZE = env_int("FLEETDECK_MAX_BUNDLE_SIZE", 2 * 1024**3, minimum=1024)
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -939,6 +939,9 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     """Mark silent agents offline and fail the events nobody is going to finish."""
     now = now or timezone.now()
     offline_cutoff = now - timedelta(seconds=settings.AGENT_OFFLINE_AFTER)
+    if _whole_fleet_silent(now, offline_cutoff):
+        # Nobody can reach the server, so no agent is to blame yet: fail nothing for AGENT_ISSUE.
+        return {"offline": 0, "failed_events": 0, "waits_ended": 0, **_sweep_server_side(now)}
     went_offline = Instance.objects.filter(online=True, last_seen__lt=offline_cutoff).update(online=False)
 
     failures: list[tuple[HostCommand, str]] = []
@@ -983,6 +986,42 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             EventStatus.FAILED,
             {"error_code": ScriptErrorCode.AGENT_ISSUE, "message": message},
         )
+    server_side = _sweep_server_side(now)
+    return {
+        "offline": went_offline,
+        "failed_events": len(failures) + server_side["failed_events"],
+        "waits_ended": server_side["waits_ended"],
+    }
+
+
+def _whole_fleet_silent(now: datetime, offline_cutoff: datetime) -> bool:
+    """Every online agent (two or more) went quiet, and not long ago: suspect the server, not the hosts.
+
+    A web restart or a broken proxy silences the whole fleet at once; dead hosts go one by one. For up
+    to FLEETDECK_FLEET_SILENCE_GRACE seconds past the offline limit the sweep blames nobody; after that
+    (or with a single agent, where the two cannot be told apart) it goes on as usual.
+    """
+    online = Instance.objects.filter(online=True, deregistered_at__isnull=True, last_seen__isnull=False)
+    seen = online.aggregate(freshest=Max("last_seen"), n=Count("id"))
+    if seen["n"] < 2 or seen["freshest"] >= offline_cutoff:
+        return False
+    held_until = seen["freshest"] + timedelta(
+        seconds=settings.AGENT_OFFLINE_AFTER + settings.FLEET_SILENCE_GRACE
+    )
+    if now >= held_until:
+        return False
+    log.warning(
+        "No agent has reached the server for %.0f s (%d agents): the web tier or the network in front "
+        "of it is the likelier cause, so AGENT_ISSUE is held back until %s",
+        (now - seen["freshest"]).total_seconds(),
+        seen["n"],
+        held_until.isoformat(timespec="seconds"),
+    )
+    return True
+
+
+def _sweep_server_side(now: datetime) -> dict[str, int]:
+    """The sweep's steps that do not depend on agents: stale server events, provisioning, waits."""
     # A server event whose worker died: fail it once its own time limit and the grace have passed.
     stale = LifecycleEvent.objects.filter(
         executor="server",
@@ -1009,7 +1048,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
         status__in=(DeploymentStatus.READY, DeploymentStatus.BAKING), wait_until__lt=now
     ).values_list("pk", flat=True):
         waits += _end_wait(deployment_id, now)
-    return {"offline": went_offline, "failed_events": len(failures) + len(stale), "waits_ended": waits}
+    return {"failed_events": len(stale), "waits_ended": waits}
 
 
 def re_advance_stalled() -> int:

@@ -228,3 +228,37 @@ def test_a_late_completion_after_the_sweep_changes_nothing(app, timeouts):
 
 def test_the_sweep_with_nothing_to_do_changes_nothing(app, timeouts):
     assert engine.sweep() == {"offline": 0, "failed_events": 0, "waits_ended": 0}
+
+
+def test_a_whole_fleet_falling_silent_at_once_blames_no_agent_until_the_grace_runs_out(app, timeouts):
+    # A web restart or a broken proxy silences every agent together; a dead host goes alone.
+    timeouts.FLEET_SILENCE_GRACE = 120
+    hosts = [make_instance(f"web-{i}", role="web") for i in (1, 2)]
+    now = timezone.now()
+    Instance.objects.filter(pk__in=[h.pk for h in hosts]).update(last_seen=now - timedelta(seconds=61))
+    deployment = deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
+    engine.ack_command(issued(hosts[0])[0].pk, hosts[0], 600)
+
+    assert engine.sweep(now=now) == {"offline": 0, "failed_events": 0, "waits_ended": 0}
+    assert engine.sweep(now=now + timedelta(seconds=100)) == {
+        "offline": 0,
+        "failed_events": 0,
+        "waits_ended": 0,
+    }
+    assert Instance.objects.filter(online=True).count() == 2
+    assert statuses(deployment) == {"web-1": "InProgress", "web-2": "InProgress"}
+
+    # Past the offline limit plus the grace, the hosts are the likelier cause after all.
+    result = engine.sweep(now=now + timedelta(seconds=121))
+    assert result["offline"] == 2 and result["failed_events"] == 2
+    assert refresh(deployment).error_code == "AGENT_ISSUE"
+
+
+def test_one_agent_still_talking_means_the_silent_ones_are_offline_at_once(app, timeouts):
+    timeouts.FLEET_SILENCE_GRACE = 120
+    hosts = [make_instance(f"web-{i}", role="web") for i in (1, 2, 3)]
+    now = timezone.now()
+    Instance.objects.filter(pk__in=[hosts[0].pk, hosts[1].pk]).update(last_seen=now - timedelta(seconds=61))
+    Instance.objects.filter(pk=hosts[2].pk).update(last_seen=now)
+    deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
+    assert engine.sweep(now=now)["offline"] == 2
