@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import uuid
 from pathlib import Path
@@ -33,5 +34,19 @@ def setup_django(work: Path) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
         settings.DATABASES["default"]["NAME"] = name
         connections.close_all()
+        atexit.register(_drop_database, dsn, name)
         os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + name
     call_command("migrate", verbosity=0)
+
+
+def _drop_database(dsn: str, name: str) -> None:
+    """Drop the benchmark's database on exit: a bench run must not leave databases behind."""
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error as exc:
+        print(f"note: could not drop the benchmark database {name}: {exc}")
