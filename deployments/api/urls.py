@@ -20,7 +20,7 @@ per_application.register("deployment-groups", DeploymentGroupViewSet, basename="
 per_application.register("revisions", RevisionViewSet, basename="revision")
 
 urlpatterns = [
-    path("deployment-plans/", DeploymentPlanView.as_view(), name="deployment-plan"),
+    path("deployment-plans/", DeploymentPlanView.as_view(), name="deployment-plans"),
     path("applications/<str:application>/", include(per_application.urls)),
     *router.urls,
 ]
