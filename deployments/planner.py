@@ -48,6 +48,11 @@ def matches_tags(
     return any(filter_matches(tags, f) for f in tag_filters or ())
 
 
+# The longest tag key and value a host can carry (the agent API and the instances API enforce them).
+TAG_KEY_MAX = 128
+TAG_VALUE_MAX = 256
+
+
 def validate_tag_filter(tag_filter: object) -> str | None:
     """Return a message saying what is wrong with one filter, or None."""
     if not isinstance(tag_filter, dict):
@@ -58,9 +63,13 @@ def validate_tag_filter(tag_filter: object) -> str | None:
     kind = tag_filter.get("type", KEY_AND_VALUE)
     if kind not in TAG_FILTER_TYPES:
         return f"type {kind!r} is not one of {', '.join(TAG_FILTER_TYPES)}"
-    for name in ("key", "value"):
+    for name, longest in (("key", TAG_KEY_MAX), ("value", TAG_VALUE_MAX)):
         if name in tag_filter and tag_filter[name] is not None and not isinstance(tag_filter[name], str):
             return f"{name} must be a string"
+        if len(tag_filter.get(name) or "") > longest:
+            return (
+                f"{name} is longer than a tag {name} can be ({longest} characters), so it could never match"
+            )
     if kind in (KEY_ONLY, KEY_AND_VALUE) and not tag_filter.get("key"):
         return f"a {kind} filter needs a key"
     if kind in (VALUE_ONLY, KEY_AND_VALUE) and not tag_filter.get("value"):

@@ -54,6 +54,15 @@ def test_it_names_the_filter_with_a_bad_type(api_client, application):
     assert "KEY_OR_VALUE" in message
 
 
+@pytest.mark.parametrize(("field", "length"), [("key", 129), ("value", 257)])
+def test_it_refuses_a_filter_longer_than_any_tag_could_be(api_client, application, field, length):
+    too_long = {**WEB, field: "x" * length}
+    response = create(api_client, tag_filters=[too_long])
+    assert response.status_code == 400
+    assert "could never match" in response.json()["errors"]["tag_filters"][0]
+    assert not DeploymentGroup.objects.exists()
+
+
 def test_it_refuses_both_tag_filters_and_a_tag_set(api_client, application):
     response = create(api_client, tag_set=[[WEB]])
     assert response.status_code == 400
