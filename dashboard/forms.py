@@ -47,7 +47,16 @@ class ProfileForm(forms.Form):
 
 
 class ApiTokenForm(forms.Form):
+    EXPIRY_CHOICES = [("30", "30 days"), ("90", "90 days"), ("365", "1 year"), ("", "Never (until revoked)")]
+
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. “CI pipeline”.")
+    expires_in = forms.ChoiceField(
+        choices=EXPIRY_CHOICES, initial="90", required=False, label="Expires after"
+    )
+
+    def clean_expires_in(self) -> int | None:
+        value = self.cleaned_data.get("expires_in")
+        return int(value) if value else None
 
 
 class ProjectSettingsForm(forms.ModelForm):

@@ -128,12 +128,19 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
 
     class Meta:
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def expired(self) -> bool:
+        from django.utils import timezone
+
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
     @staticmethod
     def hash(raw: str) -> str:
@@ -142,25 +149,32 @@ class ApiToken(models.Model):
         return hashlib.sha256(raw.encode()).hexdigest()
 
     @classmethod
-    def issue(cls, user, name: str) -> tuple[ApiToken, str]:
+    def issue(cls, user, name: str, *, expires_in_days: int | None = None) -> tuple[ApiToken, str]:
         import secrets
+        from datetime import timedelta
+
+        from django.utils import timezone
 
         raw = f"{cls.PREFIX}_{secrets.token_urlsafe(32)}"
-        token = cls.objects.create(user=user, name=name, token_hash=cls.hash(raw), prefix=raw[:8])
+        expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        token = cls.objects.create(
+            user=user, name=name, token_hash=cls.hash(raw), prefix=raw[:8], expires_at=expires_at
+        )
         return token, raw
 
     @classmethod
     def authenticate(cls, raw: str) -> ApiToken | None:
         from django.utils import timezone
 
+        now = timezone.now()
         token = (
             cls.objects.filter(token_hash=cls.hash(raw), revoked_at__isnull=True)
+            .filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
             .select_related("user")
             .first()
         )
         if token is None:
             return None
-        now = timezone.now()
         # At most one write a minute per token, so busy scripts do not hammer the row.
         if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
             cls.objects.filter(pk=token.pk).update(last_used_at=now)

@@ -48,7 +48,9 @@ def tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = ApiTokenForm(request.POST)
         if form.is_valid():
-            created, raw = ApiToken.issue(request.user, form.cleaned_data["name"])
+            created, raw = ApiToken.issue(
+                request.user, form.cleaned_data["name"], expires_in_days=form.cleaned_data["expires_in"]
+            )
             form = ApiTokenForm()
     else:
         form = ApiTokenForm()

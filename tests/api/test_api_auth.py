@@ -85,6 +85,15 @@ def test_createapitoken_issues_a_hashed_personal_token_and_rotate_revokes_the_ol
     assert APIClient(HTTP_AUTHORIZATION=f"Token {first}").get("/api/v1/applications/").status_code == 401
 
 
+def test_createapitoken_can_issue_a_token_that_expires(user, capsys):
+    call_command("createapitoken", "alice", "--expires-in-days", "7")
+    raw = capsys.readouterr().out.strip()
+    token = ApiToken.objects.get(token_hash=ApiToken.hash(raw))
+    assert token.expires_at is not None
+    with pytest.raises(CommandError, match="1 or more"):
+        call_command("createapitoken", "alice", "--expires-in-days", "0")
+
+
 def test_createapitoken_says_when_the_user_does_not_exist():
     with pytest.raises(CommandError, match="No user named 'bob'"):
         call_command("createapitoken", "bob")

@@ -151,6 +151,34 @@ def test_a_token_is_shown_once_stored_hashed_and_works_until_revoked(client, use
     assert api.get("/api/v1/projects/").status_code == 401
 
 
+@pytest.mark.parametrize(("choice", "days"), [("30", 30), ("365", 365), ("", None)])
+def test_a_new_token_expires_after_the_chosen_time_or_never(client, user, choice, days):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    login(client, user)
+    assert client.post("/profile/tokens/", {"name": "ci", "expires_in": choice}).status_code == 201
+    token = ApiToken.objects.get(user=user)
+    if days is None:
+        assert token.expires_at is None
+    else:
+        assert abs(token.expires_at - (timezone.now() + timedelta(days=days))) < timedelta(minutes=1)
+
+
+def test_an_expired_token_is_listed_as_expired_and_refused(client, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rest_framework.test import APIClient
+
+    token, raw = ApiToken.issue(user, "old ci", expires_in_days=30)
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {raw}").get("/api/v1/projects/").status_code == 401
+    login(client, user)
+    assert ">expired<" in client.get("/profile/tokens/").content.decode()
+
+
 def test_nobody_can_revoke_someone_elses_token(client, user, django_user_model):
     token, _ = ApiToken.issue(django_user_model.objects.create_user("bob"), "bob's")
     login(client, user)

@@ -28,8 +28,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--rotate", action="store_true", help="Revoke the user's active tokens with this name first."
         )
+        parser.add_argument(
+            "--expires-in-days", type=int, default=None, help="Expire the token after this many days."
+        )
 
-    def handle(self, *args, username: str, name: str, rotate: bool, **options):
+    def handle(self, *args, username: str, name: str, rotate: bool, expires_in_days: int | None, **options):
         User = get_user_model()
         try:
             user = User.objects.get(**{User.USERNAME_FIELD: username})
@@ -42,5 +45,7 @@ class Command(BaseCommand):
                 ApiToken.objects.filter(user=user, name=name, revoked_at__isnull=True).update(
                     revoked_at=timezone.now()
                 )
-            _, raw = ApiToken.issue(user, name)
+            if expires_in_days is not None and expires_in_days < 1:
+                raise CommandError("--expires-in-days must be 1 or more")
+            _, raw = ApiToken.issue(user, name, expires_in_days=expires_in_days)
         self.stdout.write(raw)
