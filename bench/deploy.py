@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stack_setup import setup_django  # noqa: E402 - bench/ is the script directory
+from stack_setup import bench_owner, setup_django  # noqa: E402 - bench/ is the script directory
 
 TARGETS = "targets: 20 hosts AllAtOnce < 3 s; per-event overhead p50 < 25 ms, p95 < 100 ms"
 
@@ -62,17 +62,12 @@ def main() -> int:
     counts = work / "queries"
     setup_django(work)
     from django.conf import settings
-    from django.contrib.auth import get_user_model
 
     from config.querycount import total
     from config.stack import Stack
-    from dashboard.models import ApiToken, Membership, Project, Role
     from deployments.models import HostCommand
 
-    user = get_user_model().objects.create_user("bench")
-    token = ApiToken.issue(user, "bench")[1]
-    project = Project.objects.create(name="Bench", slug="bench", created_by=user)
-    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    token = bench_owner("bench")
     stack = Stack(
         env={"FLEETDECK_QUERY_COUNT_DIR": str(counts), "FLEETDECK_LOG_LEVEL": "WARNING"},
         log_dir=work / "logs",

@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stack_setup import setup_django  # noqa: E402
+from stack_setup import bench_owner, setup_django  # noqa: E402
 
 from deploy import _bundle, percentile  # noqa: E402 - bench/ is the script directory
 
@@ -238,16 +238,11 @@ def main() -> int:
     counts = work / "queries"
     setup_django(work)
     from django.conf import settings
-    from django.contrib.auth import get_user_model
 
     from config.querycount import total
     from config.stack import Stack
-    from dashboard.models import ApiToken, Membership, Project, Role
 
-    user = get_user_model().objects.create_user("bench")
-    api_token = ApiToken.issue(user, "bench")[1]
-    project = Project.objects.create(name="Fleet", slug="fleet", created_by=user)
-    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    api_token = bench_owner("fleet")
     stack = Stack(
         env={
             "FLEETDECK_QUERY_COUNT_DIR": str(counts),

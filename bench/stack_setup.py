@@ -39,6 +39,18 @@ def setup_django(work: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
+def bench_owner(slug: str) -> str:
+    """A user who owns project `slug`, and an API token for them (call after setup_django)."""
+    from django.contrib.auth import get_user_model
+
+    from dashboard.models import ApiToken, Membership, Project, Role
+
+    user = get_user_model().objects.create_user("bench")
+    project = Project.objects.create(name=slug.title(), slug=slug, created_by=user)
+    Membership.objects.create(project=project, user=user, role=Role.OWNER)
+    return ApiToken.issue(user, "bench")[1]
+
+
 def _drop_database(dsn: str, name: str) -> None:
     """Drop the benchmark's database on exit: a bench run must not leave databases behind."""
     import psycopg

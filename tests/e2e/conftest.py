@@ -6,9 +6,7 @@ import os
 
 import pytest
 import redis
-from e2e_harness import api_user, fleet_of, stack_env
-
-from config.stack import Stack
+from e2e_harness import api_user, fleet_of, stack_env, started_stack
 
 LB_SCRIPT = """#!/bin/sh
 # usage: lb.sh allow|block name=hostname ...
@@ -71,15 +69,9 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    stack = Stack(env=env, log_dir=base / "logs")
-    stack.lb_dir = lb_dir
-    try:
-        stack.start(timeout=60)
-    except RuntimeError:
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
+    with started_stack(env, base / "logs") as stack:
+        stack.lb_dir = lb_dir
+        yield stack
 
 
 @pytest.fixture

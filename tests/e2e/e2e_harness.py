@@ -272,6 +272,19 @@ def api_user(url: str, prefix: str) -> Api:
 
 
 @contextlib.contextmanager
+def started_stack(env: dict, log_dir: Path):
+    """uvicorn, a Celery worker and beat (config.stack.Stack) on `env`, stopped afterwards."""
+    from config.stack import Stack
+
+    stack = Stack(env=env, log_dir=log_dir)
+    try:
+        stack.start(timeout=60)
+        yield stack
+    finally:
+        stack.stop()
+
+
+@contextlib.contextmanager
 def fleet_of(url: str, api: Api, base: Path):
     """A Fleet whose agents are stopped, and their files removed (unless FLEETDECK_KEEP_E2E), after."""
     fleet = Fleet(server=url, api=api, base=base, env=dict(AGENT_ENV))

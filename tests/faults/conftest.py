@@ -17,10 +17,8 @@ import pytest
 # The e2e helpers (agents, recording bundles, the API client) are imported by name.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 
-from e2e_harness import api_user, fleet_of, stack_env
+from e2e_harness import api_user, fleet_of, stack_env, started_stack
 from fault_harness import RedisServer, redis_binary
-
-from config.stack import Stack
 
 
 def pytest_ignore_collect(collection_path, config):
@@ -59,15 +57,9 @@ def fault_stack(django_db_setup, django_db_blocker, fault_redis, tmp_path_factor
         require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
     base = tmp_path_factory.mktemp("fault-stack")
     env = {**stack_env(base, fault_redis.url, "faults"), "FLEETDECK_ALARM_POLL_INTERVAL": "30"}
-    stack = Stack(env=env, log_dir=base / "logs")
-    stack.redis = fault_redis
-    try:
-        stack.start(timeout=60)
-    except RuntimeError:
-        stack.stop()
-        raise
-    yield stack
-    stack.stop()
+    with started_stack(env, base / "logs") as stack:
+        stack.redis = fault_redis
+        yield stack
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ PARAMS = {
     "key": (lambda w: "python-systemd", "python-systemd"),
 }
 AMBIGUOUS = {"pk": 999999, "name": GHOST, "token_id": 999999}
-# Deployment ids have their own shape (d-XXXXXXXXX), so the router refuses 999999.
+# Deployment ids have their own shape ("d-" and nine characters), so the router refuses 999999.
 GHOST_OF = {"deployment": "d-ZZZZZZZZZ"}
 
 
