@@ -560,12 +560,21 @@ def _payload(deployment: Deployment, event: LifecycleEvent, names: list[str]) ->
 
 
 def _issue(
-    deployment: Deployment, events: list[LifecycleEvent], sequences: dict[str, list[str]] | None = None
-) -> None:
+    deployment: Deployment,
+    events: list[LifecycleEvent],
+    sequences: dict[str, list[str]] | None = None,
+    start: dict[int, dict] | None = None,
+) -> list[HostCommand]:
     """Create one command per agent event (the OneToOne on lifecycle_event refuses a second one);
-    hand server events (health checks, traffic) to a worker."""
+    hand server events (health checks, traffic) to a worker.
+
+    `start` maps an instance id to its agent's hook timeouts by event name: that instance's command
+    is created already started (acked), because it goes back in the answer to the agent's completion
+    of its previous event and the agent runs it at once. That saves the agent an ack round trip per
+    event, and the host needs no wake-up."""
     if not events:
-        return
+        return []
+    start = start or {}
     # Every host of one role runs the same sequence, snapshotted at start: one look-up per role.
     sequences = dict(sequences or {})
     for event in events:
@@ -586,18 +595,27 @@ def _issue(
     for event in events:
         if event.executor != "agent":
             continue
-        commands.append(
-            HostCommand(
-                instance_id=event.target.instance_id,
-                deployment=deployment,
-                lifecycle_event=event,
-                payload=_payload(deployment, event, sequences[event.target.role]),
-                issued_at=now,
-            )
+        command = HostCommand(
+            instance_id=event.target.instance_id,
+            deployment=deployment,
+            lifecycle_event=event,
+            payload=_payload(deployment, event, sequences[event.target.role]),
+            issued_at=now,
         )
+        timeouts = start.get(event.target.instance_id)
+        if timeouts is not None:
+            command.status, command.acked_at, command.started_on_delivery = CommandStatus.ACKED, now, True
+            if timeouts.get(event.name):
+                command.timeout_seconds = timeouts[event.name]
+            event.move_to(
+                EventStatus.IN_PROGRESS, instance_name=event.target.instance.name, deployment_id=deployment.id
+            )
+        commands.append(command)
     HostCommand.objects.bulk_create(commands)
-    instance_ids = [c.instance_id for c in commands]
-    transaction.on_commit(lambda: realtime.wake_agents(instance_ids))
+    instance_ids = [c.instance_id for c in commands if not c.started_on_delivery]
+    if instance_ids:
+        transaction.on_commit(lambda: realtime.wake_agents(instance_ids))
+    return commands
 
 
 def _enqueue_server_event(event_id: int) -> None:
@@ -732,8 +750,19 @@ def _complete(
     started_at=None,
     ended_at=None,
     lines: list[dict] | None = None,
+    start_next: dict | None = None,
 ) -> HostCommand:
+    """`start_next` (the agent's hook timeouts by event name) asks for the host's next event to be
+    handed out already started; it is then `command.started_next`."""
+    command.started_next = None
     if not command.is_open:
+        if start_next is not None:
+            # A resent completion (its answer was lost): hand out again what the first one started.
+            command.started_next = HostCommand.objects.filter(
+                lifecycle_event__target_id=command.lifecycle_event.target_id,
+                status=CommandStatus.ACKED,
+                started_on_delivery=True,
+            ).first()
         return command
     if lines:
         # The hook's last lines, sent with the completion so they precede the result in the log.
@@ -741,7 +770,10 @@ def _complete(
     command.status = CommandStatus.COMPLETED
     command.completed_at = timezone.now()
     command.save(update_fields=["status", "completed_at"])
-    _record_result(deployment, command.lifecycle_event, status, diagnostics, started_at, ended_at)
+    start = {command.instance_id: start_next} if start_next is not None else None
+    command.started_next = _record_result(
+        deployment, command.lifecycle_event, status, diagnostics, started_at, ended_at, start
+    )
     return command
 
 
@@ -794,7 +826,17 @@ def agent_calls(deployment_id: str, calls: list[tuple]) -> list:
     return out
 
 
-def _record_result(deployment, event: LifecycleEvent, status: str, diagnostics: dict, started_at, ended_at):
+def _record_result(
+    deployment,
+    event: LifecycleEvent,
+    status: str,
+    diagnostics: dict,
+    started_at,
+    ended_at,
+    start: dict[int, dict] | None = None,
+) -> HostCommand | None:
+    """Record an event's result and move its host on; returns the host's next command if `start`
+    asked for it to be issued already started (see `_issue`)."""
     target = event.target
     name = target.instance.name
     if event.status == EventStatus.PENDING:
@@ -815,7 +857,7 @@ def _record_result(deployment, event: LifecycleEvent, status: str, diagnostics: 
         message=diagnostics.get("message") or "",
         log_tail=diagnostics.get("log_tail") or "",
     )
-    _after_event(deployment, target, event)
+    return _after_event(deployment, target, event, start)
 
 
 def finish_server_event(
@@ -841,7 +883,12 @@ def finish_server_event(
         _record_result(deployment, event, status, diagnostics, None, None)
 
 
-def _after_event(deployment: Deployment, target: DeploymentTarget, event: LifecycleEvent) -> None:
+def _after_event(
+    deployment: Deployment,
+    target: DeploymentTarget,
+    event: LifecycleEvent,
+    start: dict[int, dict] | None = None,
+) -> HostCommand | None:
     if event.status in (EventStatus.SUCCEEDED, EventStatus.SKIPPED):
         # One query gives the next event and the host's whole sequence (for the command payload).
         events = list(LifecycleEvent.objects.filter(target=target).order_by("position"))
@@ -858,11 +905,11 @@ def _after_event(deployment: Deployment, target: DeploymentTarget, event: Lifecy
             # Installed and validated: wait for the whole replacement fleet before any traffic moves.
             target.move_to(TargetStatus.READY, message="Installed; waiting for traffic")
             _enqueue_advance(deployment.id)
-            return
+            return None
         if nxt is not None and deployment.status in RUNNING and not stopping:
             # The fast path: no task round trip between a host's events.
-            _issue(deployment, [nxt], {target.role: [e.name for e in events]})
-            return
+            issued = _issue(deployment, [nxt], {target.role: [e.name for e in events]}, start)
+            return next((c for c in issued if c.started_on_delivery), None)
         if nxt is not None:
             _skip_remaining(target)
             target.move_to(
@@ -877,6 +924,7 @@ def _after_event(deployment: Deployment, target: DeploymentTarget, event: Lifecy
         target.move_to(TargetStatus.FAILED, message=f"{event.name}: {event.message or event.error_code}")
         _remember(deployment, target, TargetStatus.FAILED)
     _enqueue_advance(deployment.id)
+    return None
 
 
 def _skip_remaining(target: DeploymentTarget) -> None:

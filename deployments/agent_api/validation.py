@@ -131,3 +131,34 @@ def timestamp(body: dict, field: str) -> str:
     if parsed is None:
         raise BadRequest(field, "must be an ISO 8601 date and time, such as 2026-01-31T12:00:00Z")
     return value
+
+
+MAX_TIMEOUT_ENTRIES = 50
+
+
+def start_next(body: dict) -> dict | None:
+    """`start_next` of a completion: true, or {"timeouts": {event name: seconds}}. The agent's hook
+    timeouts for the events it may be handed next; None when the agent did not ask."""
+    value = body.get("start_next")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest("start_next", 'must be true or {"timeouts": {event name: seconds}}')
+    timeouts = value.get("timeouts") or {}
+    if not isinstance(timeouts, dict) or len(timeouts) > MAX_TIMEOUT_ENTRIES:
+        raise BadRequest(
+            "start_next.timeouts", f"must be an object of at most {MAX_TIMEOUT_ENTRIES} event names"
+        )
+    clean = {}
+    for name, seconds in timeouts.items():
+        if len(name) > 64:
+            raise BadRequest("start_next.timeouts", "event names are at most 64 characters")
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_COUNTER:
+            raise BadRequest(
+                f"start_next.timeouts.{name}", f"must be a whole number of seconds up to {MAX_COUNTER}"
+            )
+        if seconds:
+            clean[name] = seconds
+    return clean

@@ -14,7 +14,8 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -28,6 +29,7 @@ from deployments.models import (
     Revision,
     RevisionSource,
 )
+from deployments.models.fleet import hash_secret
 from deployments.realtime import waker
 
 from . import validation
@@ -65,18 +67,37 @@ def _body(request: HttpRequest) -> dict:
     return body
 
 
-def _authenticate(request: HttpRequest) -> Instance | None:
+class Unauthorized(Exception):
+    """The credential is unknown, revoked or the instance deregistered: a 401."""
+
+
+def _credential(request: HttpRequest) -> str | None:
+    """The hash of the request's bearer credential, as stored; None if there is none."""
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None
-    instance = Instance.authenticate(raw.strip())
-    if instance is not None:
-        instance.seen()
+    return hash_secret(raw.strip())
+
+
+def _instances(credential: str):
+    return Instance.objects.filter(credential_hash=credential, deregistered_at__isnull=True)
+
+
+def _instance(credential: str) -> Instance:
+    """The caller's instance, with its heartbeat recorded. Runs in the caller's database hop: a
+    request authenticates in the same thread-pool call as its work, not in one of its own."""
+    instance = _instances(credential).first()
+    if instance is None:
+        raise Unauthorized()
+    instance.seen()
     return instance
 
 
 def agent_endpoint(method: str = "POST", authenticated: bool = True):
+    """Authenticated views get the hash of the caller's credential and authenticate it in their own
+    database work (raising Unauthorized), so no request spends a thread hop on authentication alone."""
+
     def decorate(view):
         @csrf_exempt
         @functools.wraps(view)
@@ -85,18 +106,20 @@ def agent_endpoint(method: str = "POST", authenticated: bool = True):
                 return _error(405, f"Use {method}.")
             try:
                 body = _body(request) if method == "POST" else {}
-                if authenticated:
-                    instance = await db(_authenticate)(request)
-                    if instance is None:
-                        return _error(
-                            401,
-                            "Unknown, revoked or missing agent credential. Register the agent again with "
-                            "`fleetdeck-agent register`.",
-                        )
-                    return await view(request, instance, body, *args, **kwargs)
-                return await view(request, body, *args, **kwargs)
+                if not authenticated:
+                    return await view(request, body, *args, **kwargs)
+                credential = _credential(request)
+                if credential is None:
+                    raise Unauthorized()
+                return await view(request, credential, body, *args, **kwargs)
             except BadRequest as exc:
                 return _error(400, f"{exc.field} {exc.message}", field=exc.field)
+            except Unauthorized:
+                return _error(
+                    401,
+                    "Unknown, revoked or missing agent credential. Register the agent again with "
+                    "`fleetdeck-agent register`.",
+                )
 
         return wrapper
 
@@ -160,25 +183,43 @@ async def register(request: HttpRequest, body: dict):
 # --- poll ----------------------------------------------------------------------------------
 
 
-def _open_commands(instance: Instance, agent_version: str) -> list[dict]:
+def _first_look(credential: str, agent_version: str) -> tuple[Instance, list[dict]]:
+    """A poll's first look: authenticate, record the heartbeat and find the host's commands. One
+    query finds the instance and whether it has any command at all, so an idle host's poll costs one
+    SELECT (and its heartbeat)."""
+    waiting = HostCommand.objects.filter(instance=OuterRef("pk"), status=CommandStatus.ISSUED)
+    instance = _instances(credential).annotate(has_commands=Exists(waiting)).first()
+    if instance is None:
+        raise Unauthorized()
+    instance.seen()
     if agent_version and agent_version != instance.agent_version:
         Instance.objects.filter(pk=instance.pk).update(agent_version=agent_version)
         instance.agent_version = agent_version
-    return _open_commands_for([instance.pk]).get(instance.pk, [])
+    return instance, (_open_commands(instance.pk) if instance.has_commands else [])
 
 
-def _open_commands_for(instance_ids: list[int]) -> dict[int, list[dict]]:
-    """What a poll would hand each of these instances now: up to 20 issued commands, oldest first."""
-    commands = HostCommand.objects.filter(instance_id__in=instance_ids, status=CommandStatus.ISSUED).order_by(
-        "issued_at"
-    )
+def _open_commands(instance_id: int) -> list[dict]:
+    return _open_commands_for([instance_id]).get(instance_id, [])
+
+
+def _open_commands_for(instance_ids: list[int], started=()) -> dict[int, list[dict]]:
+    """What a poll would hand each of these instances now: up to 20 issued commands, oldest first.
+
+    `started` are commands issued already started for these instances (see `engine._issue`): they
+    come first, marked `"started": true`, so the agent runs them without an ack."""
+    started = {str(pk) for pk in started}
+    wanted = Q(status=CommandStatus.ISSUED) | Q(pk__in=started) if started else Q(status=CommandStatus.ISSUED)
+    commands = HostCommand.objects.filter(wanted, instance_id__in=instance_ids).order_by("issued_at")
     if len(instance_ids) == 1:
         commands = commands[:20]
     out: dict[int, list[dict]] = {}
-    for c in commands:
+    for c in sorted(commands, key=lambda c: str(c.pk) not in started):  # stable: started ones first
         mine = out.setdefault(c.instance_id, [])
         if len(mine) < 20:
-            mine.append({"id": str(c.id), "issued_at": c.issued_at.isoformat(), **c.payload})
+            entry = {"id": str(c.id), "issued_at": c.issued_at.isoformat(), **c.payload}
+            if str(c.pk) in started:
+                entry["started"] = True
+            mine.append(entry)
     for listed in out.values():
         _external_sources(listed)
         _remember_deployments(listed)
@@ -233,8 +274,14 @@ def _poll_answer(request: HttpRequest, commands: list[dict]) -> JsonResponse:
     )
 
 
+# Which instance a credential belongs to, for the credentials this process has seen: only so a poll
+# can subscribe to its host's wake-ups before its first look. Authentication is always the database's.
+_CREDENTIAL_INSTANCES: dict[str, int] = {}
+_CREDENTIAL_INSTANCES_MAX = 100_000
+
+
 @agent_endpoint()
-async def poll(request: HttpRequest, instance: Instance, body: dict):
+async def poll(request: HttpRequest, credential: str, body: dict):
     try:
         wait = float(request.GET.get("wait", settings.POLL_WAIT_MAX))
     except ValueError:
@@ -243,11 +290,24 @@ async def poll(request: HttpRequest, instance: Instance, body: dict):
     wait = min(max(wait, 0.0), float(settings.POLL_WAIT_MAX), settings.AGENT_OFFLINE_AFTER / 3)
     agent_version = body.get("agent_version") if isinstance(body.get("agent_version"), str) else ""
     deadline = time.monotonic() + wait
-    woken = waker.register(instance.pk)  # before the first look, so no wake-up slips between
+    # Subscribe before the first look, so no wake-up slips between.
+    known = _CREDENTIAL_INSTANCES.get(credential)
+    subscribed, woken = known, (waker.register(known) if known is not None else None)
     try:
+        try:
+            instance, commands = await db(_first_look)(credential, agent_version)
+        except Unauthorized:
+            _CREDENTIAL_INSTANCES.pop(credential, None)
+            raise
+        if subscribed != instance.pk:
+            # This process's first poll from the host: subscribe now and look once more.
+            if woken is not None:
+                waker.unregister(subscribed, woken)
+            subscribed, woken = instance.pk, waker.register(instance.pk)
+            if len(_CREDENTIAL_INSTANCES) < _CREDENTIAL_INSTANCES_MAX:
+                _CREDENTIAL_INSTANCES[credential] = instance.pk
+            commands = await db(_open_commands)(instance.pk)
         while True:
-            woken.clear()
-            commands = await db(_open_commands)(instance, agent_version)
             remaining = deadline - time.monotonic()
             if commands or remaining <= 0:
                 return _poll_answer(request, commands)
@@ -261,12 +321,16 @@ async def poll(request: HttpRequest, instance: Instance, body: dict):
                     # without another look (an idle fleet's polls cost one query each, not two).
                     # Anything issued at this very moment is in the next poll's first look.
                     return _poll_answer(request, [])
+            woken.clear()
+            commands = await db(_open_commands)(instance.pk)
     finally:
-        waker.unregister(instance.pk, woken)
+        if woken is not None:
+            waker.unregister(subscribed, woken)
 
 
 @agent_endpoint()
-async def heartbeat(request: HttpRequest, instance: Instance, body: dict):
+async def heartbeat(request: HttpRequest, credential: str, body: dict):
+    await db(_instance)(credential)
     return JsonResponse({})
 
 
@@ -293,7 +357,7 @@ class Combiner:
         self.queues: dict[tuple, list] = {}
         self.tasks: set[asyncio.Task] = set()
 
-    async def call(self, deployment_id: str, op: str, command_id, instance: Instance, *args):
+    async def call(self, deployment_id: str, op: str, command_id, credential: str, *args):
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         key = (id(loop), deployment_id)
@@ -303,7 +367,7 @@ class Combiner:
             task = loop.create_task(self._drain(key, deployment_id))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
-        queue.append(((op, command_id, instance, args), future))
+        queue.append(((op, command_id, credential, args), future))
         return await future
 
     async def _drain(self, key: tuple, deployment_id: str) -> None:
@@ -331,23 +395,42 @@ class Combiner:
 
 
 def _run_batch(deployment_id: str, calls: list[tuple]) -> list:
-    """One batch: the calls in one transaction, then, after the commit, every completing host's next
-    commands in one query (the completion's answer)."""
-    results = engine.agent_calls(deployment_id, calls)
-    completed = [
-        call[2].pk
-        for call, result in zip(calls, results, strict=True)
-        if call[0] == "complete" and isinstance(result, HostCommand)
-    ]
+    """One batch: authenticate every caller in one query, run the calls in one transaction, record
+    the callers' heartbeats in one UPDATE, then fetch every completing host's next commands in one
+    query (the completion's answer). Calls are `(op, command_id, credential hash, args)`."""
+    instances = {
+        i.credential_hash: i
+        for i in Instance.objects.filter(
+            credential_hash__in={call[2] for call in calls}, deregistered_at__isnull=True
+        )
+    }
+    results: list = [Unauthorized()] * len(calls)
+    known = [index for index, call in enumerate(calls) if call[2] in instances]
+    if known:
+        engine_calls = [
+            (op, command_id, instances[cred], args)
+            for op, command_id, cred, args in (calls[i] for i in known)
+        ]
+        for index, result in zip(known, engine.agent_calls(deployment_id, engine_calls), strict=True):
+            results[index] = result
+        try:
+            Instance.seen_many(instances.values())
+        except DatabaseError as exc:  # a heartbeat is best effort; the calls themselves committed
+            logging.getLogger(__name__).warning("heartbeats of a batch not recorded: %s", exc)
+    completed = {
+        index: instances[calls[index][2]].pk
+        for index in known
+        if calls[index][0] == "complete" and isinstance(results[index], HostCommand)
+    }
     if not completed:
         return results
-    open_by_instance = _open_commands_for(completed)
-    return [
-        (result, open_by_instance.get(call[2].pk, []))
-        if call[0] == "complete" and isinstance(result, HostCommand)
-        else result
-        for call, result in zip(calls, results, strict=True)
+    started = [
+        results[index].started_next.pk for index in completed if getattr(results[index], "started_next", None)
     ]
+    open_by_instance = _open_commands_for(list(completed.values()), started)
+    for index, instance_id in completed.items():
+        results[index] = (results[index], open_by_instance.get(instance_id, []))
+    return results
 
 
 combiner = Combiner()
@@ -368,20 +451,35 @@ def _remember_deployments(commands: list[dict]) -> None:
         _COMMAND_DEPLOYMENTS[command["id"]] = command["deployment_id"]
 
 
-async def _agent_call(op: str, command_id, instance: Instance, *args):
-    """Run op on the command through its deployment's batch; None if it is not this instance's."""
+def _command_deployment(command_id, credential: str) -> str | None:
+    """The deployment of a command this process has not handed out; None if the command is not the
+    caller's, Unauthorized if the credential is not valid."""
+    deployment_id = (
+        HostCommand.objects.filter(
+            pk=command_id, instance__credential_hash=credential, instance__deregistered_at__isnull=True
+        )
+        .values_list("deployment_id", flat=True)
+        .first()
+    )
+    if deployment_id is None:
+        _instance(credential)  # a bad credential is a 401; someone else's command a 404
+    return deployment_id
+
+
+async def _agent_call(op: str, command_id, credential: str, *args):
+    """Run op on the command through its deployment's batch; None if it is not the caller's."""
     deployment_id = _COMMAND_DEPLOYMENTS.get(str(command_id))
     if deployment_id is None:
-        deployment_id = await db(engine.command_deployment)(command_id, instance)
+        deployment_id = await db(_command_deployment)(command_id, credential)
         if deployment_id is None:
             return None
-    return await combiner.call(deployment_id, op, command_id, instance, *args)
+    return await combiner.call(deployment_id, op, command_id, credential, *args)
 
 
 @agent_endpoint()
-async def ack(request: HttpRequest, instance: Instance, body: dict, command_id):
+async def ack(request: HttpRequest, credential: str, body: dict, command_id):
     timeout = validation.positive_int(body, "timeout_seconds")
-    command = await _agent_call("ack", command_id, instance, timeout)
+    command = await _agent_call("ack", command_id, credential, timeout)
     if command is None:
         return _not_found(command_id)
     if command.status == CommandStatus.CANCELLED:
@@ -392,32 +490,34 @@ async def ack(request: HttpRequest, instance: Instance, body: dict, command_id):
 
 
 @agent_endpoint()
-async def log_lines(request: HttpRequest, instance: Instance, body: dict, command_id):
+async def log_lines(request: HttpRequest, credential: str, body: dict, command_id):
     lines = validation.log_lines(body)
-    stored = await _agent_call("log", command_id, instance, lines)
+    stored = await _agent_call("log", command_id, credential, lines)
     if stored is None:
         return _not_found(command_id)
     return JsonResponse({"stored": stored})
 
 
 @agent_endpoint()
-async def complete(request: HttpRequest, instance: Instance, body: dict, command_id):
+async def complete(request: HttpRequest, credential: str, body: dict, command_id):
     status, diagnostics = validation.completion(body)
     lines = validation.log_lines(body) if body.get("lines") else None
+    start_next = validation.start_next(body)
     done = await _agent_call(
         "complete",
         command_id,
-        instance,
+        credential,
         status,
         diagnostics,
         body.get("started_at"),
         body.get("ended_at"),
         lines,
+        start_next,
     )
     if done is None:
         return _not_found(command_id)
     # Hand back the host's next commands (fetched right after the batch committed), so the agent
-    # goes straight on without a poll.
+    # goes straight on without a poll; with `start_next`, the next one already started (no ack).
     command, commands = done
     return JsonResponse(
         {"status": command.lifecycle_event.status, "commands": _absolutize(request, commands)}
@@ -427,7 +527,8 @@ async def complete(request: HttpRequest, instance: Instance, body: dict, command
 # --- bundles -------------------------------------------------------------------------------
 
 
-def _bundle(instance: Instance, revision_id: int):
+def _bundle(credential: str, revision_id: int):
+    instance = _instance(credential)
     revision = Revision.objects.filter(pk=revision_id).first()
     if revision is None or not revision.bundle:
         return None
@@ -437,8 +538,8 @@ def _bundle(instance: Instance, revision_id: int):
 
 
 @agent_endpoint(method="GET")
-async def bundle(request: HttpRequest, instance: Instance, body: dict, revision_id: int):
-    revision = await db(_bundle)(instance, revision_id)
+async def bundle(request: HttpRequest, credential: str, body: dict, revision_id: int):
+    revision = await db(_bundle)(credential, revision_id)
     if revision is None:
         return _error(404, f"Revision {revision_id} is not part of any deployment to this instance.")
     try:

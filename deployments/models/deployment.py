@@ -303,6 +303,9 @@ class HostCommand(models.Model):
     issued_at = models.DateTimeField(default=timezone.now)
     acked_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Handed out already started, in the answer to the completion of the host's previous event (the
+    # agent asked for it with `start_next`): no separate ack. A resent completion hands it out again.
+    started_on_delivery = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["issued_at"]

@@ -119,12 +119,19 @@ class Instance(models.Model):
 
     def seen(self) -> None:
         """Record a heartbeat. Throttled to a few writes per offline window per instance."""
+        Instance.seen_many([self])
+
+    @classmethod
+    def seen_many(cls, instances) -> None:
+        """Record heartbeats of many instances in one UPDATE, each throttled as `seen` is."""
         now = timezone.now()
         throttle = timedelta(seconds=min(5.0, settings.AGENT_OFFLINE_AFTER / 4))
-        if self.online and self.last_seen and now - self.last_seen < throttle:
+        stale = [i for i in instances if not (i.online and i.last_seen and now - i.last_seen < throttle)]
+        if not stale:
             return
-        Instance.objects.filter(pk=self.pk).update(last_seen=now, online=True)
-        self.last_seen, self.online = now, True
+        cls.objects.filter(pk__in=[i.pk for i in stale]).update(last_seen=now, online=True)
+        for instance in stale:
+            instance.last_seen, instance.online = now, True
 
     def deregister(self) -> None:
         self.deregistered_at = timezone.now()

@@ -260,6 +260,78 @@ def test_ack_log_and_complete_drive_the_event_and_issue_the_next(agent_client, r
     assert [(e.message, e.data["stream"]) for e in logs] == [("one", "stdout"), ("two", "stderr")]
 
 
+def test_a_completion_with_start_next_hands_over_the_next_event_already_started(agent_client, running):
+    deployment, web1, _, command = running
+    cred = web1.credential
+    agent_client.post(command_url(command.pk, "ack"), {"timeout_seconds": 60}, credential=cred)
+    done = {
+        "status": "Succeeded",
+        "diagnostics": {"error_code": "Success"},
+        "start_next": {"timeouts": {"DownloadBundle": 900, "BeforeInstall": 30}},
+    }
+    answer = agent_client.post(command_url(command.pk, "complete"), done, credential=cred).json()
+    (handed,) = answer["commands"]
+    assert handed["lifecycle_event"] == "DownloadBundle"
+    assert handed["started"] is True
+    # The server recorded the start: no ack needed, the hook timeout is the agent's, nothing to poll.
+    nxt = HostCommand.objects.select_related("lifecycle_event").get(pk=handed["id"])
+    assert (nxt.status, nxt.started_on_delivery, nxt.timeout_seconds) == ("Acked", True, 900)
+    assert nxt.acked_at is not None
+    assert nxt.lifecycle_event.status == "InProgress"
+    assert agent_client.post(POLL, credential=cred).json()["commands"] == []
+    # A resent completion (its answer was lost) hands the same started event out again, and only it.
+    again = agent_client.post(command_url(command.pk, "complete"), done, credential=cred).json()
+    assert [(c["id"], c["started"]) for c in again["commands"]] == [(handed["id"], True)]
+    assert HostCommand.objects.filter(deployment=deployment, instance=web1).count() == 2
+    # An ack of a started command (an agent that ignores `started`) changes nothing.
+    before = snapshot()
+    ack = agent_client.post(command_url(handed["id"], "ack"), {"timeout_seconds": 5}, credential=cred)
+    assert ack.status_code == 200 and ack.json() == {"status": "InProgress"}
+    assert snapshot() == before
+    # The started event completes like any other, and hands over the one after it.
+    done["start_next"] = True
+    third = agent_client.post(command_url(handed["id"], "complete"), done, credential=cred).json()
+    (after,) = third["commands"]
+    assert (after["lifecycle_event"], after["started"]) == ("BeforeInstall", True)
+    assert HostCommand.objects.get(pk=after["id"]).timeout_seconds == 3600  # not in the map: the default
+
+
+def test_a_started_event_is_not_handed_to_another_host_or_after_a_stop(agent_client, running):
+    from deployments import engine
+
+    deployment, web1, web2, command = running
+    cred = web1.credential
+    engine.request_stop(deployment.id)
+    done = {"status": "Succeeded", "start_next": True}
+    # web-1's ApplicationStop was never acked, so the stop cancelled it: its completion starts nothing.
+    answer = agent_client.post(command_url(command.pk, "complete"), done, credential=cred)
+    assert answer.status_code == 200
+    assert answer.json()["commands"] == []
+    assert not HostCommand.objects.filter(started_on_delivery=True).exists()
+    assert agent_client.post(POLL, credential=web2.credential).json()["commands"] == []
+
+
+@pytest.mark.parametrize(
+    "start_next",
+    [
+        "yes",
+        {"timeouts": ["DownloadBundle"]},
+        {"timeouts": {"DownloadBundle": -1}},
+        {"timeouts": {"DownloadBundle": "60"}},
+        {"timeouts": {"x" * 65: 60}},
+        {"timeouts": {f"Event{i}": 60 for i in range(51)}},
+    ],
+)
+def test_a_bad_start_next_is_a_400_that_names_it_and_changes_nothing(agent_client, running, start_next):
+    _, web1, _, command = running
+    before = snapshot()
+    body = {"status": "Succeeded", "start_next": start_next}
+    response = agent_client.post(command_url(command.pk, "complete"), body, credential=web1.credential)
+    assert response.status_code == 400
+    assert response.json()["field"].startswith("start_next")
+    assert snapshot() == before
+
+
 def test_ack_of_a_cancelled_command_is_a_409(agent_client, running):
     from deployments import engine
 
