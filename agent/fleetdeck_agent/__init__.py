@@ -4,4 +4,4 @@ Kept import-light on purpose: the long-running agent should stay small in memory
 submodules are imported only by the commands that need them.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

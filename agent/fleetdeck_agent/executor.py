@@ -351,21 +351,44 @@ def prune(root: DeploymentRoot, group_id: str, max_revisions: int, keep: Optiona
     return removed
 
 
-def event_timeout(command: dict, root: Union[DeploymentRoot, str]) -> int:
-    """Sum of the event's script timeouts (for the ack), or the default when unknown yet."""
+AGENT_EVENTS = (*SCRIPTABLE_EVENTS, "DownloadBundle", "Install")
+
+
+def event_timeouts(command: dict, root: Union[DeploymentRoot, str]) -> Dict[str, int]:
+    """The timeout of every event an agent runs for this command's deployment: the sum of its
+    scripts' timeouts, 60 s for an event without scripts, the default where the revision is not on
+    disk yet. Sent with a completion so the server can hand out the next event already started."""
     root = root if isinstance(root, DeploymentRoot) else DeploymentRoot(root)
-    event = command.get("lifecycle_event", "")
+    out = dict.fromkeys(AGENT_EVENTS, DEFAULT_TIMEOUT)
+    specs: Dict[str, Optional[object]] = {}
+
+    def appspec_in(archive: str):
+        if archive not in specs:
+            try:
+                specs[archive] = load_appspec(archive) if os.path.isdir(archive) else None
+            except (ValueError, AppSpecError, OSError):
+                specs[archive] = None
+        return specs[archive]
+
     try:
         group_id, deployment_id = command["deployment_group_id"], command["deployment_id"]
-        if event in PREVIOUS_REVISION_EVENTS:
-            previous = root.last_successful(group_id)
-            if previous is None:
-                return 60
-            archive = os.path.join(previous, "deployment-archive")
-        else:
-            archive = root.archive_dir(group_id, deployment_id)
-        if event in SCRIPTABLE_EVENTS and os.path.isdir(archive):
-            return load_appspec(archive).event_timeout(event) or 60  # no scripts: it ends at once
-    except (KeyError, ValueError, AppSpecError, OSError):
+        previous = root.last_successful(group_id)
+        for name in SCRIPTABLE_EVENTS:
+            if name in PREVIOUS_REVISION_EVENTS:
+                if previous is None:
+                    out[name] = 60  # nothing installed yet: no scripts to run
+                    continue
+                archive = os.path.join(previous, "deployment-archive")
+            else:
+                archive = root.archive_dir(group_id, deployment_id)
+            spec = appspec_in(archive)
+            if spec is not None:
+                out[name] = spec.event_timeout(name) or 60  # no scripts: it ends at once
+    except (KeyError, ValueError, OSError):
         pass
-    return DEFAULT_TIMEOUT
+    return out
+
+
+def event_timeout(command: dict, root: Union[DeploymentRoot, str]) -> int:
+    """Sum of the event's script timeouts (for the ack), or the default when unknown yet."""
+    return event_timeouts(command, root).get(command.get("lifecycle_event", ""), DEFAULT_TIMEOUT)

@@ -16,12 +16,12 @@ import signal
 import threading
 import time
 from collections import deque
-from typing import Callable, List
+from typing import Callable, List, Optional
 
 from fleetdeck_agent import __version__
 from fleetdeck_agent.client import ApiError, Backoff, Client, TransportError
 from fleetdeck_agent.config import Config
-from fleetdeck_agent.executor import ExecutorOptions, event_timeout, execute
+from fleetdeck_agent.executor import ExecutorOptions, event_timeout, event_timeouts, execute
 from fleetdeck_agent.hooks import utcnow
 from fleetdeck_agent.paths import DeploymentRoot, write_text_atomic
 
@@ -276,14 +276,19 @@ class Agent:
                 completion["started_at"] = record.get("started_at") or completion["started_at"]
             else:
                 log.info("Re-sending the completion of command %s", command_id)
-            if self._complete(command_id, completion):
+            if self._complete(command_id, completion, record.get("command")):
                 os.unlink(path)
 
-    def _complete(self, command_id: str, completion: dict) -> bool:
+    def _complete(self, command_id: str, completion: dict, command: Optional[dict] = None) -> bool:
+        """Report a result. With the command at hand, ask for the host's next event to come back
+        already started (`start_next`, with this revision's hook timeouts): no ack round trip."""
+        body = dict(completion)
+        if command:
+            body["start_next"] = {"timeouts": event_timeouts(command, self.root)}
         try:
             _status, data = self._retry(
                 f"Reporting completion of {command_id}",
-                lambda: self.client.post(f"/agent/v1/commands/{command_id}/complete/", completion),
+                lambda: self.client.post(f"/agent/v1/commands/{command_id}/complete/", body),
             )
         except ApiError as exc:
             log.error("The server refused the completion of %s (%s); dropping it", command_id, exc)
@@ -305,6 +310,29 @@ class Agent:
         except OSError as exc:
             log.warning("Could not write %s (%s): going on without a restart record", path, exc)
 
+    def _ack(self, command_id: str, command: dict) -> bool:
+        """Tell the server the event starts; False if it must not run (cancelled, refused, or the
+        agent is shutting down)."""
+        event = command.get("lifecycle_event")
+        try:
+            timeout = event_timeout(command, self.root)
+            self._retry(
+                f"Acknowledging {command_id}",
+                lambda: self.client.post(
+                    f"/agent/v1/commands/{command_id}/ack/", {"timeout_seconds": timeout}
+                ),
+            )
+        except ApiError as exc:
+            if exc.status == 409:
+                log.info("Command %s (%s) was cancelled before it started: skipping it", command_id, event)
+            else:
+                log.error("The server refused to ack %s (%s): skipping it", command_id, exc)
+            self.done.append(command_id)
+            return False
+        except _GaveUp:
+            return False
+        return True
+
     def handle(self, command: dict) -> None:
         command_id = str(command.get("id", ""))
         event = command.get("lifecycle_event")
@@ -313,24 +341,9 @@ class Agent:
             if self.stopping.is_set():
                 return
             ongoing = self.root.ongoing_file(command_id)
-            try:
-                timeout = event_timeout(command, self.root)
-                self._retry(
-                    f"Acknowledging {command_id}",
-                    lambda: self.client.post(
-                        f"/agent/v1/commands/{command_id}/ack/", {"timeout_seconds": timeout}
-                    ),
-                )
-            except ApiError as exc:
-                if exc.status == 409:
-                    log.info(
-                        "Command %s (%s) was cancelled before it started: skipping it", command_id, event
-                    )
-                else:
-                    log.error("The server refused to ack %s (%s): skipping it", command_id, exc)
-                self.done.append(command_id)
-                return
-            except _GaveUp:
+            # A command handed out already started (in the answer to the previous completion) needs
+            # no ack: the server recorded its start when it handed it out.
+            if not command.get("started") and not self._ack(command_id, command):
                 return
             started = utcnow()
             self._mark(ongoing, {"command": command, "started_at": started})
@@ -367,7 +380,7 @@ class Agent:
                 diagnostics["message"],
             )
             self._mark(ongoing, {"command": command, "started_at": started, "completion": completion})
-            if self._complete(command_id, completion):
+            if self._complete(command_id, completion, command):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(ongoing)
         finally:

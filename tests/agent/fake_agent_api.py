@@ -29,6 +29,7 @@ class FakeAgentApi:
         self.register_answer = {"instance_id": 1, "name": "x", "credential": "fdi_x"}
         self.register_status = 201
         self.ack_status: dict = {}
+        self.hand_over: dict = {}  # command id -> commands the answer to its completion hands over
         self.bundles: dict = {}
         self.poll_delay = 0.2
         api = self
@@ -106,7 +107,7 @@ class FakeAgentApi:
                 return 200, {"stored": len(body["lines"])}
             if action == "complete":
                 self.completes.setdefault(command_id, (time.monotonic(), body))
-                return 200, {"status": body["status"]}
+                return 200, {"status": body["status"], "commands": self.hand_over.pop(command_id, [])}
         return 404, {"detail": "unknown"}
 
     def start(self):

@@ -169,8 +169,32 @@ def test_restart_resends_a_stored_completion_unchanged(tmp_path, start_agent, fa
     write_ongoing(agent.root, "cmd-done", completion)
     agent.start()
     assert fake_server.wait_for(lambda: "cmd-done" in fake_server.completes)
-    assert fake_server.completes["cmd-done"][1] == completion
+    body = dict(fake_server.completes["cmd-done"][1])
+    # With the command at hand the agent also asks for the next event already started.
+    assert set(body.pop("start_next")["timeouts"]) >= {"DownloadBundle", "BeforeInstall", "ValidateService"}
+    assert body == completion
     agent.terminate()
+
+
+def test_a_command_handed_over_started_runs_without_an_ack(
+    tmp_path, start_agent, fake_server, make_revision, make_bundle
+):
+    marker = tmp_path / "ran"
+    spec = HEAD + "hooks:\n  AfterInstall:\n    - location: s.sh\n      timeout: 45\n"
+    bundle = make_bundle(make_revision(spec, {"s.sh": f"#!/bin/sh\ntouch {marker}\n"}), "tgz")
+    fake_server.commands = [bundle_command(fake_server, bundle, "DownloadBundle", "c1")]
+    fake_server.hand_over["c1"] = [
+        {**bundle_command(fake_server, bundle, "AfterInstall", "c2"), "started": True}
+    ]
+    agent = start_agent(fake_server.url).start()
+    assert fake_server.wait_for(lambda: "c2" in fake_server.completes, timeout=20), agent.log()
+    assert fake_server.acked == ["c1"]  # c2 came back started: no ack
+    assert marker.exists()
+    assert fake_server.completes["c2"][1]["status"] == "Succeeded"
+    # c1's completion carried the hook timeouts of the revision it had just downloaded.
+    assert fake_server.completes["c1"][1]["start_next"]["timeouts"]["AfterInstall"] == 45
+    assert fake_server.wait_for(lambda: not list((agent.root / "ongoing-deployment").iterdir()))
+    assert agent.terminate() == 0
 
 
 def test_run_acks_streams_logs_and_completes_each_command(
