@@ -6,9 +6,9 @@ database named by DATABASE_URL). Hooks are instant no-ops, so what is measured i
 
 For each fleet size N (agents are added between sizes, so the idle figure is for N agents) it prints:
 the CPU the server uses while N agents sit on long polls, the time to complete an AllAtOnce
-deployment to N hosts, per-event overhead at p50/p95/p99 (an agent's `complete` of one event to its
-`ack` of the host's next event, server timestamps), database queries per lifecycle event, and the
-CPU seconds and peak RSS of each server process. Prints figures; asserts nothing.
+deployment to N hosts, per-event overhead at p50/p95/p99 (as each agent sees it: from sending one
+event's completion to being cleared to run the host's next event), database queries per lifecycle
+event, and the CPU seconds and peak RSS of each server process. Prints figures; asserts nothing.
 
     python bench/fleet.py [N ...]      # default: 100; the issue's figures: 100 500 1000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/fd_bench REDIS_URL=redis://127.0.0.1:6379/0 \\
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import itertools
 import json
 import os
 import sys
@@ -116,39 +115,53 @@ class Connection:
 
 
 class Agent:
-    def __init__(self, host: str, port: int, credential: str) -> None:
+    """One simulated host. With `start_next` (what fleetdeck-agent does) a completion's answer hands
+    back the next event already started; without it (`--ack`, older agents) each event is acked first.
+
+    `gaps` are this host's per-event overhead as the agent sees it: from sending an event's completion
+    to being cleared to run the next event (the completion's answer, plus the ack when there is one)."""
+
+    def __init__(self, host: str, port: int, credential: str, start_next: bool = True) -> None:
         self.conn = Connection(host, port, credential)
+        self.start_next = start_next
         self.events = 0
         self.errors = 0
+        self.gaps: list[float] = []
 
     async def run(self) -> None:
         commands: list[dict] = []
+        completed_at = None  # when the previous event's completion was sent, if the next came with it
         while True:
             try:
                 if not commands:
+                    completed_at = None
                     _, answer = await self.conn.post(f"/agent/v1/poll/?wait={POLL_WAIT}", {})
                     commands = answer.get("commands") or []
                     continue
                 command = commands.pop(0)
                 base = f"/agent/v1/commands/{command['id']}"
-                status, _ = await self.conn.post(f"{base}/ack/", {"timeout_seconds": 60})
-                if status != 200:
-                    continue
+                if not command.get("started"):
+                    status, _ = await self.conn.post(f"{base}/ack/", {"timeout_seconds": 60})
+                    if status != 200:
+                        continue
+                if completed_at is not None:
+                    self.gaps.append((time.monotonic() - completed_at) * 1000)
                 now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
-                status, answer = await self.conn.post(
-                    f"{base}/complete/",
-                    {
-                        "status": "Succeeded",
-                        "started_at": now,
-                        "ended_at": now,
-                        "diagnostics": {
-                            "error_code": "Success",
-                            "script_name": "",
-                            "message": "",
-                            "log_tail": "",
-                        },
+                body = {
+                    "status": "Succeeded",
+                    "started_at": now,
+                    "ended_at": now,
+                    "diagnostics": {
+                        "error_code": "Success",
+                        "script_name": "",
+                        "message": "",
+                        "log_tail": "",
                     },
-                )
+                }
+                if self.start_next:
+                    body["start_next"] = {"timeouts": {"BeforeInstall": 60}}
+                completed_at = time.monotonic()
+                status, answer = await self.conn.post(f"{base}/complete/", body)
                 self.events += 1
                 commands = answer.get("commands") or []
             except asyncio.CancelledError:
@@ -217,6 +230,21 @@ def peak_rss_mb(pid: int) -> float:
     return peak / 1024
 
 
+def postgres_cpu() -> float:
+    """CPU seconds of the local PostgreSQL server's processes alive now (0 if it runs elsewhere);
+    the difference of two readings is the server's CPU in between, less backends that exited."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            head, _, rest = Path(f"/proc/{entry}/stat").read_text().rpartition(")")
+            if head.split("(", 1)[1] == "postgres":
+                fields = rest.split()
+                total += int(fields[11]) + int(fields[12])
+    return total / CLOCK
+
+
 def load() -> str:
     return Path("/proc/loadavg").read_text().split()[0]
 
@@ -231,6 +259,9 @@ def main() -> int:
         "--idle-seconds", type=float, default=30.0, help="how long to measure idle CPU (longer than a poll)"
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="give up on one deployment after this")
+    parser.add_argument(
+        "--ack", action="store_true", help="agents ack every event (no start_next), as agents before 0.2 did"
+    )
     args = parser.parse_args()
     sizes = sorted(set(args.sizes))
 
@@ -278,13 +309,17 @@ def main() -> int:
                 register(stack.host, stack.port, raw, len(agents), n - len(agents), n)
             )
             for credential in credentials:
-                agent = Agent(stack.host, stack.port, credential)
+                agent = Agent(stack.host, stack.port, credential, start_next=not args.ack)
                 agents.append(agent)
                 tasks.append(loop.create_task(agent.run()))
             # Let every agent reach its long poll and the registrations' follow-up tasks finish (one
             # whole poll round), then measure a quiet window.
             loop.run_until_complete(asyncio.sleep(POLL_WAIT + 3.0 if args.idle_seconds >= POLL_WAIT else 3.0))
             web = stack.processes["web"].pid
+            print(
+                f"N={n}: {n} agents on long polls, measuring idle CPU for {args.idle_seconds:.0f} s",
+                flush=True,
+            )
             before = cpu_seconds(web)
             q0 = total(counts) if counts.exists() else 0
             loop.run_until_complete(asyncio.sleep(args.idle_seconds))
@@ -307,6 +342,8 @@ def main() -> int:
             cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
             q0 = total(counts) if counts.exists() else 0
             sim0 = time.process_time()
+            pg0 = postgres_cpu()
+            seen_gaps = [len(a.gaps) for a in agents]
             dep = s.post(
                 f"{api}/deployments/",
                 json={"application": "fleet", "deployment_group": group, "revision": revision},
@@ -326,30 +363,21 @@ def main() -> int:
             rss = {name: peak_rss_mb(pid) for name, pid in procs.items()}
             queries = total(counts) - q0
             sim_cpu = time.process_time() - sim0
+            pg_cpu = postgres_cpu() - pg0
             row = Deployment.objects.get(pk=dep)
             wall = ((row.ended_at or row.updated_at) - row.created_at).total_seconds()
-            commands = list(
-                HostCommand.objects.filter(deployment_id=dep)
-                .select_related("lifecycle_event")
-                .order_by("lifecycle_event__target_id", "lifecycle_event__position")
-            )
-            gaps = [
-                (nxt.acked_at - prev.completed_at).total_seconds() * 1000
-                for prev, nxt in itertools.pairwise(commands)
-                if prev.lifecycle_event.target_id == nxt.lifecycle_event.target_id
-                and prev.completed_at
-                and nxt.acked_at
-            ]
+            events = HostCommand.objects.filter(deployment_id=dep).count()
+            gaps = [gap for a, first in zip(agents, seen_gaps, strict=False) for gap in a.gaps[first:]]
             rows.append(
                 {
                     "n": n,
                     "status": status,
                     "wall": wall,
-                    "events": len(commands),
+                    "events": events,
                     "p50": percentile(gaps, 50),
                     "p95": percentile(gaps, 95),
                     "p99": percentile(gaps, 99),
-                    "qpe": queries / max(len(commands), 1),
+                    "qpe": queries / max(events, 1),
                     "idle_pct": idle_pct,
                     "idle_qps": idle_qps,
                     "idle_load": idle_load,
@@ -357,6 +385,7 @@ def main() -> int:
                     "cpu": cpu,
                     "rss": rss,
                     "sim_cpu": sim_cpu,
+                    "pg_cpu": pg_cpu,
                 }
             )
             _print_row(rows[-1])
@@ -396,7 +425,7 @@ def _print_row(r: dict) -> None:
         f"N={r['n']}: AllAtOnce {r['status']} in {r['wall']:.2f} s (load {r['run_load']}), {r['events']} events, "
         f"overhead p50/p95/p99 {r['p50']:.1f}/{r['p95']:.1f}/{r['p99']:.1f} ms, {r['qpe']:.1f} queries/event; "
         f"idle: web {r['idle_pct']:.1f}% of a core, {r['idle_qps']:.1f} queries/s (load {r['idle_load']}); "
-        f"server CPU / peak RSS: {procs}; simulated agents {r['sim_cpu']:.1f} s CPU"
+        f"server CPU / peak RSS: {procs}; PostgreSQL {r['pg_cpu']:.1f} s CPU; simulated agents {r['sim_cpu']:.1f} s CPU"
     )
     sys.stdout.flush()
 
