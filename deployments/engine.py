@@ -20,7 +20,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import bluegreen, eventlog, lifecycle, planner, realtime
+from . import bluegreen, eventlog, lifecycle, planner, realtime, writebehind
 from .models import (
     COMMAND_OPEN,
     CommandStatus,
@@ -611,7 +611,7 @@ def _issue(
                 EventStatus.IN_PROGRESS, instance_name=event.target.instance.name, deployment_id=deployment.id
             )
         commands.append(command)
-    HostCommand.objects.bulk_create(commands)
+    writebehind.insert(commands)
     instance_ids = [c.instance_id for c in commands if not c.started_on_delivery]
     if instance_ids:
         transaction.on_commit(lambda: realtime.wake_agents(instance_ids))
@@ -667,7 +667,7 @@ def _ack(deployment: Deployment, command: HostCommand, instance: Instance, timeo
     command.acked_at = timezone.now()
     if timeout_seconds:
         command.timeout_seconds = timeout_seconds
-    command.save(update_fields=["status", "acked_at", "timeout_seconds"])
+    writebehind.save(command, ["status", "acked_at", "timeout_seconds"])
     event = command.lifecycle_event
     if event.status == EventStatus.PENDING:
         event.move_to(EventStatus.IN_PROGRESS, instance_name=instance.name, deployment_id=deployment.id)
@@ -709,7 +709,7 @@ def _store_lines(deployment: Deployment, command: HostCommand, instance_name: st
         ],
     )
     command.log_seq = fresh[-1]["seq"]
-    command.save(update_fields=["log_seq"])
+    writebehind.save(command, ["log_seq"])
     return len(fresh)
 
 
@@ -758,6 +758,7 @@ def _complete(
     if not command.is_open:
         if start_next is not None:
             # A resent completion (its answer was lost): hand out again what the first one started.
+            writebehind.flush()
             command.started_next = HostCommand.objects.filter(
                 lifecycle_event__target_id=command.lifecycle_event.target_id,
                 status=CommandStatus.ACKED,
@@ -769,7 +770,7 @@ def _complete(
         _store_lines(deployment, command, command.lifecycle_event.target.instance.name, lines)
     command.status = CommandStatus.COMPLETED
     command.completed_at = timezone.now()
-    command.save(update_fields=["status", "completed_at"])
+    writebehind.save(command, ["status", "completed_at"])
     start = {command.instance_id: start_next} if start_next is not None else None
     command.started_next = _record_result(
         deployment, command.lifecycle_event, status, diagnostics, started_at, ended_at, start
@@ -780,13 +781,40 @@ def _complete(
 AGENT_CALLS = {"ack": _ack, "log": _logs, "complete": _complete}
 
 
+def _prefetch_events(commands: dict[str, HostCommand], calls: list[tuple]) -> None:
+    """Every completing host's lifecycle events in one query, for `_after_event`. The events the calls
+    work on are the commands' own objects, so the list shows what the batch changed in memory."""
+    completing = {
+        str(command_id): commands[str(command_id)]
+        for op, command_id, _, _ in calls
+        if op == "complete" and str(command_id) in commands
+    }
+    if not completing:
+        return
+    own = {c.lifecycle_event_id: c.lifecycle_event for c in completing.values()}
+    by_target: dict[int, list[LifecycleEvent]] = {}
+    for event in LifecycleEvent.objects.filter(
+        target_id__in={c.lifecycle_event.target_id for c in completing.values()}
+    ).order_by("target_id", "position"):
+        by_target.setdefault(event.target_id, []).append(own.get(event.pk, event))
+    _batch.events = by_target
+
+
+def _batch_events(target: DeploymentTarget, event: LifecycleEvent) -> list[LifecycleEvent]:
+    prefetched = (getattr(_batch, "events", None) or {}).get(target.pk)
+    if prefetched is not None and any(e is event for e in prefetched):
+        return prefetched
+    return list(LifecycleEvent.objects.filter(target=target).order_by("position"))
+
+
 def _agent_calls(deployment_id: str, calls: list[tuple]) -> list:
-    with eventlog.batched(deployment_id):
+    with eventlog.batched(deployment_id), writebehind.held():
         try:
             deployment = _lock(deployment_id)
         except Deployment.DoesNotExist:
             return [None] * len(calls)
         commands = _locked_commands(deployment, [command_id for _, command_id, _, _ in calls])
+        _prefetch_events(commands, calls)
         out = []
         for op, command_id, instance, args in calls:
             command = commands.get(str(command_id))
@@ -814,6 +842,7 @@ def agent_calls(deployment_id: str, calls: list[tuple]) -> list:
                 return _agent_calls(deployment_id, calls)
             finally:
                 _batch.advances = None  # before the commit runs the on-commit hooks
+                _batch.events = None
     except Exception:
         if len(calls) == 1:
             raise
@@ -890,8 +919,9 @@ def _after_event(
     start: dict[int, dict] | None = None,
 ) -> HostCommand | None:
     if event.status in (EventStatus.SUCCEEDED, EventStatus.SKIPPED):
-        # One query gives the next event and the host's whole sequence (for the command payload).
-        events = list(LifecycleEvent.objects.filter(target=target).order_by("position"))
+        # One query gives the next event and the host's whole sequence (for the command payload); in
+        # a batch of agent calls, one query for every completing host (`_prefetch_events`).
+        events = _batch_events(target, event)
         nxt = next((e for e in events if e.position > event.position), None)
         if nxt is not None:
             nxt.target = target
@@ -928,6 +958,7 @@ def _after_event(
 
 
 def _skip_remaining(target: DeploymentTarget) -> None:
+    writebehind.flush()  # the statuses this UPDATE selects on must be the current ones
     LifecycleEvent.objects.filter(target=target, status=EventStatus.PENDING).update(
         status=EventStatus.SKIPPED, ended_at=timezone.now()
     )

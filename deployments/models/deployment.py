@@ -255,7 +255,7 @@ class LifecycleEvent(models.Model):
         }
 
     def move_to(self, status: str, *, instance_name: str, deployment_id: str, **diagnostics) -> None:
-        from deployments import eventlog
+        from deployments import eventlog, writebehind
 
         _check(f"Event {self.name}", EVENT_TRANSITIONS, self.status, status)
         now = timezone.now()
@@ -272,7 +272,7 @@ class LifecycleEvent(models.Model):
             if key in diagnostics and diagnostics[key] is not None:
                 setattr(self, key, diagnostics[key])
                 fields.append(key)
-        self.save(update_fields=fields)
+        writebehind.save(self, fields)
         eventlog.append(
             deployment_id,
             [
