@@ -9,9 +9,13 @@ and at fleet scale those hops were most of the web process's CPU. `config/asgi.p
 
 from __future__ import annotations
 
+import io
+
+from django.conf import settings
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
 from django.core.handlers.exception import convert_exception_to_response
+from django.http import JsonResponse
 from django.urls import set_script_prefix
 
 PREFIX = "/agent/v1/"  # the agent API only; the install script and downloads keep the full stack
@@ -35,6 +39,24 @@ class AgentASGIHandler(ASGIHandler):
         # the views' database work runs in the thread pool (`thread_sensitive=False`).
         await self.handle(scope, receive, send)
 
+    async def read_body(self, receive):
+        """The body in memory: agent requests are small JSON documents (a few KB; log batches at most
+        a few hundred KB), so Django's spooled temporary file is overhead. Past the upload limit the
+        rest is read and dropped, and `handle` answers 413."""
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestAborted()
+            chunk = message.get("body", b"")
+            if chunk and (limit is None or size <= limit):
+                chunks.append(chunk)
+                size += len(chunk)
+            if not message.get("more_body", False):
+                break
+        return io.BytesIO(b"".join(chunks))
+
     async def handle(self, scope, receive, send):
         """Django's request cycle less its per-request extras: no request_started signal and no
         disconnect-listener task. The signals' receivers close this thread's database connections,
@@ -46,6 +68,13 @@ class AgentASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         try:
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if limit is not None and body_file.getbuffer().nbytes > limit:
+                await self.send_response(
+                    JsonResponse({"detail": f"The request body is larger than {limit} bytes."}, status=413),
+                    send,
+                )
+                return
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
             if request is not None:

@@ -15,7 +15,7 @@ import time
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -183,12 +183,29 @@ async def register(request: HttpRequest, body: dict):
 # --- poll ----------------------------------------------------------------------------------
 
 
+@functools.cache
+def _first_look_sql() -> str:
+    """The instance with this credential, and whether any command waits for it. Written out once: it
+    is the query of every poll, and compiling the ORM's version of it cost more CPU than running it."""
+    qn = connection.ops.quote_name
+    instance, command = Instance._meta, HostCommand._meta
+    columns = ", ".join(f"i.{qn(field.column)}" for field in instance.concrete_fields)
+    return (
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {qn(command.db_table)} c "  # noqa: S608 - names from the models
+        f"WHERE c.{qn(command.get_field('instance').column)} = i.{qn(instance.pk.column)} "
+        f"AND c.{qn(command.get_field('status').column)} = %s) AS has_commands "
+        f"FROM {qn(instance.db_table)} i "
+        f"WHERE i.{qn(instance.get_field('credential_hash').column)} = %s "
+        f"AND i.{qn(instance.get_field('deregistered_at').column)} IS NULL"
+    )
+
+
 def _first_look(credential: str, agent_version: str) -> tuple[Instance, list[dict]]:
     """A poll's first look: authenticate, record the heartbeat and find the host's commands. One
     query finds the instance and whether it has any command at all, so an idle host's poll costs one
     SELECT (and its heartbeat)."""
-    waiting = HostCommand.objects.filter(instance=OuterRef("pk"), status=CommandStatus.ISSUED)
-    instance = _instances(credential).annotate(has_commands=Exists(waiting)).first()
+    found = list(Instance.objects.raw(_first_look_sql(), [CommandStatus.ISSUED, credential]))
+    instance = found[0] if found else None
     if instance is None:
         raise Unauthorized()
     instance.seen()
