@@ -184,27 +184,42 @@ async def register(request: HttpRequest, body: dict):
 
 
 @functools.cache
-def _first_look_sql() -> str:
+def _first_look_sql(vendor: str) -> str:
     """The instance with this credential, and whether any command waits for it. Written out once: it
-    is the query of every poll, and compiling the ORM's version of it cost more CPU than running it."""
+    is the query of every poll, and compiling the ORM's version of it cost more CPU than running it.
+
+    On PostgreSQL it is an UPDATE … RETURNING that also records the heartbeat, so an idle host's poll
+    is one statement (params: now, credential hash, status). Elsewhere a SELECT (params: status,
+    credential hash) and the heartbeat follows."""
     qn = connection.ops.quote_name
     instance, command = Instance._meta, HostCommand._meta
     columns = ", ".join(f"i.{qn(field.column)}" for field in instance.concrete_fields)
-    return (
-        f"SELECT {columns}, EXISTS (SELECT 1 FROM {qn(command.db_table)} c "  # noqa: S608 - names from the models
+    waiting = (
+        f"EXISTS (SELECT 1 FROM {qn(command.db_table)} c "  # noqa: S608 - names from the models
         f"WHERE c.{qn(command.get_field('instance').column)} = i.{qn(instance.pk.column)} "
-        f"AND c.{qn(command.get_field('status').column)} = %s) AS has_commands "
-        f"FROM {qn(instance.db_table)} i "
-        f"WHERE i.{qn(instance.get_field('credential_hash').column)} = %s "
+        f"AND c.{qn(command.get_field('status').column)} = %s) AS has_commands"
+    )
+    mine = (
+        f"i.{qn(instance.get_field('credential_hash').column)} = %s "
         f"AND i.{qn(instance.get_field('deregistered_at').column)} IS NULL"
     )
+    if vendor == "postgresql":
+        return (
+            f"UPDATE {qn(instance.db_table)} AS i SET {qn(instance.get_field('last_seen').column)} = %s, "  # noqa: S608
+            f"{qn(instance.get_field('online').column)} = true WHERE {mine} RETURNING {columns}, {waiting}"
+        )
+    return f"SELECT {columns}, {waiting} FROM {qn(instance.db_table)} i WHERE {mine}"  # noqa: S608
 
 
 def _first_look(credential: str, agent_version: str) -> tuple[Instance, list[dict]]:
     """A poll's first look: authenticate, record the heartbeat and find the host's commands. One
-    query finds the instance and whether it has any command at all, so an idle host's poll costs one
-    SELECT (and its heartbeat)."""
-    found = list(Instance.objects.raw(_first_look_sql(), [CommandStatus.ISSUED, credential]))
+    statement finds the instance and whether it has any command at all (and, on PostgreSQL, records
+    the heartbeat), so an idle host's poll costs one statement."""
+    if connection.vendor == "postgresql":
+        params = [timezone.now(), credential, CommandStatus.ISSUED]
+    else:
+        params = [CommandStatus.ISSUED, credential]
+    found = list(Instance.objects.raw(_first_look_sql(connection.vendor), params))
     instance = found[0] if found else None
     if instance is None:
         raise Unauthorized()
