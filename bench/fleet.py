@@ -2,7 +2,7 @@
 
 Each simulated agent speaks the real agent protocol (docs/agent-protocol.md) over real HTTP, on its
 own keep-alive connection, to the real server (uvicorn, a Celery worker and beat, Redis, and the
-database named by DATABASE_URL). Hooks are instant no-ops, so what is measured is the server.
+database named by DATABASE_URL). Hooks are instant no-ops (or sleep `--hook-seconds`), so what is measured is the server.
 
 For each fleet size N (agents are added between sizes, so the idle figure is for N agents) it prints:
 the CPU the server uses while N agents sit on long polls, the time to complete an AllAtOnce
@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import sys
 import tempfile
 import time
@@ -121,9 +122,13 @@ class Agent:
     `gaps` are this host's per-event overhead as the agent sees it: from sending an event's completion
     to being cleared to run the next event (the completion's answer, plus the ack when there is one)."""
 
-    def __init__(self, host: str, port: int, credential: str, start_next: bool = True) -> None:
+    def __init__(
+        self, host: str, port: int, credential: str, start_next: bool = True, hook_seconds: float = 0.0
+    ) -> None:
         self.conn = Connection(host, port, credential)
         self.start_next = start_next
+        self.hook_seconds = hook_seconds
+        self.jitter = random.Random(credential)  # reproducible per host
         self.events = 0
         self.errors = 0
         self.gaps: list[float] = []
@@ -146,6 +151,8 @@ class Agent:
                         continue
                 if completed_at is not None:
                     self.gaps.append((time.monotonic() - completed_at) * 1000)
+                if self.hook_seconds:
+                    await asyncio.sleep(self.hook_seconds * self.jitter.uniform(0.5, 1.5))
                 now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
                 body = {
                     "status": "Succeeded",
@@ -260,6 +267,12 @@ def main() -> int:
     )
     parser.add_argument("--timeout", type=float, default=600.0, help="give up on one deployment after this")
     parser.add_argument(
+        "--hook-seconds",
+        type=float,
+        default=0.0,
+        help="each simulated hook takes this long on average (0.5-1.5x, seeded); 0: instant no-ops",
+    )
+    parser.add_argument(
         "--ack", action="store_true", help="agents ack every event (no start_next), as agents before 0.2 did"
     )
     args = parser.parse_args()
@@ -301,6 +314,8 @@ def main() -> int:
             f"Fleetdeck fleet benchmark: simulated agents on real HTTP, no-op hooks, {engine}, {os.cpu_count()} cores"
         )
         print(TARGETS)
+        if args.hook_seconds:
+            print(f"hooks take {args.hook_seconds:g} s on average (0.5-1.5x); overhead excludes them")
         print("stack pids (for py-spy): " + ", ".join(f"{k} {p.pid}" for k, p in stack.processes.items()))
         sys.stdout.flush()
         rows = []
@@ -309,7 +324,13 @@ def main() -> int:
                 register(stack.host, stack.port, raw, len(agents), n - len(agents), n)
             )
             for credential in credentials:
-                agent = Agent(stack.host, stack.port, credential, start_next=not args.ack)
+                agent = Agent(
+                    stack.host,
+                    stack.port,
+                    credential,
+                    start_next=not args.ack,
+                    hook_seconds=args.hook_seconds,
+                )
                 agents.append(agent)
                 tasks.append(loop.create_task(agent.run()))
             # Let every agent reach its long poll and the registrations' follow-up tasks finish (one
