@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
 from fleetdeck_agent.appspec import (
+    APPSPEC_NAMES,
     DEFAULT_TIMEOUT,
     PREVIOUS_REVISION_EVENTS,
     SCRIPTABLE_EVENTS,
@@ -365,7 +366,7 @@ def event_timeouts(command: dict, root: Union[DeploymentRoot, str]) -> Dict[str,
     def appspec_in(archive: str):
         if archive not in specs:
             try:
-                specs[archive] = load_appspec(archive) if os.path.isdir(archive) else None
+                specs[archive] = _parsed_appspec(archive) if os.path.isdir(archive) else None
             except (ValueError, AppSpecError, OSError):
                 specs[archive] = None
         return specs[archive]
@@ -387,6 +388,29 @@ def event_timeouts(command: dict, root: Union[DeploymentRoot, str]) -> Dict[str,
     except (KeyError, ValueError, OSError):
         pass
     return out
+
+
+_PARSED: Dict[str, tuple] = {}
+
+
+def _parsed_appspec(archive: str):
+    """load_appspec, remembered while the file is unchanged: every completion sends the timeouts,
+    and a revision's appspec does not change between its events."""
+    stamps = []
+    for name in APPSPEC_NAMES:
+        try:
+            st = os.stat(os.path.join(archive, name))
+        except OSError:
+            continue
+        stamps.append((name, st.st_mtime_ns, st.st_size, st.st_ino))
+    known = _PARSED.get(archive)
+    if known is not None and known[0] == stamps:
+        return known[1]
+    spec = load_appspec(archive)
+    if len(_PARSED) > 64:
+        _PARSED.clear()
+    _PARSED[archive] = (stamps, spec)
+    return spec
 
 
 def event_timeout(command: dict, root: Union[DeploymentRoot, str]) -> int:

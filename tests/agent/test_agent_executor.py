@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fleetdeck_agent.executor import ExecutorOptions, event_timeout, execute
+from fleetdeck_agent.executor import ExecutorOptions, event_timeout, event_timeouts, execute
 
 HEAD = "version: 0.0\nos: linux\n"
 
@@ -149,6 +149,25 @@ def test_the_ack_timeout_is_the_sum_of_the_events_script_timeouts(make_revision,
     run_events(rev, ["DownloadBundle"])
     assert event_timeout(command("AfterInstall", rev), root) == 300
     assert event_timeout(command("BeforeInstall", rev), root) == 60
+
+
+def test_event_timeouts_cover_every_agent_event_and_follow_an_edited_appspec(
+    make_revision, run_events, command, root
+):
+    spec = HEAD + "hooks:\n  AfterInstall:\n    - location: a.sh\n      timeout: 100\n"
+    rev = make_revision(spec, {"a.sh": "#!/bin/sh\n"})
+    before = event_timeouts(command("DownloadBundle", rev), root)
+    run_events(rev, ["DownloadBundle"])
+    after = event_timeouts(command("DownloadBundle", rev), root)
+    assert set(after) >= {"ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "ValidateService"}
+    assert before["AfterInstall"] == 3600  # not downloaded yet: the default
+    assert (after["AfterInstall"], after["BeforeInstall"], after["ApplicationStop"]) == (100, 60, 60)
+    # The parsed appspec is remembered only while the file is unchanged.
+    cmd = command("DownloadBundle", rev)
+    archive = root.archive_dir(cmd["deployment_group_id"], cmd["deployment_id"])
+    appspec = Path(archive) / "appspec.yml"
+    appspec.write_text(appspec.read_text().replace("timeout: 100", "timeout: 2500"))
+    assert event_timeouts(cmd, root)["AfterInstall"] == 2500
 
 
 def test_completions_carry_iso_timestamps(command, root):
