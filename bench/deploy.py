@@ -1,9 +1,9 @@
 """Deployment benchmark: 20 real agents with no-op hooks, AllAtOnce and OneAtATime.
 
-Prints total wall time, per-event overhead (an agent's `complete` of one event to its `ack` of that
-host's next event, which includes the delivery by long poll) at p50/p95, and server queries per
-lifecycle event. Uses DATABASE_URL / REDIS_URL when set, else a throwaway SQLite file and the
-embedded Redis. Prints figures; asserts nothing.
+Prints total wall time, per-event overhead (the end of one event's hook to the start of the same
+host's next one, both as the agent reports them, so the server's round trip is included) at p50/p95,
+and server queries per lifecycle event. Uses DATABASE_URL / REDIS_URL when set, else a throwaway
+SQLite file and the embedded Redis. Prints figures; asserts nothing.
 
     python bench/deploy.py [--hosts 20] [--rounds 2]
 """
@@ -161,9 +161,10 @@ def main() -> int:
                 )
                 gaps = []
                 for prev, nxt in itertools.pairwise(commands):
-                    same_host = prev.lifecycle_event.target_id == nxt.lifecycle_event.target_id
-                    if same_host and prev.completed_at and nxt.acked_at:
-                        gaps.append((nxt.acked_at - prev.completed_at).total_seconds() * 1000)
+                    # Host side, on the host's clock: one hook's end to the next hook's start.
+                    before, after = prev.lifecycle_event, nxt.lifecycle_event
+                    if before.target_id == after.target_id and before.ended_at and after.started_at:
+                        gaps.append((after.started_at - before.ended_at).total_seconds() * 1000)
                 label = (
                     f"{config.rsplit('.', 1)[-1]}{' (warm-up)' if round_no == 0 and args.rounds > 1 else ''}"
                 )

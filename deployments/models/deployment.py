@@ -265,7 +265,9 @@ class LifecycleEvent(models.Model):
             self.started_at = diagnostics.pop("started_at", None) or now
             fields.append("started_at")
         elif status != EventStatus.PENDING:
-            self.started_at = self.started_at or diagnostics.pop("started_at", None)
+            # The agent's own start time when it reports one: then both ends of the duration come from
+            # the host's clock (the server's InProgress time is when it handed the event out).
+            self.started_at = diagnostics.pop("started_at", None) or self.started_at
             self.ended_at = diagnostics.pop("ended_at", None) or now
             fields += ["started_at", "ended_at"]
         for key in ("error_code", "script_name", "message", "log_tail"):
