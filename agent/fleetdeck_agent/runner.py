@@ -222,6 +222,8 @@ class Agent:
                 for command in commands:
                     if self.stopping.is_set():
                         break
+                    if str(command.get("id", "")) in self.done:  # reported since it was handed out
+                        continue
                     self.handle(command)
         except _Shutdown:
             pass
@@ -285,6 +287,7 @@ class Agent:
         body = dict(completion)
         if command:
             body["start_next"] = {"timeouts": event_timeouts(command, self.root)}
+        data: object = {}
         try:
             _status, data = self._retry(
                 f"Reporting completion of {command_id}",
@@ -300,6 +303,15 @@ class Agent:
         self.done.append(command_id)
         next_commands = data.get("commands") if isinstance(data, dict) else None
         self.prefetched = [c for c in next_commands or [] if c.get("id") not in self.done]
+        for handed in self.prefetched:
+            if handed.get("started"):
+                # The server counts it as running from now: a restart before its hook starts must
+                # report it (restart rule) rather than leave it to the server's hook timeout.
+                try:
+                    path = self.root.ongoing_file(str(handed.get("id", "")))
+                except ValueError:
+                    continue  # an id no file may be named after: handle() refuses it
+                self._mark(path, {"command": handed})
         return True
 
     def _mark(self, path: str, record: dict) -> None:

@@ -197,6 +197,33 @@ def test_a_command_handed_over_started_runs_without_an_ack(
     assert agent.terminate() == 0
 
 
+def test_a_command_handed_over_started_is_journalled_on_receipt_and_a_restart_reports_it(
+    tmp_path, fake_server
+):
+    """Between receiving a started command and starting its hook the agent may die: the journal is
+    written on receipt, so the next start reports the event Failed (the restart rule) instead of the
+    server waiting out its hook timeout. A command reported meanwhile is never run."""
+    from fleetdeck_agent.config import load_config
+    from fleetdeck_agent.runner import Agent
+
+    process = AgentProcess(tmp_path, fake_server.url)
+    agent = Agent(load_config(str(process.config)))
+    handed = {"id": "c-next", "lifecycle_event": "BeforeInstall", "deployment_id": "d-X", "started": True}
+    fake_server.hand_over["c-prev"] = [handed]
+    done = {"status": "Succeeded", "diagnostics": {"error_code": "Success"}}
+    assert agent._complete("c-prev", done, {"id": "c-prev", "lifecycle_event": "ApplicationStop"})
+    journal = process.root / "ongoing-deployment" / "c-next.json"
+    assert json.loads(journal.read_text())["command"]["id"] == "c-next"
+    assert [c["id"] for c in agent.prefetched] == ["c-next"]
+    # "Restart": a new agent on the same root reports it before anything else, and skips it after.
+    again = Agent(load_config(str(process.config)))
+    again.recover()
+    body = fake_server.completes["c-next"][1]
+    assert (body["status"], body["diagnostics"]["message"]) == ("Failed", RESTART_MESSAGE)
+    assert not journal.exists()
+    assert "c-next" in again.done
+
+
 def test_run_acks_streams_logs_and_completes_each_command(
     tmp_path, start_agent, fake_server, make_revision, make_bundle
 ):
