@@ -78,7 +78,7 @@ TABLE = [
     Row("delete", "/api/v1/projects/team/members/victor/", (204, 403, 403, 404, 401)),
     # Applications, groups, revisions.
     Row("get", "/api/v1/applications/", (200, 200, 200, EMPTY, 401)),
-    Row("post", "/api/v1/applications/", (201, 201, 400, 400, 401), new_app),
+    Row("post", "/api/v1/applications/", (201, 201, 403, 400, 401), new_app),
     Row("get", "/api/v1/applications/shop/", (200, 200, 200, 404, 401)),
     Row("delete", "/api/v1/applications/shop/", (409, 403, 403, 404, 401)),
     Row("get", GROUP, (200, 200, 200, 404, 401)),
@@ -125,7 +125,7 @@ TABLE = [
     Row("patch", "/api/v1/instances/web-01/", (200, 200, 403, 404, 401), lambda w: {"tags": {"role": "web"}}),
     Row("post", "/api/v1/instances/web-01/deregister/", (200, 403, 403, 404, 401)),
     Row("get", "/api/v1/registration-tokens/", (200, 200, 200, EMPTY, 401)),
-    Row("post", "/api/v1/registration-tokens/", (201, 400, 400, 400, 401), new_token),
+    Row("post", "/api/v1/registration-tokens/", (201, 403, 403, 400, 401), new_token),
     Row("get", "/api/v1/registration-tokens/{token}/", (200, 200, 200, 404, 401)),
     Row("post", "/api/v1/registration-tokens/{token}/revoke/", (200, 403, 403, 404, 401)),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import PermissionDenied
 
 from deployments import planner
 
@@ -91,7 +92,8 @@ def username(user) -> str | None:
 class ProjectField(serializers.Field):
     """A project slug in, the slug out. Only projects where the requester holds `role` are accepted.
 
-    Unknown projects and projects the requester is not on get the same answer, so nothing leaks.
+    Unknown projects and projects the requester is not on get the same answer, so nothing leaks; a
+    member without the role gets a 403 that names it.
     """
 
     def __init__(self, *, role: str, **kwargs):
@@ -116,7 +118,9 @@ class ProjectField(serializers.Field):
         if membership is None:
             raise serializers.ValidationError(f"No project {data!r} that you are a member of.")
         if ROLE_RANK[membership.role] < ROLE_RANK[self.role]:
-            raise serializers.ValidationError(
-                f"You are a {membership.role} in {data!r}; this needs the {self.role} role."
+            # A member without the role: a 403, as everywhere else (outsiders get the 400 above,
+            # which says no more than an unknown slug does).
+            raise PermissionDenied(
+                f"This needs the {self.role} role in this project; you are a {membership.role}."
             )
         return membership.project
