@@ -67,9 +67,14 @@ def check(deployment: Deployment) -> str | None:
 
 
 def poll_all() -> int:
-    """One round over every running deployment whose group watches alarms. Returns how many stopped."""
+    """One round over every running deployment whose group watches alarms. Returns how many stopped.
+
+    Rollbacks are left alone: a rollback is the remedy for the alarm (often the very alarm that
+    stopped the deployment it undoes, still firing until the good revision is back), so stopping it
+    for that alarm would leave the group on the bad revision."""
     running = Deployment.objects.filter(
         status__in=(DeploymentStatus.IN_PROGRESS, DeploymentStatus.READY, DeploymentStatus.BAKING),
         deployment_group__alarm_configuration__enabled=True,
+        rollback_of__isnull=True,
     ).select_related("deployment_group")
     return sum(1 for deployment in running if check(deployment))

@@ -197,6 +197,36 @@ def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch):
     assert "cpu-a" in deployment.error_message
 
 
+def test_a_rollback_is_not_stopped_by_the_alarm_that_is_still_firing(fleet, cloudwatch):
+    url, client = cloudwatch
+    app, group, hosts = fleet
+    _alarm(client, "cpu-r")
+    group.alarm_configuration = {
+        "enabled": True,
+        "alarms": ["cpu-r"],
+        "region": "us-east-1",
+        "endpoint_url": url,
+    }
+    group.save()
+    good = deploy(group, make_revision(app))
+    for host in hosts:
+        finish_host(host, deployment=good)
+    bad = deploy(group, make_revision(app), auto_rollback_events=["DEPLOYMENT_STOP_ON_ALARM"])
+    client.set_alarm_state(AlarmName="cpu-r", StateValue="ALARM", StateReason="errors spiked")
+    assert alarms.poll_all() == 1
+    for host in hosts:
+        finish_host(host, deployment=bad)
+    bad = refresh(bad)
+    assert (bad.status, bad.error_code) == ("Stopped", "ALARM_ACTIVE")
+    rollback = bad.rolled_back_by
+    assert rollback is not None and rollback.status == "InProgress"
+    # The alarm still fires, and the rollback carries on to the good revision.
+    assert alarms.poll_all() == 0
+    for host in hosts:
+        finish_host(host, deployment=rollback)
+    assert refresh(rollback).status == "Succeeded"
+
+
 @pytest.mark.parametrize(("ignore", "stops"), [(False, True), (True, False)])
 def test_unreadable_alarms_stop_unless_told_to_ignore(fleet, aws_env, ignore, stops):
     app, group, _hosts = fleet

@@ -145,11 +145,13 @@ def test_an_alarm_raised_mid_rollout_stops_it_and_rolls_back(fleet, tmp_path, aw
     assert stopped["error_code"] == "ALARM_ACTIVE"
     assert alarm in stopped["error_message"]
 
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="recovered")
+    # The alarm keeps firing (as it would until the good revision is back): the rollback, the
+    # remedy, is not stopped by it.
     (r.ctl / f"{r.hosts[0]}.AfterInstall.sleep").unlink()
     rollback = wait_for_rollback(r.api, bad)
     assert rollback["status"] == "Succeeded"
     assert rollback["creator"] == "codeDeployRollback"
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="recovered")
 
 
 def test_a_new_agent_joining_the_group_receives_the_last_successful_revision(fleet, tmp_path):
