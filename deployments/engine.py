@@ -641,15 +641,25 @@ def command_deployment(command_id, instance: Instance | None) -> str | None:
     return query.values_list("deployment_id", flat=True).first()
 
 
-def _locked_commands(deployment: Deployment, command_ids) -> dict[str, HostCommand]:
-    """Lock commands of a locked deployment, in one query and in primary-key order; keyed by str(id)."""
+def _locked_commands(
+    deployment: Deployment, command_ids, instances: dict[int, Instance] | None = None
+) -> dict[str, HostCommand]:
+    """Lock commands of a locked deployment, in one query and in primary-key order; keyed by str(id).
+
+    With `instances` (by id; the callers', already loaded) their commands' targets get those objects
+    instead of a join that builds each instance again."""
+    related = "lifecycle_event__target" if instances is not None else "lifecycle_event__target__instance"
     commands = (
         HostCommand.objects.select_for_update(of=("self",))
-        .select_related("lifecycle_event__target__instance")
+        .select_related(related)
         .filter(pk__in=set(command_ids), deployment_id=deployment.id)
         .order_by("pk")
     )
-    return {str(command.pk): command for command in commands}
+    out = {str(command.pk): command for command in commands}
+    for command in out.values() if instances is not None else ():
+        if command.instance_id in instances:
+            command.lifecycle_event.target.instance = instances[command.instance_id]
+    return out
 
 
 def ack_command(command_id, instance: Instance, timeout_seconds: int | None) -> HostCommand | None:
@@ -813,7 +823,12 @@ def _agent_calls(deployment_id: str, calls: list[tuple]) -> list:
             deployment = _lock(deployment_id)
         except Deployment.DoesNotExist:
             return [None] * len(calls)
-        commands = _locked_commands(deployment, [command_id for _, command_id, _, _ in calls])
+        callers = {instance.pk: instance for _, _, instance, _ in calls if instance is not None}
+        commands = _locked_commands(
+            deployment,
+            [command_id for _, command_id, _, _ in calls],
+            callers if all(instance is not None for _, _, instance, _ in calls) else None,
+        )
         _prefetch_events(commands, calls)
         out = []
         for op, command_id, instance, args in calls:

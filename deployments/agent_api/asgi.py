@@ -58,11 +58,11 @@ class AgentASGIHandler(ASGIHandler):
         return io.BytesIO(b"".join(chunks))
 
     async def handle(self, scope, receive, send):
-        """Django's request cycle less its per-request extras: no request_started signal and no
-        disconnect-listener task. The signals' receivers close this thread's database connections,
-        and there are none here: every query of the agent API runs in the thread pool. Without them a
-        request costs no thread hop of its own. A long poll whose agent went away simply ends at its
-        deadline instead of at once."""
+        """Django's request cycle less its per-request extras: no request_started or
+        request_finished signal and no disconnect-listener task. The signals' receivers close this
+        thread's database connections, and there are none here: every query of the agent API runs in
+        the thread pool. Without them a request costs no thread hop of its own. A long poll whose
+        agent went away simply ends at its deadline instead of at once."""
         try:
             body_file = await self.read_body(receive)
         except RequestAborted:
@@ -81,7 +81,11 @@ class AgentASGIHandler(ASGIHandler):
                 request.urlconf = URLCONF
             response = error_response if request is None else await self.run_get_response(request)
             await self.send_response(response, send)
-            response.close()  # request_finished: nothing of this thread's to close (see above)
+            if response.streaming:
+                # A bundle download: close its file. Other responses hold nothing to close, and
+                # close() would only send request_finished, whose receivers close this thread's
+                # database connections: there are none (see above).
+                response.close()
         finally:
             body_file.close()
 
