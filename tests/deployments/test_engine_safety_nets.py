@@ -173,17 +173,23 @@ def _alarm(client, name):
     )
 
 
-def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch):
+def _watch(group, cloudwatch, name: str) -> None:
+    """Create the alarm (in OK) and have the group watch it."""
     url, client = cloudwatch
-    app, group, hosts = fleet
-    _alarm(client, "cpu-a")
+    _alarm(client, name)
     group.alarm_configuration = {
         "enabled": True,
-        "alarms": ["cpu-a"],
+        "alarms": [name],
         "region": "us-east-1",
         "endpoint_url": url,
     }
     group.save()
+
+
+def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch):
+    _, client = cloudwatch
+    app, group, hosts = fleet
+    _watch(group, cloudwatch, "cpu-a")
     deployment = deploy(group, make_revision(app))
     assert alarms.check(deployment) is None  # OK state: carry on
 
@@ -198,16 +204,9 @@ def test_an_alarm_in_alarm_state_stops_the_deployment(fleet, cloudwatch):
 
 
 def test_a_rollback_is_not_stopped_by_the_alarm_that_is_still_firing(fleet, cloudwatch):
-    url, client = cloudwatch
+    _, client = cloudwatch
     app, group, hosts = fleet
-    _alarm(client, "cpu-r")
-    group.alarm_configuration = {
-        "enabled": True,
-        "alarms": ["cpu-r"],
-        "region": "us-east-1",
-        "endpoint_url": url,
-    }
-    group.save()
+    _watch(group, cloudwatch, "cpu-r")
     good = deploy(group, make_revision(app))
     for host in hosts:
         finish_host(host, deployment=good)
