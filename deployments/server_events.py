@@ -44,7 +44,9 @@ def _shift_traffic(event: LifecycleEvent) -> None:
             action, [traffic.Host(instance.name, instance.hostname, instance.ec2_instance_id)], context
         )
     except traffic.RouterError as exc:
-        halt = (exc.code, exc.message) if exc.code == ErrorCode.ELB_INVALID_INSTANCE else None
+        # Configuration the next host would hit too: stop the deployment with CodeDeploy's code.
+        halting = (ErrorCode.ELB_INVALID_INSTANCE, ErrorCode.ELASTIC_LOAD_BALANCING_INVALID)
+        halt = (exc.code, exc.message) if exc.code in halting else None
         engine.finish_server_event(
             event.pk,
             EventStatus.FAILED,

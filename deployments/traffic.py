@@ -121,8 +121,27 @@ class Elbv2Router:
         answer = self.client.describe_target_health(TargetGroupArn=arn, Targets=targets)
         return {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in answer["TargetHealthDescriptions"]}
 
+    def _check_attached(self) -> None:
+        """A target group no load balancer forwards to moves no traffic, and AWS reports its targets
+        `unused` for ever: say so at once instead of waiting out health_timeout on every host."""
+        try:
+            groups = self.client.describe_target_groups(TargetGroupArns=self.target_groups)["TargetGroups"]
+        except self.client.exceptions.TargetGroupNotFoundException as exc:
+            raise RouterError(
+                f"A target group in target_groups does not exist: {exc}",
+                code="ELASTIC_LOAD_BALANCING_INVALID",
+            ) from None
+        loose = sorted(g["TargetGroupName"] for g in groups if not g.get("LoadBalancerArns"))
+        if loose:
+            raise RouterError(
+                f"Target group(s) {', '.join(loose)} are not attached to any load balancer, so registering "
+                "hosts there moves no traffic. Add a listener rule that forwards to them, or fix target_groups.",
+                code="ELASTIC_LOAD_BALANCING_INVALID",
+            )
+
     def shift(self, action: str, hosts: list[Host], context: dict) -> Shift:
         targets = self._targets(hosts)
+        self._check_attached()
         started = time.monotonic()
         for arn in self.target_groups:
             if action == BLOCK:

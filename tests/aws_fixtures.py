@@ -51,3 +51,27 @@ def aws_env(monkeypatch, moto_server):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", CREDENTIALS["aws_secret_access_key"])
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     return moto_server
+
+
+def target_group_behind_a_load_balancer(endpoint_url: str, octet: int, name: str = "web") -> tuple[str, str]:
+    """A VPC in 10.<octet>.0.0/16 with an application load balancer whose listener forwards to a new
+    instance target group; returns (VPC id, target group ARN)."""
+    ec2, elbv2 = aws_client("ec2", endpoint_url), aws_client("elbv2", endpoint_url)
+    vpc = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.{octet}.{n}.0/24", AvailabilityZone=f"{REGION}{zone}")[
+            "Subnet"
+        ]["SubnetId"]
+        for n, zone in ((1, "a"), (2, "b"))
+    ]
+    balancer = elbv2.create_load_balancer(Name=f"{name}-lb", Subnets=subnets)["LoadBalancers"][0]
+    arn = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
+    )
+    return vpc, arn

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from aws_fixtures import aws_client
+from aws_fixtures import aws_client, target_group_behind_a_load_balancer
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
 from deployments import engine
@@ -18,14 +18,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def elb(aws_env):
     """A target group with the two blue EC2 instances registered, and two green instances beside it."""
     ec2, elbv2 = aws_client("ec2", aws_env), aws_client("elbv2", aws_env)
-    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    _vpc, arn = target_group_behind_a_load_balancer(aws_env, 20)
     ids = [
         i["InstanceId"]
         for i in ec2.run_instances(ImageId="ami-12345678", MinCount=4, MaxCount=4)["Instances"]
     ]
-    arn = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
-        "TargetGroups"
-    ][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in ids[:2]])
 
     def in_service() -> set[str]:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from aws_fixtures import aws_client
+from aws_fixtures import aws_client, target_group_behind_a_load_balancer
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
 from deployments import traffic
@@ -110,14 +112,11 @@ def aws(aws_env):
 
 def test_elbv2_deregisters_and_registers_each_host_at_the_right_steps(aws):
     url, ec2, elbv2 = aws
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    _vpc, arn = target_group_behind_a_load_balancer(url, 9)
     ec2_ids = [
         i["InstanceId"]
         for i in ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2)["Instances"]
     ]
-    arn = elbv2.create_target_group(Name="web", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance")[
-        "TargetGroups"
-    ][0]["TargetGroupArn"]
     elbv2.register_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in ec2_ids])
 
     app = make_app()
@@ -160,6 +159,46 @@ def test_elbv2_deregisters_and_registers_each_host_at_the_right_steps(aws):
     assert ec2_ids[0] not in states["BeforeAllowTraffic"]
     assert ec2_ids[0] in states["AfterAllowTraffic"]
     assert registered() == set(ec2_ids)
+
+
+def test_elbv2_fails_at_once_on_a_target_group_no_load_balancer_uses_and_halts_the_deployment(aws):
+    url, ec2, elbv2 = aws
+    vpc = ec2.create_vpc(CidrBlock="10.11.0.0/16")["Vpc"]["VpcId"]
+    loose = elbv2.create_target_group(
+        Name="loose", Protocol="HTTP", Port=80, VpcId=vpc, TargetType="instance"
+    )["TargetGroups"][0]["TargetGroupArn"]
+    (ec2_id,) = [
+        i["InstanceId"]
+        for i in ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"]
+    ]
+    info = {
+        "router": "elbv2",
+        "target_groups": [loose],
+        "region": "us-east-1",
+        "endpoint_url": url,
+        "health_timeout": 60,
+    }
+    router = traffic.router_for(info)
+    started = time.monotonic()
+    with pytest.raises(traffic.RouterError) as caught:
+        router.shift(traffic.ALLOW, [traffic.Host("web-1", "web-1", ec2_id)], {})
+    assert time.monotonic() - started < 10  # not the 60 s health timeout
+    assert caught.value.code == "ELASTIC_LOAD_BALANCING_INVALID"
+    assert "loose" in caught.value.message and "not attached to any load balancer" in caught.value.message
+    assert (
+        elbv2.describe_target_health(TargetGroupArn=loose)["TargetHealthDescriptions"] == []
+    )  # nothing registered
+
+    # In a deployment: the first traffic event fails and the deployment stops with that code.
+    app = make_app()
+    host = make_instance("web-1", role="web")
+    host.ec2_instance_id = ec2_id
+    host.save(update_fields=["ec2_instance_id"])
+    deployment = deploy(traffic_group(app, info), make_revision(app))
+    finish_host(host, deployment=deployment)
+    deployment = refresh(deployment)
+    assert (deployment.status, deployment.error_code) == ("Failed", "ELASTIC_LOAD_BALANCING_INVALID")
+    assert "not attached" in deployment.error_message
 
 
 def test_elbv2_refuses_a_host_without_an_ec2_instance_id():
