@@ -53,9 +53,11 @@ def aws_env(monkeypatch, moto_server):
     return moto_server
 
 
-def target_group_behind_a_load_balancer(endpoint_url: str, octet: int, name: str = "web") -> tuple[str, str]:
+def target_group_behind_a_load_balancer(
+    endpoint_url: str, octet: int, name: str = "web"
+) -> tuple[str, str, str]:
     """A VPC in 10.<octet>.0.0/16 with an application load balancer whose listener forwards to a new
-    instance target group; returns (VPC id, target group ARN)."""
+    instance target group; returns (VPC id, target group ARN, the load balancer's DNS name)."""
     ec2, elbv2 = aws_client("ec2", endpoint_url), aws_client("elbv2", endpoint_url)
     vpc = ec2.create_vpc(CidrBlock=f"10.{octet}.0.0/16")["Vpc"]["VpcId"]
     subnets = [
@@ -74,4 +76,4 @@ def target_group_behind_a_load_balancer(endpoint_url: str, octet: int, name: str
         Port=80,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": arn}],
     )
-    return vpc, arn
+    return vpc, arn, balancer["DNSName"]

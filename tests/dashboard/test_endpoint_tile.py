@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from aws_fixtures import aws_client
+from aws_fixtures import target_group_behind_a_load_balancer
 from dashboard_helpers import make_app, make_group, make_instance, make_member, make_project
 from django.test import Client
 
@@ -32,23 +32,8 @@ def endpoint_tile(project) -> str:
 
 def load_balancer(endpoint_url: str) -> tuple[str, str]:
     """An application load balancer forwarding to a target group; returns (target group ARN, DNS name)."""
-    ec2, elbv2 = aws_client("ec2", endpoint_url), aws_client("elbv2", endpoint_url)
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{n}.0/24", AvailabilityZone=f"us-east-1{zone}")[
-            "Subnet"
-        ]["SubnetId"]
-        for n, zone in ((1, "a"), (2, "b"))
-    ]
-    lb = elbv2.create_load_balancer(Name="shop-lb", Subnets=subnets)["LoadBalancers"][0]
-    tg = elbv2.create_target_group(Name="shop-web", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0]
-    elbv2.create_listener(
-        LoadBalancerArn=lb["LoadBalancerArn"],
-        Protocol="HTTP",
-        Port=80,
-        DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}],
-    )
-    return tg["TargetGroupArn"], lb["DNSName"]
+    _vpc, arn, dns = target_group_behind_a_load_balancer(endpoint_url, 30, name="shop-web")
+    return arn, dns
 
 
 def elb_group(project, arn: str):

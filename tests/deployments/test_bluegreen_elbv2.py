@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def elb(aws_env):
     """A target group with the two blue EC2 instances registered, and two green instances beside it."""
     ec2, elbv2 = aws_client("ec2", aws_env), aws_client("elbv2", aws_env)
-    _vpc, arn = target_group_behind_a_load_balancer(aws_env, 20)
+    _vpc, arn, _dns = target_group_behind_a_load_balancer(aws_env, 20)
     ids = [
         i["InstanceId"]
         for i in ec2.run_instances(ImageId="ami-12345678", MinCount=4, MaxCount=4)["Instances"]

@@ -112,7 +112,7 @@ def aws(aws_env):
 
 def test_elbv2_deregisters_and_registers_each_host_at_the_right_steps(aws):
     url, ec2, elbv2 = aws
-    _vpc, arn = target_group_behind_a_load_balancer(url, 9)
+    _vpc, arn, _dns = target_group_behind_a_load_balancer(url, 9)
     ec2_ids = [
         i["InstanceId"]
         for i in ec2.run_instances(ImageId="ami-12345678", MinCount=2, MaxCount=2)["Instances"]
