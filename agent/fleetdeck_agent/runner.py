@@ -155,6 +155,7 @@ class Agent:
         self.busy = False
         self.done: deque = deque(maxlen=200)
         self.prefetched: List[dict] = []
+        self.ec2_instance_id: Optional[str] = None
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -198,6 +199,12 @@ class Agent:
             self.root.root,
         )
         try:
+            if self.config.ec2_metadata:
+                # Read once per start: a host registered before it could reach instance metadata
+                # still gets its id on the server, for EC2 discovery and the elbv2 router.
+                from fleetdeck_agent import ec2
+
+                self.ec2_instance_id = ec2.instance_id()
             self.recover()
             backoff = self._backoff()
             while not self.stopping.is_set():
@@ -235,9 +242,10 @@ class Agent:
 
     def poll(self) -> List[dict]:
         wait = self.config.poll_wait
-        _status, data = self.client.post(
-            f"/agent/v1/poll/?wait={wait}", {"agent_version": __version__}, timeout=wait + 15
-        )
+        about = {"agent_version": __version__}
+        if self.ec2_instance_id:
+            about["ec2_instance_id"] = self.ec2_instance_id
+        _status, data = self.client.post(f"/agent/v1/poll/?wait={wait}", about, timeout=wait + 15)
         # The server says how often it needs to hear from a busy agent to keep it online.
         beat = data.get("heartbeat_seconds")
         if isinstance(beat, (int, float)) and 0 < beat < self.config.heartbeat_interval:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.dateparse import parse_datetime
 
@@ -162,3 +164,14 @@ def start_next(body: dict) -> dict | None:
         if seconds:
             clean[name] = seconds
     return clean
+
+
+EC2_INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
+
+
+def ec2_instance_id(body: dict) -> str:
+    """An optional EC2 instance id, as instance metadata gives it (i-0123456789abcdef0)."""
+    value = text(body, "ec2_instance_id", max_length=32)
+    if value and not EC2_INSTANCE_ID.match(value):
+        raise BadRequest("ec2_instance_id", "must be an EC2 instance id such as i-0123456789abcdef0")
+    return value

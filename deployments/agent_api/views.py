@@ -148,7 +148,7 @@ def _register(body: dict) -> tuple[int, dict]:
         instance.hostname = validation.text(body, "hostname")
         instance.platform = validation.text(body, "platform", max_length=50)
         instance.agent_version = validation.text(body, "agent_version", max_length=50)
-        instance.ec2_instance_id = validation.text(body, "ec2_instance_id", max_length=32)
+        instance.ec2_instance_id = validation.ec2_instance_id(body)
         instance.tags = merged
         if not created and instance.project_id != token.project_id:
             return 409, {
@@ -211,7 +211,7 @@ def _first_look_sql(vendor: str) -> str:
     return f"SELECT {columns}, {waiting} FROM {qn(instance.db_table)} i WHERE {mine}"  # noqa: S608
 
 
-def _first_look(credential: str, agent_version: str) -> tuple[Instance, list[dict]]:
+def _first_look(credential: str, reported: dict[str, str]) -> tuple[Instance, list[dict]]:
     """A poll's first look: authenticate, record the heartbeat and find the host's commands. One
     statement finds the instance and whether it has any command at all (and, on PostgreSQL, records
     the heartbeat), so an idle host's poll costs one statement."""
@@ -224,9 +224,14 @@ def _first_look(credential: str, agent_version: str) -> tuple[Instance, list[dic
     if instance is None:
         raise Unauthorized()
     instance.seen()
-    if agent_version and agent_version != instance.agent_version:
-        Instance.objects.filter(pk=instance.pk).update(agent_version=agent_version)
-        instance.agent_version = agent_version
+    # What the agent says of itself (its version, its EC2 instance id), written only when it changed.
+    changed = {
+        field: value for field, value in reported.items() if value and value != getattr(instance, field)
+    }
+    if changed:
+        Instance.objects.filter(pk=instance.pk).update(**changed)
+        for field, value in changed.items():
+            setattr(instance, field, value)
     return instance, (_open_commands(instance.pk) if instance.has_commands else [])
 
 
@@ -320,14 +325,17 @@ async def poll(request: HttpRequest, credential: str, body: dict):
         raise BadRequest("wait", "must be a number of seconds") from None
     # A poll is a heartbeat only when it starts, so it must end well inside the offline window.
     wait = min(max(wait, 0.0), float(settings.POLL_WAIT_MAX), settings.AGENT_OFFLINE_AFTER / 3)
-    agent_version = body.get("agent_version") if isinstance(body.get("agent_version"), str) else ""
+    reported = {
+        "agent_version": validation.text(body, "agent_version", max_length=50),
+        "ec2_instance_id": validation.ec2_instance_id(body),
+    }
     deadline = time.monotonic() + wait
     # Subscribe before the first look, so no wake-up slips between.
     known = _CREDENTIAL_INSTANCES.get(credential)
     subscribed, woken = known, (waker.register(known) if known is not None else None)
     try:
         try:
-            instance, commands = await db(_first_look)(credential, agent_version)
+            instance, commands = await db(_first_look)(credential, reported)
         except Unauthorized:
             _CREDENTIAL_INSTANCES.pop(credential, None)
             raise

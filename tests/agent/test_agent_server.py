@@ -50,12 +50,13 @@ class AgentProcess:
         self.stderr_path = tmp_path / "agent.stderr"
         self.proc = None
 
-    def start(self):
+    def start(self, **env: str):
         self.stderr = open(self.stderr_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleetdeck_agent", "run", "--config", str(self.config)],
             stdout=subprocess.DEVNULL,
             stderr=self.stderr,
+            env={**os.environ, **env},
         )
         return self
 
@@ -222,6 +223,27 @@ def test_a_command_handed_over_started_is_journalled_on_receipt_and_a_restart_re
     assert (body["status"], body["diagnostics"]["message"]) == ("Failed", RESTART_MESSAGE)
     assert not journal.exists()
     assert "c-next" in again.done
+
+
+def test_polls_carry_the_agent_version_and_its_ec2_instance_id(tmp_path, start_agent, fake_server):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))  # its fake IMDS
+    from fakes import imds_fake
+
+    imds = imds_fake("i-0fedcba9876543210")
+    try:
+        agent = start_agent(fake_server.url, ec2_metadata=True).start(
+            FLEETDECK_AGENT_EC2_METADATA_URL=imds.url
+        )
+        polls = lambda: [r["body"] for r in fake_server.requests if r["path"] == "/agent/v1/poll/"]  # noqa: E731
+        assert fake_server.wait_for(lambda: len(polls()) >= 2), agent.log()
+    finally:
+        imds.stop()
+    from fleetdeck_agent import __version__
+
+    assert all(
+        body == {"agent_version": __version__, "ec2_instance_id": "i-0fedcba9876543210"} for body in polls()
+    )
+    assert agent.terminate() == 0
 
 
 def test_run_acks_streams_logs_and_completes_each_command(

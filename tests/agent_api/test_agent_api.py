@@ -182,6 +182,37 @@ def test_poll_counts_as_a_heartbeat(agent_client):
     assert host.online and host.last_seen is not None
 
 
+def test_poll_records_what_the_agent_says_of_itself_when_it_changes(agent_client):
+    host = make_instance("web-1", role="web")
+    body = {"agent_version": "0.2.0", "ec2_instance_id": "i-0123456789abcdef0"}
+    assert agent_client.post(POLL, body, credential=host.credential).status_code == 200
+    host.refresh_from_db()
+    assert (host.agent_version, host.ec2_instance_id) == ("0.2.0", "i-0123456789abcdef0")
+    # Saying nothing changes nothing: an agent off EC2, or one that cannot reach its metadata now.
+    assert agent_client.post(POLL, {}, credential=host.credential).status_code == 200
+    host.refresh_from_db()
+    assert host.ec2_instance_id == "i-0123456789abcdef0"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"agent_version": "9" * 51}, "agent_version"),
+        ({"agent_version": 2}, "agent_version"),
+        ({"ec2_instance_id": "i-../../etc"}, "ec2_instance_id"),
+        ({"ec2_instance_id": "sg-0123456789abcdef0"}, "ec2_instance_id"),
+        ({"ec2_instance_id": ["i-0123456789abcdef0"]}, "ec2_instance_id"),
+    ],
+)
+def test_poll_refuses_a_bad_self_description_and_changes_nothing(agent_client, body, field):
+    host = make_instance("web-1", role="web")
+    before = Instance.objects.filter(pk=host.pk).values("agent_version", "ec2_instance_id").get()
+    response = agent_client.post(POLL, body, credential=host.credential)
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert Instance.objects.filter(pk=host.pk).values("agent_version", "ec2_instance_id").get() == before
+
+
 def test_poll_with_a_bad_wait_is_a_400(agent_client):
     host = make_instance("web-1", role="web")
     response = agent_client.post("/agent/v1/poll/?wait=soon", credential=host.credential)
