@@ -647,7 +647,7 @@ def _locked_commands(
     """Lock commands of a locked deployment, in one query and in primary-key order; keyed by str(id).
 
     With `instances` (by id; the callers', already loaded) their commands' targets get those objects
-    instead of a join that builds each instance again."""
+    instead of a join that builds each instance again; any other command's instance loads on use."""
     related = "lifecycle_event__target" if instances is not None else "lifecycle_event__target__instance"
     commands = (
         HostCommand.objects.select_for_update(of=("self",))
@@ -824,11 +824,7 @@ def _agent_calls(deployment_id: str, calls: list[tuple]) -> list:
         except Deployment.DoesNotExist:
             return [None] * len(calls)
         callers = {instance.pk: instance for _, _, instance, _ in calls if instance is not None}
-        commands = _locked_commands(
-            deployment,
-            [command_id for _, command_id, _, _ in calls],
-            callers if all(instance is not None for _, _, instance, _ in calls) else None,
-        )
+        commands = _locked_commands(deployment, [command_id for _, command_id, _, _ in calls], callers)
         _prefetch_events(commands, calls)
         out = []
         for op, command_id, instance, args in calls:

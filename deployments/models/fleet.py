@@ -112,10 +112,15 @@ class Instance(models.Model):
         return raw
 
     @classmethod
+    def holding(cls, *credential_hashes: str):
+        """The instances these stored credential hashes authenticate: registered ones only."""
+        return cls.objects.filter(credential_hash__in=credential_hashes, deregistered_at__isnull=True)
+
+    @classmethod
     def authenticate(cls, raw: str) -> Instance | None:
         if not raw:
             return None
-        return cls.objects.filter(credential_hash=hash_secret(raw), deregistered_at__isnull=True).first()
+        return cls.holding(hash_secret(raw)).first()
 
     def seen(self) -> None:
         """Record a heartbeat. Throttled to a few writes per offline window per instance."""
