@@ -361,33 +361,29 @@ def event_timeouts(command: dict, root: Union[DeploymentRoot, str]) -> Dict[str,
     disk yet. Sent with a completion so the server can hand out the next event already started."""
     root = root if isinstance(root, DeploymentRoot) else DeploymentRoot(root)
     out = dict.fromkeys(AGENT_EVENTS, DEFAULT_TIMEOUT)
-    specs: Dict[str, Optional[object]] = {}
-
-    def appspec_in(archive: str):
-        if archive not in specs:
-            try:
-                specs[archive] = _parsed_appspec(archive) if os.path.isdir(archive) else None
-            except (ValueError, AppSpecError, OSError):
-                specs[archive] = None
-        return specs[archive]
-
     try:
         group_id, deployment_id = command["deployment_group_id"], command["deployment_id"]
         previous = root.last_successful(group_id)
-        for name in SCRIPTABLE_EVENTS:
-            if name in PREVIOUS_REVISION_EVENTS:
-                if previous is None:
-                    out[name] = 60  # nothing installed yet: no scripts to run
-                    continue
-                archive = os.path.join(previous, "deployment-archive")
-            else:
-                archive = root.archive_dir(group_id, deployment_id)
-            spec = appspec_in(archive)
-            if spec is not None:
-                out[name] = spec.event_timeout(name) or 60  # no scripts: it ends at once
+        current = _appspec_or_none(root.archive_dir(group_id, deployment_id))
+        before = _appspec_or_none(os.path.join(previous, "deployment-archive")) if previous else None
     except (KeyError, ValueError, OSError):
-        pass
+        return out
+    for name in SCRIPTABLE_EVENTS:
+        if name in PREVIOUS_REVISION_EVENTS and previous is None:
+            out[name] = 60  # nothing installed yet: no scripts to run
+            continue
+        spec = before if name in PREVIOUS_REVISION_EVENTS else current
+        if spec is not None:
+            out[name] = spec.event_timeout(name) or 60  # no scripts: it ends at once
     return out
+
+
+def _appspec_or_none(archive: str) -> Optional[AppSpec]:
+    """The revision's appspec, or None when it is not on disk (yet) or cannot be read."""
+    try:
+        return _parsed_appspec(archive) if os.path.isdir(archive) else None
+    except (ValueError, AppSpecError, OSError):
+        return None
 
 
 _PARSED: Dict[str, tuple] = {}
