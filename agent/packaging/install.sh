@@ -109,8 +109,36 @@ pip_install() {
 		;;
 	esac
 	[ -z "$CA_BUNDLE" ] || set -- "$@" --cert "$CA_BUNDLE"
-	"$VENV/bin/python" -m pip "$@" fleetdeck-agent </dev/null ||
-		die "pip could not install fleetdeck-agent from $SERVER/agent/dist/ (its message is above)"
+	"$VENV/bin/python" -m pip "$@" fleetdeck-agent </dev/null
+}
+
+# The server offers PyYAML as its own release, which may need a newer Python than this host's (PyYAML
+# 6.0.4 needs 3.10; Amazon Linux 2023 and RHEL 9 ship 3.9). Such hosts usually have their
+# distribution's PyYAML (cloud-init needs it): then the virtualenv sees the system's packages and
+# pip uses that PyYAML instead.
+install_packages() {
+	log=$(mktemp)
+	if pip_install 2>"$log"; then
+		rm -f "$log"
+		return 0
+	fi
+	if grep -qi pyyaml "$log"; then
+		rm -rf "$VENV"
+		"$PYTHON" -m venv --system-site-packages "$VENV" </dev/null ||
+			die "$PYTHON could not create the virtualenv $VENV"
+		if version=$("$VENV/bin/python" -c 'import yaml; print(yaml.__version__)' </dev/null 2>/dev/null); then
+			say "the server's PyYAML does not install on $("$PYTHON" -V 2>&1 </dev/null); using this host's PyYAML $version"
+			if pip_install 2>"$log"; then
+				rm -f "$log"
+				return 0
+			fi
+		fi
+	fi
+	cat "$log" >&2
+	rm -f "$log"
+	die "pip could not install fleetdeck-agent from $SERVER/agent/dist/ (its message is above)." \
+		"If PyYAML is what is missing, install your distribution's (dnf install python3-pyyaml," \
+		"apt-get install python3-yaml) and run this again"
 }
 
 register() {
@@ -183,7 +211,7 @@ install_agent() {
 	say "creating the virtualenv $VENV with $PYTHON"
 	"$PYTHON" -m venv "$VENV" </dev/null || die "$PYTHON could not create the virtualenv $VENV"
 	say "installing fleetdeck-agent from $SERVER/agent/dist/"
-	pip_install
+	install_packages
 	unit_template | sed -e "s|@VENV@|$VENV|g" -e "s|@CONFIG@|$CONFIG|g" -e "s|@SERVER@|$SERVER|g" >"$UNIT.new"
 	if [ -n "$TOKEN" ]; then
 		say "registering this host with $SERVER"

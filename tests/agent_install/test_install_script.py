@@ -148,3 +148,49 @@ def test_bad_options_are_refused(host):
     assert refused.returncode == 1
     assert "refusing to remove /usr" in output(refused)
     assert host.systemctl_calls() == []
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's, with its python3-yaml: what a distribution host has
+
+
+@pytest.fixture
+def server_without_a_fitting_pyyaml(settings, tmp_path, dist_var_dir):
+    """The server's wheelhouse minus its PyYAML wheels: how the dist looks to a host whose Python the
+    server's PyYAML release does not support (PyYAML 6.0.4 needs 3.10; Amazon Linux 2023 has 3.9)."""
+    import json
+    import shutil
+
+    from deployments.agent_dist import build
+
+    house = build.wheelhouse()
+    settings.VAR_DIR = tmp_path / "var"
+    copy = build.dist_root() / house.name
+    shutil.copytree(house, copy)
+    manifest = json.loads((copy / build.MANIFEST).read_text())
+    for name in [n for n in manifest if n.lower().startswith("pyyaml-")]:
+        (copy / name).unlink()
+        del manifest[name]
+    assert manifest and all(not n.lower().startswith("pyyaml") for n in manifest)
+    (copy / build.MANIFEST).write_text(json.dumps(manifest))
+
+
+@pytest.mark.timeout(300)
+def test_a_host_the_servers_pyyaml_does_not_fit_uses_its_own(server_without_a_fitting_pyyaml, host, token):
+    probe = subprocess.run([SYSTEM_PYTHON, "-c", "import yaml, venv, ensurepip"], capture_output=True)
+    if probe.returncode:
+        pytest.skip(f"{SYSTEM_PYTHON} has no PyYAML, venv or ensurepip here")
+    result = host.run("--token", token, "--name", "al2023-like", FLEETDECK_PYTHON=SYSTEM_PYTHON)
+    assert result.returncode == 0, output(result)
+    assert "the server's PyYAML does not install on Python 3." in output(result)
+    assert "using this host's PyYAML" in output(result)
+    assert "include-system-site-packages = true" in (host.venv / "pyvenv.cfg").read_text()
+    where = subprocess.run(
+        [host.venv / "bin" / "python", "-c", "import yaml; print(yaml.__file__)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert not where.startswith(str(host.venv)), where  # the system's copy, not one pip installed
+    assert agent_version(host).startswith("fleetdeck-agent ")
+    assert Instance.objects.filter(name="al2023-like").exists()
+    assert "Could not find a version" not in output(result)  # pip's first refusal is not shown
