@@ -448,7 +448,26 @@ def _print_row(r: dict) -> None:
         f"idle: web {r['idle_pct']:.1f}% of a core, {r['idle_qps']:.1f} queries/s (load {r['idle_load']}); "
         f"server CPU / peak RSS: {procs}; PostgreSQL {r['pg_cpu']:.1f} s CPU; simulated agents {r['sim_cpu']:.1f} s CPU"
     )
+    print(_budget_line(r))
     sys.stdout.flush()
+
+
+def _budget_line(r: dict) -> str:
+    """The closed loop's arithmetic: with instant hooks each host waits about N / throughput per event,
+    so the p95 target sets a throughput, and the cores set the CPU each event may cost to reach it."""
+    events = max(r["events"], 1)
+    per_event = {name: 1000 * seconds / events for name, seconds in r["cpu"].items() if seconds >= 0.05}
+    per_event.update(postgres=1000 * r["pg_cpu"] / events, agents=1000 * r["sim_cpu"] / events)
+    throughput = events / r["wall"] if r["wall"] else float("nan")
+    wanted = r["n"] / 0.25  # events/s for a 250 ms wait per event
+    cores = os.cpu_count() or 1
+    return (
+        "  per event: "
+        + ", ".join(f"{name} {ms:.2f} ms" for name, ms in per_event.items())
+        + f" = {sum(per_event.values()):.2f} ms of CPU; {throughput:.0f} events/s, so {r['n']} hosts with "
+        f"instant hooks wait ~{1000 * r['n'] / throughput:.0f} ms per event; 250 ms needs {wanted:.0f} events/s, "
+        f"{1000 * cores / wanted:.2f} ms of CPU per event on {cores} cores"
+    )
 
 
 if __name__ == "__main__":
