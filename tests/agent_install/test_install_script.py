@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 import yaml
+from fleetdeck_testing import require
 from install_helpers import Host, output
 
 from config.stack import free_port
@@ -177,8 +178,9 @@ def server_without_a_fitting_pyyaml(settings, tmp_path, dist_var_dir):
 @pytest.mark.timeout(300)
 def test_a_host_the_servers_pyyaml_does_not_fit_uses_its_own(server_without_a_fitting_pyyaml, host, token):
     probe = subprocess.run([SYSTEM_PYTHON, "-c", "import yaml, venv, ensurepip"], capture_output=True)
-    if probe.returncode:
-        pytest.skip(f"{SYSTEM_PYTHON} has no PyYAML, venv or ensurepip here")
+    require(
+        probe.returncode == 0, f"{SYSTEM_PYTHON} with PyYAML, venv and ensurepip (python3-yaml, python3-venv)"
+    )
     result = host.run("--token", token, "--name", "al2023-like", FLEETDECK_PYTHON=SYSTEM_PYTHON)
     assert result.returncode == 0, output(result)
     assert "the server's PyYAML does not install on Python 3." in output(result)
