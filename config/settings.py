@@ -6,6 +6,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -27,12 +28,36 @@ def _secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def _public_url() -> tuple[str, str]:
+    """FLEETDECK_PUBLIC_URL without its trailing slash, and its origin (scheme://host[:port])."""
+    url = env_str("FLEETDECK_PUBLIC_URL").rstrip("/")
+    if not url:
+        return "", ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"FLEETDECK_PUBLIC_URL={url!r} is not the server's base URL; "
+            "give scheme and host, e.g. https://fleetdeck.example.com"
+        )
+    return url, f"{parts.scheme}://{parts.netloc}"
+
+
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("FLEETDECK_DEBUG", False)
-ALLOWED_HOSTS = env_list("FLEETDECK_ALLOWED_HOSTS", ["*"])
-CSRF_TRUSTED_ORIGINS = env_list("FLEETDECK_CSRF_TRUSTED_ORIGINS", [])
-# Absolute base URL agents use to reach this server (bundle links). Empty: taken from the request.
-PUBLIC_URL = env_str("FLEETDECK_PUBLIC_URL").rstrip("/")
+# The base URL hosts, mails and outside systems reach this server at: bundle links, the install script,
+# password-reset links, the GitHub webhook address. Empty: taken from the request (Host, vetted below).
+PUBLIC_URL, _PUBLIC_ORIGIN = _public_url()
+_PUBLIC_HOST = urlsplit(PUBLIC_URL).hostname or ""
+if ":" in _PUBLIC_HOST:  # an IPv6 address: ALLOWED_HOSTS spells it in brackets
+    _PUBLIC_HOST = f"[{_PUBLIC_HOST}]"
+# With a public URL the server answers to its host, plus loopback for probes on the machine itself (the
+# stack's readiness check, a local health check); absolute URLs never come from those. Without one it
+# answers to any Host, and the web server warns at start (dashboard/checks.py).
+ALLOWED_HOSTS = env_list(
+    "FLEETDECK_ALLOWED_HOSTS",
+    [_PUBLIC_HOST, "localhost", "127.0.0.1", "[::1]"] if PUBLIC_URL else ["*"],
+)
+CSRF_TRUSTED_ORIGINS = env_list("FLEETDECK_CSRF_TRUSTED_ORIGINS", [_PUBLIC_ORIGIN] if PUBLIC_URL else [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

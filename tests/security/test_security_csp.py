@@ -21,6 +21,12 @@ STYLE_ATTRIBUTE = re.compile(r"<[^>]+\sstyle\s*=", re.I)
 STYLE_ELEMENT = re.compile(r"<style\b", re.I)
 
 
+@pytest.fixture(autouse=True)
+def _public_url(settings):
+    """The password-reset page is a page only where the server knows its public URL."""
+    settings.PUBLIC_URL = "http://testserver"
+
+
 def _policy(response) -> dict[str, list[str]]:
     header = response.get("Content-Security-Policy", "")
     directives = {}

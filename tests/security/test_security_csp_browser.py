@@ -92,6 +92,12 @@ class Watched:
         self.context.close()
 
 
+@pytest.fixture(autouse=True)
+def _public_url(settings, live_server):
+    """The password-reset page is a page only where the server knows its public URL."""
+    settings.PUBLIC_URL = live_server.url
+
+
 @pytest.fixture
 def watched(chromium):
     browser = Watched(chromium)
