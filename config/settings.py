@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -66,6 +67,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -83,6 +85,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -202,6 +206,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in throttling (django-axes) on every password sign-in: /accounts/login/ and /admin/login/. API
+# tokens and agent credentials are not passwords and never pass through here. A user is locked out per
+# address (username and IP together), so nobody can lock another user out from elsewhere; behind a proxy
+# the address is the client's (uvicorn's --forwarded-allow-ips, docs/production.md).
+AUTHENTICATION_BACKENDS = [
+    "dashboard.auth_backends.SignInThrottleBackend",  # first: refuses a locked-out pair before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("FLEETDECK_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("FLEETDECK_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.views.accounts.locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; a row per successful sign-in is not needed
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -291,5 +309,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs every request's URL at DEBUG, and a Slack trigger's URL is a credential.
         "urllib3": {"level": "INFO"},
+        # django-axes announces itself at INFO in every process; its lockouts are WARNINGs.
+        "axes.apps": {"level": "WARNING"},
     },
 }

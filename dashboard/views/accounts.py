@@ -1,4 +1,4 @@
-"""The user's own pages: profile, personal API tokens, and the password-reset mail."""
+"""The user's own pages: profile, personal API tokens, the password-reset mail and the lockout page."""
 
 from __future__ import annotations
 
@@ -101,3 +101,13 @@ class PasswordResetView(auth_views.PasswordResetView):
             "site_name": base.hostname,
         }
         return super().form_valid(form)
+
+
+def locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """django-axes' answer to a locked-out sign-in (AXES_LOCKOUT_CALLABLE). It takes whatever else axes
+    passes: its sync and async middleware call it with different arguments."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    context = {"minutes": -(-seconds // 60), "limit": settings.AXES_FAILURE_LIMIT}
+    response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response
