@@ -291,10 +291,17 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-SESSION_COOKIE_SECURE = env_bool("FLEETDECK_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-if env_bool("FLEETDECK_BEHIND_TLS_PROXY", False):
+# Reached over TLS (a proxy that sets X-Forwarded-Proto, or uvicorn's own TLS): session and CSRF cookies
+# travel only over HTTPS, and browsers are told to use HTTPS only (HSTS, sent on HTTPS responses only;
+# no includeSubDomains or preload, which would bind other names of the domain).
+BEHIND_TLS_PROXY = env_bool("FLEETDECK_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("FLEETDECK_SECURE_COOKIES", BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int(
+    "FLEETDECK_HSTS_SECONDS", 365 * 24 * 3600 if BEHIND_TLS_PROXY or SESSION_COOKIE_SECURE else 0, minimum=0
+)
 
 LOG_LEVEL = env_str("FLEETDECK_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
