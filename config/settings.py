@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
 from datetime import timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 from .env import ConfigError, env_bool, env_float, env_int, env_list, env_str
 
@@ -43,7 +45,25 @@ def _public_url() -> tuple[str, str]:
     return url, f"{parts.scheme}://{parts.netloc}"
 
 
+def _encryption_keys() -> list[str]:
+    """FLEETDECK_ENCRYPTION_KEY: one or more Fernet keys, separated by commas or whitespace (a _FILE may
+    hold one per line). The first encrypts; every one of them decrypts, so a key can be rotated."""
+    keys = [k for k in re.split(r"[,\s]+", env_str("FLEETDECK_ENCRYPTION_KEY")) if k]
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"FLEETDECK_ENCRYPTION_KEY: key {position} of {len(keys)} is not a Fernet key (32 url-safe "
+                "base64-encoded bytes); make one with: python -c 'from cryptography.fernet import "
+                "Fernet; print(Fernet.generate_key().decode())'"
+            ) from None
+    return keys
+
+
 SECRET_KEY = _secret_key()
+# Keys for integration secrets at rest (integrations/crypto.py); empty: one derived from SECRET_KEY.
+ENCRYPTION_KEYS = _encryption_keys()
 DEBUG = env_bool("FLEETDECK_DEBUG", False)
 # The base URL hosts, mails and outside systems reach this server at: bundle links, the install script,
 # password-reset links, the GitHub webhook address. Empty: taken from the request (Host, vetted below).
