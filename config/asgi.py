@@ -14,7 +14,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = ASGIStaticFilesHandler(get_asgi_application())
 
-# The agent API skips the middleware stack (see deployments/agent_api/asgi.py).
-from deployments.agent_api.asgi import AgentASGIHandler, route  # noqa: E402 - after Django is set up
+# After Django is set up: the start-up warnings, and the agent API, which skips the middleware stack
+# (see deployments/agent_api/asgi.py).
+from dashboard.checks import log_startup_warnings  # noqa: E402
+from deployments.agent_api.asgi import AgentASGIHandler, route  # noqa: E402
 
 application = route(AgentASGIHandler(), django_application)
+log_startup_warnings()

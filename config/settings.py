@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from cryptography.fernet import Fernet
 
 from .env import ConfigError, env_bool, env_float, env_int, env_list, env_str
 
@@ -27,12 +31,54 @@ def _secret_key() -> str:
     return key_file.read_text().strip()
 
 
+def _public_url() -> tuple[str, str]:
+    """FLEETDECK_PUBLIC_URL without its trailing slash, and its origin (scheme://host[:port])."""
+    url = env_str("FLEETDECK_PUBLIC_URL").rstrip("/")
+    if not url:
+        return "", ""
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(
+            f"FLEETDECK_PUBLIC_URL={url!r} is not the server's base URL; "
+            "give scheme and host, e.g. https://fleetdeck.example.com"
+        )
+    return url, f"{parts.scheme}://{parts.netloc}"
+
+
+def _encryption_keys() -> list[str]:
+    """FLEETDECK_ENCRYPTION_KEY: one or more Fernet keys, separated by commas or whitespace (a _FILE may
+    hold one per line). The first encrypts; every one of them decrypts, so a key can be rotated."""
+    keys = [k for k in re.split(r"[,\s]+", env_str("FLEETDECK_ENCRYPTION_KEY")) if k]
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key.encode())
+        except (ValueError, TypeError):
+            raise ConfigError(
+                f"FLEETDECK_ENCRYPTION_KEY: key {position} of {len(keys)} is not a Fernet key (32 url-safe "
+                "base64-encoded bytes); make one with: python -c 'from cryptography.fernet import "
+                "Fernet; print(Fernet.generate_key().decode())'"
+            ) from None
+    return keys
+
+
 SECRET_KEY = _secret_key()
+# Keys for integration secrets at rest (integrations/crypto.py); empty: one derived from SECRET_KEY.
+ENCRYPTION_KEYS = _encryption_keys()
 DEBUG = env_bool("FLEETDECK_DEBUG", False)
-ALLOWED_HOSTS = env_list("FLEETDECK_ALLOWED_HOSTS", ["*"])
-CSRF_TRUSTED_ORIGINS = env_list("FLEETDECK_CSRF_TRUSTED_ORIGINS", [])
-# Absolute base URL agents use to reach this server (bundle links). Empty: taken from the request.
-PUBLIC_URL = env_str("FLEETDECK_PUBLIC_URL").rstrip("/")
+# The base URL hosts, mails and outside systems reach this server at: bundle links, the install script,
+# password-reset links, the GitHub webhook address. Empty: taken from the request (Host, vetted below).
+PUBLIC_URL, _PUBLIC_ORIGIN = _public_url()
+_PUBLIC_HOST = urlsplit(PUBLIC_URL).hostname or ""
+if ":" in _PUBLIC_HOST:  # an IPv6 address: ALLOWED_HOSTS spells it in brackets
+    _PUBLIC_HOST = f"[{_PUBLIC_HOST}]"
+# With a public URL the server answers to its host, plus loopback for probes on the machine itself (the
+# stack's readiness check, a local health check); absolute URLs never come from those. Without one it
+# answers to any Host, and the web server warns at start (dashboard/checks.py).
+ALLOWED_HOSTS = env_list(
+    "FLEETDECK_ALLOWED_HOSTS",
+    [_PUBLIC_HOST, "localhost", "127.0.0.1", "[::1]"] if PUBLIC_URL else ["*"],
+)
+CSRF_TRUSTED_ORIGINS = env_list("FLEETDECK_CSRF_TRUSTED_ORIGINS", [_PUBLIC_ORIGIN] if PUBLIC_URL else [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -41,8 +87,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "deployments",
     "dashboard",
     "integrations",
@@ -50,12 +98,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -175,6 +226,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in throttling (django-axes) on every password sign-in: /accounts/login/ and /admin/login/. API
+# tokens and agent credentials are not passwords and never pass through here. A user is locked out per
+# address (username and IP together), so nobody can lock another user out from elsewhere; behind a proxy
+# the address is the client's (uvicorn's --forwarded-allow-ips, docs/production.md).
+AUTHENTICATION_BACKENDS = [
+    "dashboard.auth_backends.SignInThrottleBackend",  # first: refuses a locked-out pair before any check
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("FLEETDECK_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("FLEETDECK_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "dashboard.views.accounts.locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # failed attempts are kept; a row per successful sign-in is not needed
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -196,6 +261,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Applications, deployment groups, revisions and deployments.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from drf-spectacular-sidecar's static files (its pinned version), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "DeploymentStatusEnum": "deployments.models.choices.DeploymentStatus",
@@ -222,10 +291,37 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
-SESSION_COOKIE_SECURE = env_bool("FLEETDECK_SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-if env_bool("FLEETDECK_BEHIND_TLS_PROXY", False):
+# --- browser security headers ------------------------------------------------------------
+# Content-Security-Policy on every response (django-csp). Nothing inline may run: page scripts live in
+# static/js/ and take their data from data- attributes or json_script, and no markup carries a style
+# attribute (a width the server computes is applied by the page's script through the CSSOM, which the
+# policy allows). Images may be data: URIs (Swagger UI's icons); everything else comes from this server.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Reached over TLS (a proxy that sets X-Forwarded-Proto, or uvicorn's own TLS): session and CSRF cookies
+# travel only over HTTPS, and browsers are told to use HTTPS only (HSTS, sent on HTTPS responses only;
+# no includeSubDomains or preload, which would bind other names of the domain).
+BEHIND_TLS_PROXY = env_bool("FLEETDECK_BEHIND_TLS_PROXY", False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = env_bool("FLEETDECK_SECURE_COOKIES", BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int(
+    "FLEETDECK_HSTS_SECONDS", 365 * 24 * 3600 if BEHIND_TLS_PROXY or SESSION_COOKIE_SECURE else 0, minimum=0
+)
 
 LOG_LEVEL = env_str("FLEETDECK_LOG_LEVEL", "INFO").upper()
 if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -240,5 +336,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         # urllib3 logs every request's URL at DEBUG, and a Slack trigger's URL is a credential.
         "urllib3": {"level": "INFO"},
+        # django-axes announces itself at INFO in every process; its lockouts are WARNINGs.
+        "axes.apps": {"level": "WARNING"},
     },
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import os
 import signal
 import socket
@@ -33,6 +34,15 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
         pass
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def free_port() -> int:
@@ -60,6 +70,12 @@ class Stack:
         env = {**os.environ, **self.env}
         env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
         env["PYTHONUNBUFFERED"] = "1"
+        chosen = ("FLEETDECK_ALLOWED_HOSTS", "FLEETDECK_PUBLIC_URL")
+        if _is_loopback(self.host) and not any(env.get(n) or env.get(f"{n}_FILE") for n in chosen):
+            # Listening on loopback, the server is reached by loopback names only; answering to any
+            # Host would only let a request choose the host of links (and makes the server warn).
+            names = dict.fromkeys(["localhost", "127.0.0.1", "[::1]", self.host])
+            env["FLEETDECK_ALLOWED_HOSTS"] = ",".join(names)
         return env
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from dashboard.access import get_project_for_user
 from dashboard.models import Role
+from deployments.agent_dist.views import public_server_url
 from deployments.models import DeploymentGroup
 
 from . import checks
@@ -80,7 +81,8 @@ def edit(request, slug, kind):
         return redirect("integrations:edit", slug=project.slug, kind=kind)
     webhook_url = ""
     if kind == "github":
-        webhook_url = request.build_absolute_uri(reverse("integrations:github_webhook", args=[project.slug]))
+        # Pasted into GitHub: the public URL, never whatever Host this request carried.
+        webhook_url = public_server_url(request) + reverse("integrations:github_webhook", args=[project.slug])
     return render(
         request,
         "integrations/edit.html",

@@ -1,8 +1,12 @@
-"""The user's own pages: profile and personal API tokens."""
+"""The user's own pages: profile, personal API tokens, the password-reset mail and the lockout page."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -10,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.forms import ApiTokenForm, ProfileForm
 from dashboard.models import ApiToken, Profile
+from deployments.agent_dist.views import public_server_url
 
 
 @login_required
@@ -66,3 +71,43 @@ def token_revoke(request: HttpRequest, token_id: int) -> HttpResponse:
     token.revoke()
     messages.success(request, f"Revoked {token.name}.")
     return redirect("profile_tokens")
+
+
+def trusted_base_url(request: HttpRequest) -> str | None:
+    """Where a link in a mail may point: the public URL, else this request's host if ALLOWED_HOSTS vetted
+    it. None while the server answers to any Host, since then the Host is the attacker's choice."""
+    if settings.PUBLIC_URL:
+        return settings.PUBLIC_URL
+    if "*" in settings.ALLOWED_HOSTS:
+        return None
+    return public_server_url(request)
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, whose mail links to the public URL: a Host header naming another server
+    would otherwise receive the reset token when the user clicks."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if trusted_base_url(request) is None:
+            return render(request, "registration/password_reset_unavailable.html", status=503)
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        base = urlsplit(trusted_base_url(self.request))
+        # Django's mail template writes {{ protocol }}://{{ domain }}{% url … %}; the subject uses site_name.
+        self.extra_email_context = {
+            "protocol": base.scheme,
+            "domain": base.netloc + base.path,
+            "site_name": base.hostname,
+        }
+        return super().form_valid(form)
+
+
+def locked_out(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    """django-axes' answer to a locked-out sign-in (AXES_LOCKOUT_CALLABLE). It takes whatever else axes
+    passes: its sync and async middleware call it with different arguments."""
+    seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    context = {"minutes": -(-seconds // 60), "limit": settings.AXES_FAILURE_LIMIT}
+    response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(seconds)
+    return response

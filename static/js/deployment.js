@@ -22,6 +22,9 @@
     return m < 60 ? m + " m " + Math.floor(s % 60) + " s" : Math.floor(m / 60) + " h " + (m % 60) + " m";
   }
   function host(name) { return $('#instances .host[data-host="' + attr(name) + '"]'); }
+  // The server sends each segment's share as data-pct, never a style attribute (the CSP allows no inline
+  // style); setting the width here goes through the CSSOM, which the policy allows.
+  function sizeSegments() { $$("#batches .seg[data-pct]").forEach(function (s) { s.style.width = s.dataset.pct + "%"; }); }
 
   // Unknown hosts (a queued deployment that just started): fetch the page once more and swap it in.
   function refresh() {
@@ -35,6 +38,7 @@
         if (a && b) a.replaceWith(b);
       });
       logHigh = Math.max(logHigh, parseInt(fresh.dataset.seq, 10) || 0);
+      sizeSegments();
       applyFilter();
     }).catch(function () {}).then(function () { refreshing = false; });
   }
@@ -189,6 +193,7 @@
   var input = $("#log-filter");
   if (input) input.addEventListener("input", applyFilter);
 
+  sizeSegments();
   // Even a finished page connects once: the stream sends any row written after the cursor, then "end".
   connect();
   window.fleetdeckDeployment = { seq: function () { return seq; } };

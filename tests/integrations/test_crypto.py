@@ -32,22 +32,24 @@ def test_the_database_holds_only_ciphertext():
     assert GitHubConnection.objects.get(pk=conn.pk).token == GITHUB_TOKEN
 
 
-def test_an_explicit_key_from_the_environment_is_used(monkeypatch):
+def test_an_explicit_key_from_the_environment_is_used(settings):
+    # FLEETDECK_ENCRYPTION_KEY is parsed into ENCRYPTION_KEYS at start (config/settings.py).
     key = Fernet.generate_key().decode()
-    monkeypatch.setenv("FLEETDECK_ENCRYPTION_KEY", key)
+    settings.ENCRYPTION_KEYS = [key]
     stored = crypto.encrypt("hello")
     assert Fernet(key.encode()).decrypt(stored.removeprefix("fernet:").encode()) == b"hello"
 
 
-def test_a_malformed_key_fails_loudly(monkeypatch):
+def test_a_malformed_key_fails_loudly(settings):
     from config.env import ConfigError
 
-    monkeypatch.setenv("FLEETDECK_ENCRYPTION_KEY", "not-a-key")
+    settings.ENCRYPTION_KEYS = ["not-a-key"]
     with pytest.raises(ConfigError, match="FLEETDECK_ENCRYPTION_KEY"):
         crypto.encrypt("hello")
 
 
-def test_a_secret_from_another_key_reads_as_blank_instead_of_crashing(monkeypatch):
+def test_a_secret_from_another_key_reads_as_blank_instead_of_crashing(settings):
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     stored = crypto.encrypt("hello")
-    monkeypatch.setenv("FLEETDECK_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    settings.ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     assert crypto.decrypt(stored) == ""
