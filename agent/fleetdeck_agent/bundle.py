@@ -406,11 +406,8 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
                 os.link(inside(source, entry), target)
             else:
                 data: Optional[bytes] = b"" if tracker.wants(entry) else None
-                fd = os.open(
-                    target,
-                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                    (entry.mode & 0o777) | 0o600,
-                )
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW  # novermin: bit flags
+                fd = os.open(target, flags, (entry.mode & 0o777) | 0o600)
                 try:
                     with os.fdopen(fd, "wb") as out, entry.open() as src:
                         while True:
