@@ -191,6 +191,9 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     try:
         events = parse_events(args.events)
+        if args.events:
+            chosen = ", ".join(events)
+            print(f"Running {chosen} (DownloadBundle and Install always run, as in codedeploy-local)")
         return run_local(
             args.bundle,
             args.deployment_group or DEFAULT_GROUP,
