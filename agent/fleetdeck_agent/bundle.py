@@ -298,6 +298,13 @@ def inspect_bundle(
     return tracker.result(kind)
 
 
+def bundle_members(path: str, bundle_type: Optional[str] = None) -> Dict[str, Tuple[str, int, str]]:
+    """Every entry of an archive, by its normalised name: (kind, mode, link target). `fleetdeck push`
+    uses it to check a ready archive's hook scripts as it checks a folder's."""
+    kind = _resolve_type(path, bundle_type)
+    return {entry.name: (entry.kind, entry.mode, entry.link) for entry in _entries(path, kind) if entry.name}
+
+
 def _damaged(name: str, exc: BaseException) -> BundleError:
     return BundleError(f'The bundle entry "{name}" is damaged or cannot be read: {exc}', name)
 
