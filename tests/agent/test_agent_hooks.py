@@ -8,7 +8,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -226,15 +225,9 @@ def test_the_log_tail_keeps_the_last_4_kb(make_revision, run_events):
 
 
 @pytest.fixture
-def throwaway_user():
-    if os.geteuid() != 0:
-        pytest.skip("runas needs the agent to run as root")
-    if not shutil.which("useradd"):
-        pytest.skip("useradd is not available")
-    name = f"fdt{uuid.uuid4().hex[:8]}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
-    yield name
-    subprocess.run(["userdel", name], check=False)
+def throwaway_user(make_user):
+    """runas needs the agent to run as root, and useradd: `make_user` requires both (CI fails without)."""
+    return make_user()
 
 
 def test_runas_runs_the_script_as_that_user(throwaway_user):
