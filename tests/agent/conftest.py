@@ -129,6 +129,7 @@ def fake_server():
     api = FakeAgentApi().start()
     yield api
     api.stop()
+    assert api.repeated() == {"completions": [], "log_lines": []}, "the agent sent something twice"
 
 
 @pytest.fixture
