@@ -218,3 +218,41 @@ def test_a_malformed_group_is_a_usage_error(tmp_path, value):
     cd_root, _dest, _stopped = write_codedeploy_host(tmp_path)
     proc = adopt_cli("--root", str(cd_root), "--group", value, "--fleetdeck-root", str(tmp_path / "fd"))
     assert proc.returncode == 2 and "CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID" in proc.stderr
+
+
+def test_a_real_agent_process_takes_the_host_over_after_adoption(tmp_path, fake_server, make_bundle):
+    """`fleetdeck-agent run` against the agent API: adopt (the root read from the agent's config), then
+    the first deployment's commands as the server sends them."""
+    from test_agent_server import AgentProcess, bundle_command
+
+    cd_root, dest, stopped = write_codedeploy_host(tmp_path)
+    agent = AgentProcess(tmp_path, fake_server.url)
+    proc = adopt_cli(
+        "--root", str(cd_root), "--group", f"{CD_GROUP}={FD_GROUP}", "--config", str(agent.config)
+    )
+    assert proc.returncode == 0, proc.stderr
+    bundle = make_bundle(new_revision(tmp_path, dest, stopped), "tgz")
+    events = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall"]
+    fake_server.commands = [
+        bundle_command(fake_server, bundle, event, f"c-{event}", deployment_group_id=FD_GROUP)
+        for event in events
+    ]
+    agent.start()
+    try:
+        assert fake_server.wait_for(lambda: "c-AfterInstall" in fake_server.completes, timeout=30), (
+            agent.log()
+        )
+        statuses = {event: fake_server.completes[f"c-{event}"][1]["status"] for event in events}
+        assert statuses == {
+            "ApplicationStop": "Succeeded",
+            "DownloadBundle": "Succeeded",
+            "BeforeInstall": "Skipped",
+            "Install": "Succeeded",
+            "AfterInstall": "Skipped",
+        }, statuses
+        assert stopped.read_text() == "codedeploy-v7\n"
+        assert (dest / "index.html").read_text() == "v8 from Fleetdeck"
+        assert not (dest / "css").exists()
+        assert agent.terminate() == 0
+    finally:
+        agent.stop()
