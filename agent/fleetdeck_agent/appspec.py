@@ -16,6 +16,9 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from fleetdeck_agent.acl import AclError
+from fleetdeck_agent.acl import parse_entry as parse_acl_entry
+
 APPSPEC_NAMES = ("appspec.yml", "appspec.yaml")
 
 SCRIPTABLE_EVENTS = (
@@ -261,11 +264,9 @@ class _Parser:
                         item,
                     )
             source = self.string(entry["source"][1], "files source")
+            # A relative destination is resolved against `/` at Install (the CodeDeploy agent's working
+            # directory), with a warning there.
             destination = self.string(entry["destination"][1], "files destination")
-            if not destination.startswith("/"):
-                raise self.error(
-                    f'The files destination "{destination}" must be an absolute path', entry["destination"][1]
-                )
             key = (source.strip("/") or "/", destination.rstrip("/") or "/")
             if key in seen:
                 raise self.error(
@@ -301,10 +302,6 @@ class _Parser:
                     "The deployment failed because a permissions entry has no object value.", item
                 )
             perm = Permission(object=self.string(entry["object"][1], "permissions object"), line=_line(item))
-            if not perm.object.startswith("/"):
-                raise self.error(
-                    f'The permissions object "{perm.object}" must be an absolute path', entry["object"][1]
-                )
             if "pattern" in entry and not self.is_null(entry["pattern"][1]):
                 perm.pattern = self.string(entry["pattern"][1], "permissions pattern")
             if "except" in entry:
@@ -316,15 +313,13 @@ class _Parser:
                 perm.mode = self.parse_mode(entry["mode"][1])
             if "acls" in entry:
                 perm.acls = self.strings(entry["acls"][1], "permissions acls")
+                for acl_entry in perm.acls:
+                    try:
+                        parse_acl_entry(acl_entry)
+                    except AclError as exc:
+                        raise self.error(str(exc), entry["acls"][1]) from None
             if "context" in entry and not self.is_null(entry["context"][1]):
-                context = self.mapping(entry["context"][1], "permissions context")
-                perm.context = {}
-                for key, (key_node, value_node) in context.items():
-                    if key not in ("user", "type", "range"):
-                        raise self.error(
-                            f'Unknown permissions context key "{key}": use user, type or range', key_node
-                        )
-                    perm.context[key] = self.string(value_node, f"permissions context {key}")
+                perm.context = self.parse_context(entry["context"][1])
             if "type" in entry and not self.is_null(entry["type"][1]):
                 types = self.strings(entry["type"][1], "permissions type")
                 unknown = [value for value in types if value not in PERMISSION_TYPES]
@@ -349,6 +344,23 @@ class _Parser:
             seen[key] = perm.line or 0
             permissions.append(perm)
         return permissions
+
+    def parse_context(self, node: yaml.Node) -> Dict[str, str]:
+        """SELinux `context`: `name` (the SELinux user), `type` (required) and `range`, as in CodeDeploy.
+        Fleetdeck also takes `user` for `name`."""
+        context: Dict[str, str] = {}
+        for key, (key_node, value_node) in self.mapping(node, "permissions context").items():
+            if key not in ("name", "user", "type", "range"):
+                raise self.error(
+                    f'Unknown permissions context key "{key}": use name, type or range', key_node
+                )
+            field_name = "user" if key == "name" else key
+            if field_name in context:
+                raise self.error("permissions context sets the SELinux user twice (name and user)", key_node)
+            context[field_name] = self.string(value_node, f"permissions context {key}")
+        if "type" not in context:
+            raise self.error("permissions context needs a type, such as httpd_sys_content_t", node)
+        return context
 
     def parse_hooks(self, node: yaml.Node) -> Dict[str, List[Hook]]:
         if self.is_null(node):

@@ -298,6 +298,13 @@ def inspect_bundle(
     return tracker.result(kind)
 
 
+def bundle_members(path: str, bundle_type: Optional[str] = None) -> Dict[str, Tuple[str, int, str]]:
+    """Every entry of an archive, by its normalised name: (kind, mode, link target). `fleetdeck push`
+    uses it to check a ready archive's hook scripts as it checks a folder's."""
+    kind = _resolve_type(path, bundle_type)
+    return {entry.name: (entry.kind, entry.mode, entry.link) for entry in _entries(path, kind) if entry.name}
+
+
 def _damaged(name: str, exc: BaseException) -> BundleError:
     return BundleError(f'The bundle entry "{name}" is damaged or cannot be read: {exc}', name)
 
@@ -406,11 +413,8 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
                 os.link(inside(source, entry), target)
             else:
                 data: Optional[bytes] = b"" if tracker.wants(entry) else None
-                fd = os.open(
-                    target,
-                    os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                    (entry.mode & 0o777) | 0o600,
-                )
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW  # novermin: bit flags
+                fd = os.open(target, flags, (entry.mode & 0o777) | 0o600)
                 try:
                     with os.fdopen(fd, "wb") as out, entry.open() as src:
                         while True:

@@ -81,6 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     loc.add_argument("--type", default=None, choices=["zip", "tar", "tgz", "directory"], dest="bundle_type")
     loc.add_argument("--quiet", action="store_true", help="do not echo script output")
+
+    ado = sub.add_parser(
+        "adopt-codedeploy",
+        help="take over this host's CodeDeploy agent state, so the first deployment replaces its files",
+    )
+    ado.add_argument(
+        "--root",
+        default="/opt/codedeploy-agent/deployment-root",
+        help="the CodeDeploy agent's deployment root",
+    )
+    ado.add_argument(
+        "--group",
+        action="append",
+        default=[],
+        metavar="CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID",
+        help="a CodeDeploy deployment group id and the id (group_id) of the Fleetdeck group taking it over",
+    )
+    ado.add_argument("--config", default=None, help="the agent's config, for its deployment root")
+    ado.add_argument(
+        "--fleetdeck-root", default=None, help="Fleetdeck's deployment root (default: the config's)"
+    )
     return parser
 
 
@@ -96,6 +117,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             return cmd_register(args)
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "adopt-codedeploy":
+            return cmd_adopt(args)
         return cmd_local(args)
     except KeyboardInterrupt:
         return 130
@@ -191,6 +214,9 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     try:
         events = parse_events(args.events)
+        if args.events:
+            chosen = ", ".join(events)
+            print(f"Running {chosen} (DownloadBundle and Install always run, as in codedeploy-local)")
         return run_local(
             args.bundle,
             args.deployment_group or DEFAULT_GROUP,
@@ -206,3 +232,39 @@ def cmd_local(args: argparse.Namespace) -> int:
     except PermissionError as exc:
         log.error("%s (use --root to pick a writable deployment root)", exc)
         return 2
+
+
+def cmd_adopt(args: argparse.Namespace) -> int:
+    from fleetdeck_agent.adopt import AdoptError, adopt, codedeploy_groups
+    from fleetdeck_agent.config import ConfigError, config_path, load_config
+    from fleetdeck_agent.paths import DEFAULT_ROOT, DeploymentRoot
+
+    root = args.fleetdeck_root or os.environ.get("FLEETDECK_AGENT_ROOT")
+    if not root:
+        path = config_path(args.config)
+        try:
+            root = load_config(path).root if os.path.exists(path) else DEFAULT_ROOT
+        except ConfigError as exc:
+            log.error("%s", exc)
+            return 2
+    try:
+        if not args.group:
+            groups = codedeploy_groups(args.root)
+            print(f"CodeDeploy deployment groups under {args.root}:")
+            for group, deployment in groups.items():
+                print(f"  {group}  (last successful deployment: {deployment or 'none'})")
+            log.error("Name each one to take over: --group CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID")
+            return 2
+        pairs = []
+        for value in args.group:
+            group, sep, fleetdeck_group = value.partition("=")
+            if not sep or not group.strip() or not fleetdeck_group.strip():
+                log.error("--group takes CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID (got %r)", value)
+                return 2
+            pairs.append((group.strip(), fleetdeck_group.strip()))
+        for group, fleetdeck_group in pairs:
+            adopt(args.root, DeploymentRoot(root), group, fleetdeck_group, print)
+    except AdoptError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0

@@ -117,7 +117,7 @@ def save_config(config: Config, path: str) -> None:
         text = "# Written by `fleetdeck-agent register`. Holds the instance credential: keep it 0600.\n"
         text += yaml.safe_dump(data, sort_keys=False)
     tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # novermin: bit flags
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.chmod(tmp, 0o600)

@@ -25,6 +25,7 @@ from fleetdeck_agent.appspec import (
     SCRIPTABLE_EVENTS,
     AppSpec,
     AppSpecError,
+    Hook,
     load_appspec,
 )
 from fleetdeck_agent.bundle import DEFAULT_MAX_SIZE, BundleError, detect_bundle_type, extract_bundle
@@ -146,6 +147,9 @@ def _run_event(
             )
         except InstallError as exc:
             raise EventFailure(str(exc)) from None
+        # As CodeDeploy does: from now on this revision is what the host runs, so the next deployment's
+        # ApplicationStop stops it, even if a later event of this deployment fails.
+        _mark_successful(root, group_id, deployment_id, options.max_revisions)
         message = f"Installed {len(result.files)} files, created {len(result.directories)} directories"
         if result.retained:
             message += f", retained {len(result.retained)} existing files"
@@ -185,7 +189,7 @@ def _run_hooks(
     hooks = spec.scripts_for(event)
     if not hooks:
         return "Skipped", ScriptOutcome("Success", f"The appspec has no scripts for {event}", "")
-    _check_scripts_exist(spec, archive)
+    _check_scripts_exist(hooks, archive)
 
     env = _script_env(command, event)
     outcome = ScriptOutcome("Success", "", "")
@@ -213,11 +217,13 @@ def _run_hooks(
     raise EventFailure(outcome.message, outcome.error_code, outcome.script_name)
 
 
-def _check_scripts_exist(spec: AppSpec, archive: str) -> None:
-    """Refuse before running anything when any script of the revision is missing."""
+def _check_scripts_exist(hooks: List[Hook], archive: str) -> None:
+    """Refuse before the event's first script runs when any of its scripts is missing. Only this
+    event's: CodeDeploy looks a script up when its event runs, so a first deployment never needs
+    the stop script, and a revision is not refused for a script of an event it never reaches."""
     missing = [
         hook.location
-        for hook in spec.all_scripts()
+        for hook in hooks
         if not os.path.isfile(os.path.join(archive, hook.location.lstrip("/")))
     ]
     if missing:

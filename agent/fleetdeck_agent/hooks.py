@@ -9,9 +9,11 @@ stops after DRAIN_SECONDS instead of waiting for an EOF that may never come.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import selectors
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -159,6 +161,20 @@ def _kill_group(proc: subprocess.Popen, grace: float) -> None:
     proc.wait()
 
 
+def _spawn(args: List[str], cwd: str, env: Dict[str, str], preexec) -> subprocess.Popen:
+    return subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=preexec,
+        close_fds=True,
+    )
+
+
 def run_script(
     hook: Hook,
     revision_dir: str,
@@ -176,9 +192,17 @@ def run_script(
             "ScriptMissing", f"Script does not exist at specified location: {location}", location
         )
     if not os.access(path, os.X_OK):
-        return ScriptOutcome(
-            "ScriptNotExecutable", f"Script at specified location: {location} is not executable", location
-        )
+        # GitHub tarballs of scripts committed as 100644 and zips without Unix modes are common;
+        # CodeDeploy makes such a script executable and runs it.
+        try:
+            os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | 0o111)  # noqa: S103 - chmod +x, as CodeDeploy
+        except OSError as exc:
+            return ScriptOutcome(
+                "ScriptNotExecutable",
+                f"Unable to set script at specified location: {location} as executable: {exc.strerror}",
+                location,
+            )
+        log.note(f"Script at specified location: {location} is not executable: made it executable (chmod +x)")
     env = dict(env)
     try:
         preexec, user = _user_setup(hook.runas, env)
@@ -186,17 +210,14 @@ def run_script(
         return ScriptOutcome("UnknownError", f"Script at specified location: {location}: {exc}", location)
     log.line("stdout", "agent", f"Running {location} as {user} (timeout {hook.timeout} s)")
     try:
-        proc = subprocess.Popen(
-            [path],
-            cwd=revision_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=preexec,
-            close_fds=True,
-        )
+        try:
+            proc = _spawn([path], revision_dir, env, preexec)
+        except OSError as exc:
+            if exc.errno != errno.ENOEXEC:
+                raise
+            # No #! line: like a shell (and Ruby's spawn, which CodeDeploy uses), run it with /bin/sh.
+            log.note(f"{location} has no #! line: running it with /bin/sh")
+            proc = _spawn(["/bin/sh", path], revision_dir, env, preexec)
     except OSError as exc:
         code = "ScriptNotExecutable" if isinstance(exc, PermissionError) else "ScriptFailed"
         return ScriptOutcome(

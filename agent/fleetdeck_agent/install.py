@@ -3,21 +3,26 @@
 Cleanup replays `<group>-cleanup` (the previous install's creations, in order) in reverse:
 files are deleted and directories removed only when empty, so nothing the deployment did
 not create is lost. DISALLOW therefore only trips on files some other party put there.
+
+Every write, chown and delete goes through `safefs`, which never follows a symlink that someone other
+than root controls: such a link in a destination path fails Install, naming it, before any file of
+the new revision is written, and cleanup leaves whatever sits behind one.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
-import shutil
-import subprocess
+import stat
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from fleetdeck_agent.appspec import AppSpec, FileMapping, Permission
+from fleetdeck_agent import safefs
+from fleetdeck_agent.appspec import AppSpec, FileMapping
 from fleetdeck_agent.paths import DeploymentRoot, write_text_atomic
+from fleetdeck_agent.permissions import PermissionsError, absolute
+from fleetdeck_agent.permissions import apply as apply_permissions
 
 Note = Callable[[str], None]
 FILE_EXISTS = "The deployment failed because a specified file already exists at this location"
@@ -43,54 +48,96 @@ def cleanup_previous(root: DeploymentRoot, group_id: str, note: Note) -> List[st
             entries = [line.rstrip("\n") for line in fh if line.strip()]
     except FileNotFoundError:
         return []
-    removed = []
+    removed, left = [], []
     for entry in reversed(entries):
         try:
-            if os.path.isdir(entry) and not os.path.islink(entry):
-                os.rmdir(entry)  # only when empty: other people's files survive
-            elif os.path.lexists(entry):
-                os.unlink(entry)
-            else:
-                continue
-            removed.append(entry)
-        except OSError:
+            if safefs.remove(absolute(entry)):
+                removed.append(entry)
+        except safefs.UnsafePath as exc:
+            left.append(f"{entry} ({exc.link} is a symlink root does not own)")
+        except (OSError, ValueError):
             continue
     os.unlink(path)
     note(f"Removed {len(removed)} of {len(entries)} paths installed by the previous deployment")
+    if left:
+        note(f"Left {len(left)} paths behind a symlink instead of deleting through it: {', '.join(left[:5])}")
     return removed
 
 
-def _plan(archive: str, files: List[FileMapping]) -> Tuple[List[str], Dict[str, Tuple[str, FileMapping]]]:
-    """Return (directories, {target file: (source, mapping)}) in copy order."""
-    directories: List[str] = []
-    dir_set = set()
-    targets: Dict[str, Tuple[str, FileMapping]] = {}
-    real_archive = os.path.realpath(archive)
+class _Plan:
+    """What to create, in order: {directory: None} and {file: (source, mapping)}, by destination path."""
 
-    def add_dir(path: str) -> None:
-        if path in targets:
-            raise InstallError(f"The files section maps both a file and a directory to {path}")
-        if path not in dir_set:
-            dir_set.add(path)
-            directories.append(path)
+    def __init__(self, archive: str):
+        self.archive = archive
+        self.real_archive = os.path.realpath(archive)
+        self.directories: List[str] = []
+        self._dir_set: Set[str] = set()
+        self.targets: Dict[str, Tuple[str, FileMapping]] = {}
 
-    def add_file(path: str, source: str, mapping: FileMapping) -> None:
-        if path in dir_set:
+    def add_dir(self, path: str) -> None:
+        if path in self.targets:
             raise InstallError(f"The files section maps both a file and a directory to {path}")
-        if path in targets and targets[path][0] != source:
-            other = targets[path][1]
+        if path not in self._dir_set:
+            self._dir_set.add(path)
+            self.directories.append(path)
+
+    def add_file(self, path: str, source: str, mapping: FileMapping) -> None:
+        if path in self._dir_set:
+            raise InstallError(f"The files section maps both a file and a directory to {path}")
+        if path in self.targets and self.targets[path][0] != source:
+            other = self.targets[path][1]
             raise InstallError(
                 "The deployment failed because the application specification file specifies two source files "
-                f"for the same destination ({path}): {os.path.relpath(targets[path][0], archive)} "
-                f"(line {other.line}) and {os.path.relpath(source, archive)} (line {mapping.line})"
+                f"for the same destination ({path}): {os.path.relpath(self.targets[path][0], self.archive)} "
+                f"(line {other.line}) and {os.path.relpath(source, self.archive)} (line {mapping.line})"
             )
-        targets[path] = (source, mapping)
+        self.targets[path] = (source, mapping)
 
+    def inside(self, real: str) -> bool:
+        return real == self.real_archive or real.startswith(self.real_archive + os.sep)
+
+    def followed_dir(self, source: str, mapping: FileMapping, stack: Tuple[str, ...]) -> Optional[str]:
+        """For a symlink in a copied source: its real directory when CodeDeploy would copy its contents
+        (it leads to a directory inside the revision), None to copy it as a link."""
+        real = os.path.realpath(source)
+        rel = os.path.relpath(source, self.archive)
+        if not self.inside(real):
+            raise InstallError(
+                f'The files source "{mapping.source}" (line {mapping.line}) holds the link {rel}, '
+                "which leads outside the revision: links in a bundle must stay inside it"
+            )
+        if not os.path.isdir(real):
+            return None
+        if real in stack:
+            raise InstallError(
+                f'The files source "{mapping.source}" (line {mapping.line}) holds the link {rel}, '
+                "which leads back to a folder it is in: copying it would loop forever"
+            )
+        return real
+
+    def copy_dir(self, source: str, destination: str, mapping: FileMapping, stack: Tuple[str, ...]) -> None:
+        self.add_dir(destination)
+        with os.scandir(source) as scan:
+            entries = sorted(scan, key=lambda entry: entry.name)
+        for entry in entries:
+            target = os.path.join(destination, entry.name)
+            if entry.is_symlink():
+                real = self.followed_dir(entry.path, mapping, stack)
+                if real is not None:
+                    self.copy_dir(entry.path, target, mapping, (*stack, real))
+                    continue
+            elif entry.is_dir():
+                self.copy_dir(entry.path, target, mapping, (*stack, os.path.realpath(entry.path)))
+                continue
+            self.add_file(target, entry.path, mapping)
+
+
+def _plan(archive: str, files: List[FileMapping], note: Note) -> _Plan:
+    plan = _Plan(archive)
     for mapping in files:
         rel = mapping.source.strip("/")
         source = os.path.normpath(os.path.join(archive, rel)) if rel else archive
-        real = os.path.realpath(source)
-        if real != real_archive and not real.startswith(real_archive + os.sep):
+        if not plan.inside(os.path.realpath(source)):
             raise InstallError(
                 f'The files source "{mapping.source}" (line {mapping.line}) is outside the revision'
             )
@@ -98,40 +145,44 @@ def _plan(archive: str, files: List[FileMapping]) -> Tuple[List[str], Dict[str, 
             raise InstallError(
                 f'The files source "{mapping.source}" (line {mapping.line}) does not exist in the revision'
             )
-        destination = os.path.normpath(mapping.destination)
-        if os.path.isdir(source) and not os.path.islink(source):
-            add_dir(destination)
-            for dirpath, dirnames, filenames in os.walk(source):
-                dirnames.sort()
-                rel_dir = os.path.relpath(dirpath, source)
-                base = destination if rel_dir == "." else os.path.join(destination, rel_dir)
-                for name in list(dirnames):
-                    if os.path.islink(os.path.join(dirpath, name)):
-                        filenames.append(name)
-                        dirnames.remove(name)
-                    else:
-                        add_dir(os.path.join(base, name))
-                for name in sorted(filenames):
-                    add_file(os.path.join(base, name), os.path.join(dirpath, name), mapping)
+        destination = absolute(mapping.destination)
+        if not mapping.destination.startswith("/"):
+            note(
+                f"Warning: the files entry at line {mapping.line} has the relative destination "
+                f'"{mapping.destination}": installing to {destination} (relative to /, as CodeDeploy does)'
+            )
+        is_link = os.path.islink(source)
+        real = plan.followed_dir(source, mapping, ()) if is_link else os.path.realpath(source)
+        if real is not None and os.path.isdir(source):
+            plan.copy_dir(source, destination, mapping, (real,))
         else:
-            add_file(os.path.join(destination, os.path.basename(source)), source, mapping)
-    return directories, targets
+            plan.add_file(os.path.join(destination, os.path.basename(source)), source, mapping)
+    return plan
 
 
-def _make_dirs(path: str, created: List[str]) -> None:
-    missing = []
-    current = path
-    while not os.path.isdir(current):
-        if os.path.lexists(current):
-            raise InstallError(f"Cannot create directory {path}: {current} exists and is not a directory")
-        missing.append(current)
-        parent = os.path.dirname(current)
-        if parent == current:
-            break
-        current = parent
-    for directory in reversed(missing):
-        os.mkdir(directory)
-        created.append(directory)
+def _check_paths(plan: _Plan, behavior: str) -> None:
+    """Before anything is written: no foreign symlink on the way, nothing in the way DISALLOW forbids."""
+    parents = set(plan.directories) | {os.path.dirname(target) for target in plan.targets}
+    for directory in sorted(parents):
+        try:
+            os.close(safefs.open_dir(directory))
+        except safefs.UnsafePath as exc:
+            raise InstallError(
+                f"Cannot install to {directory}: {exc.strerror}. Replace the link with a directory, "
+                "or have root own it and the directory that holds it"
+            ) from None
+        except NotADirectoryError as exc:
+            if behavior != "OVERWRITE" or exc.filename not in plan.directories:
+                raise InstallError(f"{FILE_EXISTS}: {exc.filename}") from None
+        except FileNotFoundError:
+            continue  # created on the way
+    if behavior == "DISALLOW":
+        for target in plan.targets:
+            try:
+                if safefs.lstat(target) is not None:
+                    raise InstallError(f"{FILE_EXISTS}: {target}")
+            except safefs.UnsafePath as exc:
+                raise InstallError(f"Cannot install to {target}: {exc.strerror}") from None
 
 
 def install(
@@ -146,34 +197,29 @@ def install(
     behavior = (spec.file_exists_behavior or file_exists_behavior or "DISALLOW").upper()
     result = InstallResult()
     result.removed = cleanup_previous(root, group_id, note)
-    directories, targets = _plan(archive, spec.files)
-
-    for target in directories:
-        if os.path.lexists(target) and not os.path.isdir(target) and behavior != "OVERWRITE":
-            raise InstallError(f"{FILE_EXISTS}: {target}")
-    if behavior == "DISALLOW":
-        for target in targets:
-            if os.path.lexists(target):
-                raise InstallError(f"{FILE_EXISTS}: {target}")
+    plan = _plan(archive, spec.files, note)
+    _check_paths(plan, behavior)
 
     created: List[str] = []  # creation order, replayed in reverse by the next cleanup
+    kinds: Dict[str, str] = {}
     try:
-        for target in directories:
-            if os.path.lexists(target) and not os.path.isdir(target):
-                os.unlink(target)
-            _make_dirs(target, created)
-        for target, (source, _mapping) in targets.items():
-            _make_dirs(os.path.dirname(target), created)
-            if os.path.lexists(target):
-                if behavior == "RETAIN":
-                    result.retained.append(target)
-                    continue
-                if os.path.isdir(target) and not os.path.islink(target):
-                    raise InstallError(f"Cannot overwrite directory {target} with a file")
-                os.unlink(target)
-            shutil.copy2(source, target, follow_symlinks=False)
+        for target in plan.directories:
+            existing = safefs.lstat(target)
+            if existing is not None and not stat.S_ISDIR(existing.st_mode):
+                safefs.remove(target)  # OVERWRITE: a file where the bundle has a folder
+            _make_dirs(target, created, kinds)
+        for target, (source, _mapping) in plan.targets.items():
+            _make_dirs(os.path.dirname(target), created, kinds)
+            existing = safefs.lstat(target)
+            if existing is not None and behavior == "RETAIN":
+                result.retained.append(target)
+                continue
+            safefs.copy_in(source, target, replace=existing is not None)
             created.append(target)
+            kinds[target] = "file"
             result.files.append(target)
+    except safefs.UnsafePath as exc:
+        raise InstallError(f"Install stopped at {exc.link}: {exc.strerror}") from None
     except OSError as exc:
         raise InstallError(
             f"Install failed while writing {exc.filename or ''}: {exc.strerror or exc}"
@@ -181,7 +227,7 @@ def install(
     finally:
         if created:
             write_text_atomic(root.cleanup_file(group_id), "".join(path + "\n" for path in created))
-        result.directories = [path for path in created if path not in set(result.files)]
+        result.directories = [path for path in created if kinds.get(path) == "directory"]
         record = {
             "deployment_id": deployment_id,
             "installed_at": datetime.now(timezone.utc).isoformat(),
@@ -196,99 +242,17 @@ def install(
         f"Installed {len(result.files)} files and created {len(result.directories)} directories "
         f"(file_exists_behavior {behavior}, {len(result.retained)} existing files retained)"
     )
-    installed = (
-        result.files + result.directories + [d for d in directories if d not in set(result.directories)]
-    )
-    apply_permissions(spec.permissions, installed, note)
+    try:
+        apply_permissions(spec.permissions, [(path, kinds[path]) for path in created], note)
+    except PermissionsError as exc:
+        raise InstallError(str(exc)) from None
     return result
 
 
-def _matches(perm: Permission, path: str) -> bool:
-    obj = os.path.normpath(perm.object)
-    if path == obj:
-        pass
-    elif path.startswith(obj.rstrip("/") + "/"):
-        rel = path[len(obj.rstrip("/")) + 1 :]
-        if perm.pattern != "**" and ("/" in rel or not fnmatch.fnmatchcase(rel, perm.pattern)):
-            return False
-        name = os.path.basename(rel)
-        if any(fnmatch.fnmatchcase(rel, glob) or fnmatch.fnmatchcase(name, glob) for glob in perm.except_):
-            return False
-    else:
-        return False
-    is_dir = os.path.isdir(path) and not os.path.islink(path)
-    return ("directory" if is_dir else "file") in perm.type
-
-
-def select_targets(permissions: List[Permission], installed: List[str]) -> List[Tuple[Permission, List[str]]]:
-    """Match permission entries to installed paths; a path claimed twice is an error."""
-    owner: Dict[str, Permission] = {}
-    plan = []
-    for perm in permissions:
-        paths = []
-        for path in installed:
-            if _matches(perm, path):
-                if path in owner:
-                    raise InstallError(
-                        f"The deployment failed because the permissions setting for ({path}) is specified "
-                        f"more than once in the application specification file (lines {owner[path].line} and "
-                        f"{perm.line})."
-                    )
-                owner[path] = perm
-                paths.append(path)
-        plan.append((perm, paths))
-    return plan
-
-
-def apply_permissions(permissions: List[Permission], installed: List[str], note: Note) -> None:
-    if not permissions:
-        return
-    import grp
-    import pwd
-
-    selinux_noted = False
-    for perm, paths in select_targets(permissions, installed):
-        uid = gid = -1
-        try:
-            if perm.owner:
-                uid = pwd.getpwnam(perm.owner).pw_uid
-            if perm.group:
-                gid = grp.getgrnam(perm.group).gr_gid
-        except KeyError:
-            raise InstallError(
-                f"The permissions entry for {perm.object} (line {perm.line}) names an unknown "
-                f"owner or group ({perm.owner or ''}:{perm.group or ''})"
-            ) from None
-        if perm.acls and paths and not shutil.which("setfacl"):
-            raise InstallError(
-                f"Cannot apply acls to {perm.object} (line {perm.line}): setfacl is not installed "
-                "on this host (install the acl package)"
-            )
-        use_chcon = bool(perm.context) and shutil.which("chcon") and os.path.exists("/sys/fs/selinux/enforce")
-        if perm.context and not use_chcon and not selinux_noted:
-            note(f"Ignoring the SELinux context for {perm.object}: SELinux is not enabled on this host")
-            selinux_noted = True
-        for path in paths:
-            try:
-                if uid != -1 or gid != -1:
-                    os.lchown(path, uid, gid)
-                if perm.mode is not None and not os.path.islink(path):
-                    os.chmod(path, perm.mode_int)  # type: ignore[arg-type]
-            except OSError as exc:
-                raise InstallError(f"Cannot set permissions on {path}: {exc.strerror}") from None
-            if perm.acls:
-                _run(["setfacl", "-m", ",".join(perm.acls), path], path)
-            if use_chcon:
-                args = ["chcon"]
-                for key, flag in (("user", "-u"), ("type", "-t"), ("range", "-l")):
-                    if perm.context.get(key):  # type: ignore[union-attr]
-                        args += [flag, perm.context[key]]  # type: ignore[index]
-                _run([*args, path], path)
-        if paths:
-            note(f"Applied permissions from line {perm.line} ({perm.object}) to {len(paths)} paths")
-
-
-def _run(args: List[str], path: str) -> None:
-    proc = subprocess.run(args, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise InstallError(f"{args[0]} failed on {path}: {proc.stderr.strip()}")
+def _make_dirs(path: str, created: List[str], kinds: Dict[str, str]) -> None:
+    made: List[str] = []
+    try:
+        os.close(safefs.open_dir(path, made))
+    finally:
+        created.extend(made)
+        kinds.update(dict.fromkeys(made, "directory"))

@@ -14,7 +14,6 @@ import time
 from datetime import datetime, timezone
 from typing import List, Optional, TextIO
 
-from fleetdeck_agent.appspec import SCRIPTABLE_EVENTS
 from fleetdeck_agent.executor import ExecutorOptions, execute
 from fleetdeck_agent.paths import DEFAULT_ROOT, DeploymentRoot
 
@@ -27,7 +26,21 @@ DEFAULT_EVENTS = [
     "ApplicationStart",
     "ValidateService",
 ]
-LOCAL_EVENTS = (*SCRIPTABLE_EVENTS, "DownloadBundle", "Install")
+# Every event local mode knows, in the order a deployment runs them.
+LOCAL_EVENTS = (
+    "BeforeBlockTraffic",
+    "AfterBlockTraffic",
+    "ApplicationStop",
+    "DownloadBundle",
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "ApplicationStart",
+    "ValidateService",
+    "BeforeAllowTraffic",
+    "AfterAllowTraffic",
+)
+REQUIRED_EVENTS = ("DownloadBundle", "Install")
 DEFAULT_GROUP = "default-local-deployment-group"
 
 
@@ -36,13 +49,16 @@ class LocalError(Exception):
 
 
 def parse_events(text: Optional[str]) -> List[str]:
+    """The events to run, in lifecycle order. DownloadBundle and Install are always among them, as
+    codedeploy-local adds them: the hooks asked for run against an installed revision."""
     if not text:
         return list(DEFAULT_EVENTS)
     events = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in events if name not in LOCAL_EVENTS]
     if unknown:
         raise LocalError(f"Unknown lifecycle event(s): {', '.join(unknown)}. Use {', '.join(LOCAL_EVENTS)}.")
-    return events
+    wanted = set(events) | set(REQUIRED_EVENTS)
+    return [name for name in LOCAL_EVENTS if name in wanted]
 
 
 def _group_id(name: str) -> str:

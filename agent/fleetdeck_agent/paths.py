@@ -31,7 +31,7 @@ def safe_component(value: str, what: str) -> str:
 
 def write_text_atomic(path: str, text: str, mode: int = 0o644) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)  # novermin: bit flags
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
         fh.flush()

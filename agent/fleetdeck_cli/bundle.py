@@ -2,21 +2,29 @@
 the hosts would.
 
 The archive is checked with the agent's own `inspect_bundle` and `parse_appspec`, the code the server
-runs on upload and the hosts run on extraction; on top of that, a folder's hook scripts and `files`
-sources must exist (and scripts be executable), since a deployment would only fail on them later.
+runs on upload and the hosts run on extraction; on top of that, the hook scripts and `files` sources of a
+folder or a ready archive must exist, since a deployment would only fail on them later. A script without
+its execute bit is a warning: the agent makes it executable, as CodeDeploy does.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
 import tarfile
 import tempfile
-from dataclasses import dataclass
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
 
 from fleetdeck_agent.appspec import AppSpec, AppSpecError, parse_appspec
-from fleetdeck_agent.bundle import BUNDLE_TYPES, BundleError, detect_bundle_type, inspect_bundle
+from fleetdeck_agent.bundle import (
+    BUNDLE_TYPES,
+    BundleError,
+    bundle_members,
+    detect_bundle_type,
+    inspect_bundle,
+)
 from fleetdeck_cli.errors import USAGE, CliError
 
 
@@ -27,6 +35,7 @@ class Bundle:
     appspec: AppSpec
     files: int  # regular files packed (0 for an archive given as is)
     temporary: bool
+    warnings: List[str] = field(default_factory=list)
 
     def discard(self) -> None:
         if self.temporary and os.path.exists(self.path):
@@ -40,15 +49,16 @@ def prepare(source: str, *, ignore_hidden: bool = False) -> Bundle:
     if os.path.isdir(source):
         path, count = pack(source, ignore_hidden=ignore_hidden)
         try:
-            spec = check(path, source)
+            spec, warnings = check(path, source)
         except BaseException:
             os.unlink(path)
             raise
-        return Bundle(path, "tgz", spec, count, temporary=True)
+        return Bundle(path, "tgz", spec, count, temporary=True, warnings=warnings)
     kind = detect_bundle_type(source)
     if kind not in BUNDLE_TYPES:
         raise CliError(f"--source {source} is neither a folder nor a zip, tar or tgz archive", USAGE)
-    return Bundle(source, kind, check(source, None), 0, temporary=False)
+    spec, warnings = check(source, None)
+    return Bundle(source, kind, spec, 0, temporary=False, warnings=warnings)
 
 
 def pack(folder: str, *, ignore_hidden: bool = False) -> tuple[str, int]:
@@ -90,7 +100,8 @@ def _normalise(info: tarfile.TarInfo) -> tarfile.TarInfo:
     return info
 
 
-def check(archive: str, folder: Optional[str]) -> AppSpec:
+def check(archive: str, folder: Optional[str]) -> Tuple[AppSpec, List[str]]:
+    """The archive's appspec and the warnings to print; a problem raises CliError(USAGE)."""
     try:
         info = inspect_bundle(archive)
     except BundleError as exc:
@@ -101,44 +112,116 @@ def check(archive: str, folder: Optional[str]) -> AppSpec:
     except AppSpecError as exc:
         raise CliError(f"Invalid AppSpec: {exc}", USAGE) from None
     if folder is not None:
-        problems = referenced_file_problems(spec, os.path.join(folder, info.prefix), shown)
-        if problems:
-            raise CliError("Invalid AppSpec: " + "\n  ".join(problems), USAGE)
-    return spec
+        tree: _Tree = _FolderTree(os.path.join(folder, info.prefix))
+    else:
+        try:
+            tree = _ArchiveTree(bundle_members(archive), info.prefix, archive)
+        except BundleError as exc:
+            raise CliError(f"{archive}: {exc.message}", USAGE) from None
+    problems, warnings = referenced_file_problems(spec, tree, shown)
+    if problems:
+        raise CliError("Invalid AppSpec: " + "\n  ".join(problems), USAGE)
+    return spec, warnings
 
 
-def referenced_file_problems(spec: AppSpec, root: str, shown: str) -> List[str]:
-    """Hook scripts and `files` sources that the hosts would not find, each with its appspec line."""
-    problems = []
+class _Tree:
+    """Where the hosts will look for a path of the revision: "file", "directory" or None."""
+
+    def kind(self, relative: str) -> Optional[str]:
+        raise NotImplementedError
+
+    def executable(self, relative: str) -> bool:
+        raise NotImplementedError
+
+    def chmod_hint(self, relative: str) -> str:
+        raise NotImplementedError
+
+
+class _FolderTree(_Tree):
+    def __init__(self, root: str):
+        # Absolute, so `-s .`, `-s ./` and `-s sub/dir` compare like an absolute source does.
+        self.root = os.path.normpath(os.path.abspath(root))
+
+    def _full(self, relative: str) -> Optional[str]:
+        full = os.path.normpath(os.path.join(self.root, relative.lstrip("/")))
+        return full if full == self.root or full.startswith(self.root + os.sep) else None
+
+    def kind(self, relative: str) -> Optional[str]:
+        full = self._full(relative)
+        if full is None or not os.path.exists(full):
+            return None
+        return "directory" if os.path.isdir(full) else "file"
+
+    def executable(self, relative: str) -> bool:
+        full = self._full(relative)
+        return full is not None and os.access(full, os.X_OK)
+
+    def chmod_hint(self, relative: str) -> str:
+        return f"chmod +x {self._full(relative)}"
+
+
+class _ArchiveTree(_Tree):
+    def __init__(self, members: Dict[str, Tuple[str, int, str]], prefix: str, archive: str):
+        self.members = members
+        self.prefix = prefix
+        self.archive = archive
+        self.folders = {posixpath.dirname(name) for name in members}
+
+    def _entry(self, relative: str) -> Tuple[Optional[str], Optional[Tuple[str, int, str]]]:
+        name = posixpath.normpath(self.prefix + relative.lstrip("/"))
+        for _hop in range(8):  # follow links inside the archive, as the hosts' file system will
+            if name == ".." or name.startswith("../"):
+                return None, None
+            entry = self.members.get(name)
+            if entry is None or entry[0] != "symlink":
+                return name, entry
+            name = posixpath.normpath(posixpath.join(posixpath.dirname(name), entry[2]))
+        return None, None
+
+    def kind(self, relative: str) -> Optional[str]:
+        name, entry = self._entry(relative)
+        if name is None:
+            return None
+        if (entry is not None and entry[0] == "directory") or any(
+            folder == name or folder.startswith(name + "/") for folder in self.folders
+        ):
+            return "directory"
+        return "file" if entry is not None else None
+
+    def executable(self, relative: str) -> bool:
+        _name, entry = self._entry(relative)
+        return entry is not None and bool(entry[1] & 0o111)
+
+    def chmod_hint(self, relative: str) -> str:
+        return f"chmod +x {relative} before packing {self.archive}"
+
+
+def referenced_file_problems(spec: AppSpec, tree: _Tree, shown: str) -> Tuple[List[str], List[str]]:
+    """Hook scripts and `files` sources that the hosts would not find (problems), and hook scripts
+    without their execute bit (warnings: the agent makes them executable, as CodeDeploy does)."""
+    problems: List[str] = []
+    warnings: List[str] = []
 
     def where(line: Optional[int]) -> str:
         return shown if line is None else f"{shown}, line {line}"
 
-    def inside(relative: str) -> Optional[str]:
-        full = os.path.normpath(os.path.join(root, relative.lstrip("/")))
-        return (
-            full
-            if full == os.path.normpath(root) or full.startswith(os.path.normpath(root) + os.sep)
-            else None
-        )
-
     for event, hooks in spec.hooks.items():
         for hook in hooks:
-            full = inside(hook.location)
-            if full is None or not os.path.isfile(full):
+            if tree.kind(hook.location) != "file":
                 problems.append(
                     f"{where(hook.line)}: {event} script {hook.location} does not exist in the bundle"
                 )
-            elif not os.access(full, os.X_OK):
-                problems.append(
-                    f"{where(hook.line)}: {event} script {hook.location} is not executable (chmod +x {full})"
+            elif not tree.executable(hook.location):
+                warnings.append(
+                    f"{where(hook.line)}: {event} script {hook.location} is not executable; the agent "
+                    f"will make it executable before running it, as CodeDeploy does "
+                    f"({tree.chmod_hint(hook.location)} to keep this out of the deployment log)"
                 )
     for mapping in spec.files:
         if mapping.source in ("/", ""):
             continue
-        full = inside(mapping.source)
-        if full is None or not os.path.exists(full):
+        if tree.kind(mapping.source) is None:
             problems.append(
                 f"{where(mapping.line)}: files source {mapping.source} does not exist in the bundle"
             )
-    return problems
+    return problems, warnings

@@ -102,6 +102,8 @@ def cmd_configure(args: argparse.Namespace) -> int:
 def cmd_push(args: argparse.Namespace) -> int:
     # Check first: an invalid bundle is refused before the server is even contacted.
     prepared = bundles.prepare(args.source, ignore_hidden=args.ignore_hidden_files)
+    for warning in prepared.warnings:
+        _say(f"fleetdeck: warning: {warning}")
     try:
         hooks = sum(len(h) for h in prepared.appspec.hooks.values())
         packed = f"{prepared.files} files, " if prepared.files else ""
@@ -409,6 +411,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             f"its instances: {', '.join(hosts) or 'none'}"
         )
     cursor, printed = 0, 0
+    colours = sys.stdout.isatty()  # plain colours on a terminal; nothing but text into a pipe or file
     from fleetdeck_cli.watch import poll_interval
 
     interval = poll_interval()
@@ -420,7 +423,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
             if event.get("kind") != "log" or not _wanted(event, args.instance, args.event):
                 continue
             printed += 1
-            print(json.dumps(event, sort_keys=True) if args.json else log_line(event), flush=True)
+            print(json.dumps(event, sort_keys=True) if args.json else log_line(event, colours), flush=True)
         cursor = page["last_seq"]
         if page["has_more"]:
             continue

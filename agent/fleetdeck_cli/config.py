@@ -63,7 +63,7 @@ def _warn_if_readable(path: str) -> None:
         mode = os.stat(path).st_mode
     except OSError:
         return
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):  # novermin: bit flags
         print(
             f"fleetdeck: warning: {path} holds a token and is readable by others; run: chmod 600 {path}",
             file=sys.stderr,
@@ -133,7 +133,7 @@ def save_profile(path: str, profile: str, values: Dict[str, str]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, mode=0o700, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # novermin: bit flags
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             profiles.write(fh)

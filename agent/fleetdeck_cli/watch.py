@@ -16,6 +16,7 @@ from typing import IO, Dict, List, Optional
 
 from fleetdeck_cli.api import Api
 from fleetdeck_cli.errors import DEPLOYMENT_EXIT, ERROR, NETWORK, TIMEOUT, CliError
+from fleetdeck_cli.terminal import clean
 
 TERMINAL = ("Succeeded", "Failed", "Stopped")
 # How long the server may stay unreachable while we follow a deployment before giving up.
@@ -29,13 +30,20 @@ def poll_interval() -> float:
         raise CliError("FLEETDECK_POLL_INTERVAL must be a number of seconds") from None
 
 
-def log_line(event: dict) -> str:
+def log_line(event: dict, colours: bool = False) -> str:
+    """A hook's output line, stripped of terminal control sequences (plain colours kept on request)."""
     stream = " stderr" if event.get("stream") == "stderr" else ""
-    return f"[{event.get('instance', '')} {event.get('event', '')}{stream}] {event.get('message', '')}"
+    where = clean(f"{event.get('instance', '')} {event.get('event', '')}{stream}")
+    return f"[{where}] {clean(str(event.get('message', '')), colours)}"
 
 
 def describe(event: dict) -> Optional[str]:
     """One readable line for a state change, or None for ones not worth a line."""
+    line = _describe(event)
+    return None if line is None else clean(line)
+
+
+def _describe(event: dict) -> Optional[str]:
     kind, status = event.get("kind"), event.get("status", "")
     message = event.get("message", "")
     code = f" {event['error_code']}" if event.get("error_code") else ""
@@ -138,7 +146,7 @@ class Watcher:
         if self.quiet:
             return
         if event.get("kind") == "log":
-            line = log_line(event) if self.show_logs else None
+            line = log_line(event, self.tty) if self.show_logs else None
         else:
             line = describe(event)
             if line and self.tty and event.get("kind") == "event" and event.get("status") == "Succeeded":
@@ -191,7 +199,7 @@ def summary(detail: dict) -> List[str]:
             lines.append(f"    {event['name']} Failed {code}: {message}")
             tail = (diagnostics.get("log_tail") or "").rstrip("\n").splitlines()[-10:]
             lines.extend(f"      | {text}" for text in tail)
-    return lines
+    return [clean(line) for line in lines]
 
 
 def exit_code(detail: dict) -> int:

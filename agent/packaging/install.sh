@@ -28,6 +28,10 @@ Usage: install.sh [options]
   --root DIR         deployment root (default: /opt/fleetdeck-agent/deployment-root)
   --ca-bundle FILE   CA certificates for the server's TLS
   --python PATH      the Python to run the agent with, 3.9 or newer (default: python3) [FLEETDECK_PYTHON]
+  --adopt-codedeploy CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID
+                     take over the CodeDeploy agent's state for that group (repeatable), so the first
+                     Fleetdeck deployment stops the old revision and replaces its files
+                     (see fleetdeck-agent adopt-codedeploy --help)
   --no-start         install and register, but do not enable or start the unit
   --uninstall        stop the agent, remove its unit and virtualenv; keep its config and deployment root
   --purge            uninstall, and remove the config and the deployment root too
@@ -141,6 +145,26 @@ install_packages() {
 		"apt-get install python3-yaml) and run this again"
 }
 
+# A host the CodeDeploy agent deployed to: carry its state over (before registering, so a refusal
+# leaves the host as it was), or say how.
+adopt_codedeploy() {
+	cd_root=$PREFIX/opt/codedeploy-agent/deployment-root
+	if [ -z "$ADOPT" ]; then
+		[ ! -d "$cd_root/deployment-instructions" ] || say "found the CodeDeploy agent's state in $cd_root." \
+			"For Fleetdeck's first deployment to replace its files and run the old ApplicationStop, run" \
+			"this again with --adopt-codedeploy CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID" \
+			"(or later: $VENV/bin/fleetdeck-agent adopt-codedeploy --config $CONFIG --group ...)"
+		return 0
+	fi
+	set -- adopt-codedeploy --root "$cd_root" --fleetdeck-root "$ROOT"
+	old_ifs=$IFS
+	IFS=' '
+	for pair in $ADOPT; do set -- "$@" --group "$pair"; done
+	IFS=$old_ifs
+	say "taking over the CodeDeploy agent's state from $cd_root"
+	"$VENV/bin/fleetdeck-agent" "$@" </dev/null || die "could not take over the CodeDeploy agent's state (see above)"
+}
+
 register() {
 	set -- register --server "$SERVER" --config "$CONFIG" --root "$ROOT"
 	[ -z "$NAME" ] || set -- "$@" --name "$NAME"
@@ -212,6 +236,7 @@ install_agent() {
 	"$PYTHON" -m venv "$VENV" </dev/null || die "$PYTHON could not create the virtualenv $VENV"
 	say "installing fleetdeck-agent from $SERVER/agent/dist/"
 	install_packages
+	adopt_codedeploy
 	unit_template | sed -e "s|@VENV@|$VENV|g" -e "s|@CONFIG@|$CONFIG|g" -e "s|@SERVER@|$SERVER|g" >"$UNIT.new"
 	if [ -n "$TOKEN" ]; then
 		say "registering this host with $SERVER"
@@ -270,7 +295,7 @@ main() {
 	SERVER=$DEFAULT_SERVER
 	TOKEN=${FLEETDECK_REGISTRATION_TOKEN:-}
 	PYTHON=${FLEETDECK_PYTHON:-python3}
-	TAGS='' NAME='' ROOT='' CA_BUNDLE='' ACTION=install PURGE=0 START=1
+	TAGS='' NAME='' ROOT='' CA_BUNDLE='' ACTION=install PURGE=0 START=1 ADOPT=
 	while [ $# -gt 0 ]; do
 		opt=$1
 		shift
@@ -280,7 +305,7 @@ main() {
 			value=${opt#*=}
 			opt=${opt%%=*}
 			;;
-		--token | --server | --tag | --name | --root | --ca-bundle | --python)
+		--token | --server | --tag | --name | --root | --ca-bundle | --python | --adopt-codedeploy)
 			[ $# -gt 0 ] || die "$opt needs a value"
 			value=$1
 			shift
@@ -298,6 +323,16 @@ main() {
 			*,*) die "a tag cannot contain a comma (got '$value'); repeat --tag instead" ;;
 			esac
 			TAGS=${TAGS:+$TAGS,}$value
+			;;
+		--adopt-codedeploy)
+			case $value in
+			?*=?*) ;;
+			*) die "--adopt-codedeploy takes CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID (got '$value')" ;;
+			esac
+			case $value in
+			*[!A-Za-z0-9._@+=-]*) die "--adopt-codedeploy takes deployment group ids (got '$value')" ;;
+			esac
+			ADOPT=${ADOPT:+$ADOPT }$value
 			;;
 		--name) NAME=$value ;;
 		--root) ROOT=$value ;;

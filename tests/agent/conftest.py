@@ -129,3 +129,28 @@ def fake_server():
     api = FakeAgentApi().start()
     yield api
     api.stop()
+    assert api.repeated() == {"completions": [], "log_lines": []}, "the agent sent something twice"
+
+
+@pytest.fixture
+def make_user():
+    """Create throwaway users (root and useradd needed; a failure in CI, a skip on a laptop)."""
+    import shutil
+    import subprocess
+    import uuid
+
+    from fleetdeck_testing import require
+
+    require(os.geteuid() == 0, "running as root (to create users and change owners)")
+    require(shutil.which("useradd") is not None, "useradd")
+    made = []
+
+    def make() -> str:
+        name = f"fdt{uuid.uuid4().hex[:8]}"
+        subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        subprocess.run(["userdel", name], check=False)

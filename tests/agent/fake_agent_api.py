@@ -24,7 +24,9 @@ class FakeAgentApi:
         self.commands: list = []  # pending until acked
         self.acked: list = []
         self.logs: dict = {}
-        self.completes: dict = {}
+        self.completes: dict = {}  # command id -> (time, body) of its first completion
+        self.completions: list = []  # every completion, in order: a command completed twice shows here
+        self.log_repeats: list = []  # (command id, seq) of every log line received again
         self.heartbeats = 0
         self.register_answer = {"instance_id": 1, "name": "x", "credential": "fdi_x"}
         self.register_status = 201
@@ -103,9 +105,13 @@ class FakeAgentApi:
             if action == "log":
                 stored = self.logs.setdefault(command_id, {})
                 for line in body["lines"]:
-                    stored.setdefault(line["seq"], (time.monotonic(), line))
+                    if line["seq"] in stored:
+                        self.log_repeats.append((command_id, line["seq"]))
+                        continue
+                    stored[line["seq"]] = (time.monotonic(), line)
                 return 200, {"stored": len(body["lines"])}
             if action == "complete":
+                self.completions.append((command_id, body))
                 self.completes.setdefault(command_id, (time.monotonic(), body))
                 return 200, {"status": body["status"], "commands": self.hand_over.pop(command_id, [])}
         return 404, {"detail": "unknown"}
@@ -117,6 +123,14 @@ class FakeAgentApi:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+    def repeated(self) -> dict:
+        """Commands completed more than once, and log lines sent more than once. The protocol makes a
+        repeat harmless, but an agent talking to a server that answers every call never needs one."""
+        with self.lock:
+            ids = [command_id for command_id, _body in self.completions]
+            twice = sorted({command_id for command_id in ids if ids.count(command_id) > 1})
+            return {"completions": twice, "log_lines": list(self.log_repeats)}
 
     def wait_for(self, predicate, timeout=10.0) -> bool:
         deadline = time.monotonic() + timeout

@@ -251,20 +251,22 @@ def test_it_keeps_the_auth_header_on_a_same_host_redirect(bundle_server, tmp_pat
 
 @pytest.fixture
 def tiny_filesystem(tmp_path):
-    """A 256 KiB tmpfs, so ENOSPC is real. Needs root (mount); skipped elsewhere."""
+    """A 256 KiB tmpfs, so ENOSPC is real. Needs root (mount): a failure in CI, a skip on a laptop."""
     import os
     import subprocess
 
+    from fleetdeck_testing import require
+
     path = tmp_path / "tiny"
     path.mkdir()
-    if (
-        os.geteuid() != 0
-        or subprocess.run(
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(
             ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(path)], capture_output=True, check=False
         ).returncode
-        != 0
-    ):
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
+        == 0
+    )
+    require(mounted, "mounting a small tmpfs (root)")
     yield path
     subprocess.run(["umount", "-l", str(path)], check=False)
 

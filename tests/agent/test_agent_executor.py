@@ -54,18 +54,35 @@ def test_block_traffic_hooks_also_run_the_last_successful_revision(
     assert marker.read_text() == "v1\n"
 
 
-def test_a_failed_deployment_is_not_the_last_successful_one(
+def test_a_deployment_that_fails_before_install_is_not_the_last_successful_one(
     make_revision, run_events, lifecycle, tmp_path, root
 ):
     marker = tmp_path / "stops"
     run_events(stop_revision(make_revision, marker, "v1"), lifecycle, "d-ONE")
     broken = make_revision(
-        HEAD + "hooks:\n  AfterInstall:\n    - location: fail.sh\n", {"fail.sh": "#!/bin/sh\nexit 1\n"}
+        HEAD + "hooks:\n  BeforeInstall:\n    - location: fail.sh\n", {"fail.sh": "#!/bin/sh\nexit 1\n"}
     )
-    assert run_events(broken, lifecycle, "d-TWO")["AfterInstall"]["status"] == "Failed"
+    assert run_events(broken, lifecycle, "d-TWO")["BeforeInstall"]["status"] == "Failed"
     assert Path(root.last_successful_file("dg-1")).read_text().strip().endswith("/d-ONE")
     run_events(stop_revision(make_revision, marker, "v3"), lifecycle, "d-THREE")
     assert marker.read_text() == "v1\nv1\n"  # d-TWO and d-THREE both stopped v1
+
+
+def test_a_deployment_that_fails_after_its_install_is_the_one_the_next_application_stop_stops(
+    make_revision, run_events, lifecycle, tmp_path, root
+):
+    """As CodeDeploy records it: the last successful install is the last Install that succeeded."""
+    marker = tmp_path / "stops"
+    run_events(stop_revision(make_revision, marker, "v1"), lifecycle, "d-ONE")
+    broken = make_revision(
+        HEAD
+        + "hooks:\n  ApplicationStop:\n    - location: stop.sh\n  AfterInstall:\n    - location: fail.sh\n",
+        {"fail.sh": "#!/bin/sh\nexit 1\n", "stop.sh": f"#!/bin/sh\necho v2 >> {marker}\n"},
+    )
+    assert run_events(broken, lifecycle, "d-TWO")["AfterInstall"]["status"] == "Failed"
+    assert Path(root.last_successful_file("dg-1")).read_text().strip().endswith("/d-TWO")
+    run_events(stop_revision(make_revision, marker, "v3"), lifecycle, "d-THREE")
+    assert marker.read_text() == "v1\nv2\n"  # d-TWO stopped v1; d-THREE stopped v2, which was installed
 
 
 def test_a_failing_application_stop_fails_the_event(make_revision, run_events, lifecycle, tmp_path):

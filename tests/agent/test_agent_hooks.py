@@ -8,7 +8,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -119,8 +118,8 @@ def test_a_missing_script_is_script_missing_before_any_script_of_the_event_runs(
 ):
     marker = tmp_path / "ran"
     spec = HEAD + (
-        "hooks:\n  BeforeInstall:\n    - location: scripts/first.sh\n"
-        "  ValidateService:\n    - location: scripts/gone.sh\n"
+        "hooks:\n  BeforeInstall:\n    - location: scripts/first.sh\n    - location: scripts/gone.sh\n"
+        "  ValidateService:\n    - location: scripts/also-gone.sh\n"
     )
     rev = make_revision(spec, {"scripts/first.sh": f"#!/bin/sh\ntouch {marker}\n"})
     result = run_events(rev, ["DownloadBundle", "BeforeInstall"])["BeforeInstall"]
@@ -131,11 +130,33 @@ def test_a_missing_script_is_script_missing_before_any_script_of_the_event_runs(
     assert not marker.exists()
 
 
-def test_a_script_without_execute_permission_is_script_not_executable(make_revision, run_events):
-    rev = make_revision(hooks("AfterInstall", "scripts/plain"), {"scripts/plain": "#!/bin/sh\n"})
-    result = run_events(rev, ["DownloadBundle", "AfterInstall"])["AfterInstall"]
-    assert diag(result)["error_code"] == "ScriptNotExecutable"
-    assert "scripts/plain" in diag(result)["message"]
+def test_a_script_that_cannot_be_made_executable_is_script_not_executable(tmp_path):
+    """CodeDeploy makes a script without its execute bit executable; where even that fails (here a
+    read-only file system), the event fails with ScriptNotExecutable."""
+    from fleetdeck_agent.appspec import Hook
+    from fleetdeck_agent.hooks import EventLog, run_script
+    from fleetdeck_testing import require
+
+    readonly = tmp_path / "ro"
+    readonly.mkdir()
+    mounted = os.geteuid() == 0 and (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(readonly)], check=False
+        ).returncode
+        == 0
+    )
+    require(mounted, "mounting a small tmpfs (root)")
+    try:
+        (readonly / "plain").write_text("#!/bin/sh\necho ran\n")
+        (readonly / "plain").chmod(0o644)
+        subprocess.run(["mount", "-o", "remount,ro", str(readonly)], check=True)
+        log = EventLog(str(tmp_path / "scripts.log"), None, "d-1", "AfterInstall")
+        outcome = run_script(Hook("plain", timeout=10), str(readonly), {"PATH": os.environ["PATH"]}, log)
+        log.close()
+    finally:
+        subprocess.run(["umount", "-l", str(readonly)], check=False)
+    assert outcome.error_code == "ScriptNotExecutable"
+    assert outcome.message.startswith("Unable to set script at specified location: plain as executable")
 
 
 def test_a_non_zero_exit_is_script_failed_with_the_codedeploy_message(make_revision, run_events):
@@ -204,15 +225,9 @@ def test_the_log_tail_keeps_the_last_4_kb(make_revision, run_events):
 
 
 @pytest.fixture
-def throwaway_user():
-    if os.geteuid() != 0:
-        pytest.skip("runas needs the agent to run as root")
-    if not shutil.which("useradd"):
-        pytest.skip("useradd is not available")
-    name = f"fdt{uuid.uuid4().hex[:8]}"
-    subprocess.run(["useradd", "--no-create-home", "--shell", "/bin/sh", name], check=True)
-    yield name
-    subprocess.run(["userdel", name], check=False)
+def throwaway_user(make_user):
+    """runas needs the agent to run as root, and useradd: `make_user` requires both (CI fails without)."""
+    return make_user()
 
 
 def test_runas_runs_the_script_as_that_user(throwaway_user):

@@ -6,9 +6,11 @@ import json
 import os
 import pwd
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
+from fleetdeck_testing import require
 
 HEAD = "version: 0.0\nos: linux\n"
 INSTALL = ["DownloadBundle", "Install"]
@@ -155,7 +157,14 @@ def test_permissions_apply_mode_by_type_with_double_star_to_every_descendant(
     rev = make_revision(files_spec(dest, "web", perms), {"web/a.txt": "", "web/sub/b.txt": ""})
     assert run_events(rev, INSTALL)["Install"]["status"] == "Succeeded"
     assert _modes(dest) == {"a.txt": "0o640", "sub": "0o750", "b.txt": "0o640"}
-    assert oct(dest.stat().st_mode & 0o777) == "0o750"
+    # The object itself is not under the object: CodeDeploy leaves it as Install made it.
+    assert oct(dest.stat().st_mode & 0o777) == oct(0o777 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def test_a_pattern_other_than_double_star_matches_immediate_children_only(
@@ -206,12 +215,13 @@ def test_a_path_claimed_by_two_permission_entries_is_an_error(tmp_path, make_rev
     )
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="changing owners needs root")
 def test_permissions_set_owner_and_group(tmp_path, make_revision, run_events):
+    require(os.geteuid() == 0, "running as root (changing owners)")
     try:
         nobody = pwd.getpwnam("nobody")
     except KeyError:
-        pytest.skip("no nobody user")
+        nobody = None
+    require(nobody is not None, "a nobody user")
     dest = tmp_path / "srv"
     perms = f"permissions:\n  - object: {dest}\n    owner: nobody\n    type: [file]\n"
     rev = make_revision(files_spec(dest, "web", perms), {"web/a.txt": ""})
@@ -220,19 +230,55 @@ def test_permissions_set_owner_and_group(tmp_path, make_revision, run_events):
 
 
 def test_acls_without_setfacl_fail_with_a_clear_error(tmp_path, make_revision, run_events, monkeypatch):
-    if shutil.which("setfacl"):
-        pytest.skip("setfacl is installed here")
+    """CI installs the acl package, so a host without it is simulated: a PATH where setfacl is not."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
     dest = tmp_path / "srv"
     perms = f"permissions:\n  - object: {dest}\n    acls: ['u:nobody:r']\n"
     rev = make_revision(files_spec(dest, "web", perms), {"web/a.txt": ""})
     result = run_events(rev, INSTALL)["Install"]
     assert result["status"] == "Failed"
-    assert "setfacl is not installed" in result["diagnostics"]["message"]
+    assert result["diagnostics"]["message"] == (
+        f"Cannot apply acls to {dest} (line 7): setfacl is not installed on this host (install the acl package)"
+    )
+
+
+def _getfacl(path) -> str:
+    return subprocess.run(["getfacl", "-c", str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def test_acls_are_applied_to_files_and_default_acls_to_directories(tmp_path, make_revision, run_events):
+    require(shutil.which("setfacl") is not None, "setfacl (the acl package)")
+    dest = tmp_path / "srv"
+    perms = (
+        f"permissions:\n  - object: {dest}\n    acls: ['u:nobody:r', 'g:nogroup:5']\n    type: [file]\n"
+        f"  - object: {dest}\n    acls: ['d:u:nobody:rwx']\n    type: [directory]\n"
+    )
+    rev = make_revision(files_spec(dest, "web", perms), {"web/sub/a.txt": ""})
+    (rev / "web" / "sub" / "a.txt").chmod(0o640)
+    result = run_events(rev, INSTALL)["Install"]
+    assert result["status"] == "Succeeded", result["diagnostics"]
+    acl = _getfacl(dest / "sub" / "a.txt")
+    assert "user:nobody:r--" in acl and "group:nogroup:r-x" in acl and "mask::r--" in acl, acl
+    directory = _getfacl(dest / "sub")
+    assert "default:user:nobody:rwx" in directory and "default:mask::r-x" in directory, directory
+
+
+def test_a_default_acl_on_a_file_is_refused_naming_the_path(tmp_path, make_revision, run_events):
+    require(shutil.which("setfacl") is not None, "setfacl (the acl package)")
+    dest = tmp_path / "srv"
+    perms = f"permissions:\n  - object: {dest}\n    acls: ['d:u:nobody:r']\n    type: [file]\n"
+    rev = make_revision(files_spec(dest, "web", perms), {"web/a.txt": ""})
+    result = run_events(rev, INSTALL)["Install"]
+    assert result["status"] == "Failed"
+    assert result["diagnostics"]["message"] == (
+        f"Cannot set the acls of {dest}/a.txt (line 7): default (d:) acl entries apply to directories only"
+    )
 
 
 def test_an_selinux_context_is_accepted_and_noted_when_selinux_is_off(tmp_path, make_revision, run_events):
-    if os.path.exists("/sys/fs/selinux/enforce"):
-        pytest.skip("SELinux is enabled here")
+    require(not os.path.exists("/sys/fs/selinux/enforce"), "a host with SELinux off (this test's case)")
     dest = tmp_path / "srv"
     perms = f"permissions:\n  - object: {dest}\n    context:\n      type: httpd_sys_content_t\n"
     lines = []

@@ -4,6 +4,8 @@ while the server and this suite run on 3.11: keep their sources to what 3.9 acce
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,32 @@ def test_the_check_catches_310_syntax():
     with pytest.raises(SyntaxError):
         ast.parse("match x:\n    case 1:\n        pass\n", feature_version=(3, 9))
     assert runtime_pep604_annotations(ast.parse("def f(x: int | None) -> str | None: ...")) == [1, 1]
+
+
+# The grammar check above cannot see runtime-only 3.10 features such as `isinstance(v, str | int)`, which
+# parse on 3.9 and raise only when they run. vermin knows each feature's minimum version; union types
+# need `--feature union-types`, since vermin cannot tell `a | b` on types from `a | b` on ints by itself
+# (bit flags carry a `# novermin` comment for that reason).
+VERMIN = [
+    str(Path(sys.executable).with_name("vermin")),
+    "--target=3.9-",
+    "--feature",
+    "union-types",
+    "--violations",
+    "--no-tips",
+]
+
+
+def _vermin(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*VERMIN, *map(str, paths)], capture_output=True, text=True, check=False)
+
+
+def test_vermin_finds_nothing_newer_than_python_39_in_the_agent_and_the_cli():
+    result = _vermin(AGENT_DIR / "fleetdeck_agent", AGENT_DIR / "fleetdeck_cli")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_vermin_catches_a_union_type_used_at_run_time(tmp_path):
+    (tmp_path / "runtime_union.py").write_text("def f(v):\n    return isinstance(v, str | int)\n")
+    result = _vermin(tmp_path / "runtime_union.py")
+    assert result.returncode != 0 and "union types" in result.stdout, result.stdout + result.stderr

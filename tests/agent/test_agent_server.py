@@ -89,6 +89,16 @@ def start_agent(tmp_path):
         process.stop()
 
 
+def wait_until(condition, timeout: float = 15.0) -> bool:
+    """Wait on the condition itself, never on a fixed sleep that a loaded machine outlasts."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
 def write_ongoing(root: Path, command_id: str, completion=None):
     ongoing = root / "ongoing-deployment"
     ongoing.mkdir(parents=True, exist_ok=True)
@@ -136,11 +146,12 @@ def test_restart_keeps_retrying_the_failed_completion_while_the_server_is_unreac
     agent = start_agent(refused_url)
     ongoing = write_ongoing(agent.root, "cmd-interrupted")
     agent.start()
-    time.sleep(2.0)
+    assert wait_until(lambda: agent.log().count("Reporting completion of cmd-interrupted failed") >= 3), (
+        agent.log()
+    )
     assert agent.proc.poll() is None, agent.log()
     log = agent.log()
     assert "cmd-interrupted was in progress when the agent stopped" in log
-    assert log.count("Reporting completion of cmd-interrupted failed") >= 3
     assert "fdi_test_credential" not in log
     assert agent.terminate() == 0
     assert ongoing.exists(), "an unreported failure must be re-sent on the next start"
@@ -295,14 +306,14 @@ def test_a_cancelled_command_is_not_run(tmp_path, start_agent, fake_server, make
 def test_sigterm_finishes_the_running_event_reports_and_exits_0(
     tmp_path, start_agent, fake_server, make_revision, make_bundle
 ):
+    started = tmp_path / "started"
     rev = make_revision(
         HEAD + "hooks:\n  BeforeInstall:\n    - location: s.sh\n",
-        {"s.sh": "#!/bin/sh\nsleep 1.5\necho finished\n"},
+        {"s.sh": f"#!/bin/sh\ntouch {started}\nsleep 1.5\necho finished\n"},
     )
     fake_server.commands = [bundle_command(fake_server, make_bundle(rev), "BeforeInstall", "c-slow")]
     agent = start_agent(fake_server.url, heartbeat_interval=0.3).start()
-    assert fake_server.wait_for(lambda: "c-slow" in fake_server.acked, timeout=10)
-    time.sleep(0.3)
+    assert wait_until(started.exists), agent.log()  # SIGTERM arrives while the hook runs
     assert agent.terminate() == 0
     body = fake_server.completes["c-slow"][1]
     assert body["status"] == "Succeeded" and "finished" in body["diagnostics"]["log_tail"]
@@ -312,13 +323,14 @@ def test_sigterm_finishes_the_running_event_reports_and_exits_0(
 def test_sigterm_kills_an_event_that_outlives_the_grace_and_reports_it_failed(
     tmp_path, start_agent, fake_server, make_revision, make_bundle
 ):
+    started = tmp_path / "started"
     rev = make_revision(
-        HEAD + "hooks:\n  BeforeInstall:\n    - location: s.sh\n", {"s.sh": "#!/bin/sh\nsleep 60\n"}
+        HEAD + "hooks:\n  BeforeInstall:\n    - location: s.sh\n",
+        {"s.sh": f"#!/bin/sh\ntouch {started}\nsleep 60\n"},
     )
     fake_server.commands = [bundle_command(fake_server, make_bundle(rev), "BeforeInstall", "c-hung")]
     agent = start_agent(fake_server.url, shutdown_grace=0.5).start()
-    assert fake_server.wait_for(lambda: "c-hung" in fake_server.acked, timeout=10)
-    time.sleep(0.3)
+    assert wait_until(started.exists), agent.log()  # SIGTERM arrives while the hook runs
     began = time.monotonic()
     assert agent.terminate() == 0
     assert time.monotonic() - began < 8

@@ -196,3 +196,46 @@ def test_a_host_the_servers_pyyaml_does_not_fit_uses_its_own(server_without_a_fi
     assert agent_version(host).startswith("fleetdeck-agent ")
     assert Instance.objects.filter(name="al2023-like").exists()
     assert "Could not find a version" not in output(result)  # pip's first refusal is not shown
+
+
+@pytest.mark.timeout(600)  # two real installs
+def test_it_points_at_codedeploys_state_and_takes_it_over_with_adopt_codedeploy(host, token):
+    cd_group, deployment, fd_group = (
+        "8ab4e4a2-5c1f-4d7e-9b11-0c6a3e2f7d90",
+        "d-4RS9T0EXA",
+        "2f0c9a7e-1b3d-4c5e",
+    )
+    cd_root = host.root / "opt" / "codedeploy-agent" / "deployment-root"
+    archive = cd_root / cd_group / deployment / "deployment-archive"
+    archive.mkdir(parents=True)
+    (archive / "appspec.yml").write_text("version: 0.0\nos: linux\n")
+    (cd_root / "deployment-instructions").mkdir()
+    (cd_root / "deployment-instructions" / f"{cd_group}-cleanup").write_text(
+        "/srv/shop\n/srv/shop/index.html\n"
+    )
+    (cd_root / "deployment-instructions" / f"{cd_group}_last_successful_install").write_text(
+        str(cd_root / cd_group / deployment)
+    )
+
+    result = host.run("--token", token, "--name", "web-1")
+    assert result.returncode == 0, output(result)
+    assert f"found the CodeDeploy agent's state in {cd_root}" in output(result)
+    assert "--adopt-codedeploy CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID" in output(result)
+
+    result = host.run("--adopt-codedeploy", f"{cd_group}={fd_group}")
+    assert result.returncode == 0, output(result)
+    assert f"Adopted CodeDeploy group {cd_group} as Fleetdeck group {fd_group}" in output(result)
+    instructions = host.deployment_root / "deployment-instructions"
+    assert (instructions / f"{fd_group}-cleanup").read_text() == "/srv/shop\n/srv/shop/index.html\n"
+    last = (instructions / f"{fd_group}_last_successful_install").read_text().strip()
+    assert last == str(host.deployment_root / fd_group / deployment)
+    assert (host.deployment_root / fd_group / deployment / "deployment-archive" / "appspec.yml").exists()
+
+
+def test_a_malformed_adopt_codedeploy_value_is_refused_before_anything_changes(host):
+    result = host.run("--token", "x", "--adopt-codedeploy", "just-a-name")
+    assert result.returncode == 1
+    assert "--adopt-codedeploy takes CODEDEPLOY_GROUP_ID=FLEETDECK_GROUP_ID (got 'just-a-name')" in output(
+        result
+    )
+    assert not host.install_dir.exists()

@@ -77,12 +77,65 @@ def test_a_missing_hook_script_is_named_with_its_appspec_line(offline_cli, tmp_p
     assert "appspec.yml, line 8: ApplicationStart script hooks/start.sh does not exist" in result.err
 
 
-def test_a_script_that_is_not_executable_is_refused(offline_cli, tmp_path):
+def test_a_script_that_is_not_executable_is_a_warning_not_a_refusal(offline_cli, tmp_path):
+    """The agent makes such a script executable and runs it, as CodeDeploy does: push says so and goes on."""
     source = bundle_folder(tmp_path / "src")
     os.chmod(source / "hooks" / "start.sh", 0o644)
-    result = offline_cli("push", "-a", "shop-app", "-s", str(source))
+    result = offline_cli("push", "-a", "shop-app", "-s", str(source), "--dry-run")
+    assert result.code == 0, result.err
+    assert (
+        f"fleetdeck: warning: {source}/appspec.yml, line 8: ApplicationStart script hooks/start.sh is not "
+        "executable; the agent will make it executable before running it, as CodeDeploy does "
+        f"(chmod +x {source}/hooks/start.sh to keep this out of the deployment log)"
+    ) in result.err
+    assert "Bundle OK" in result.err
+
+
+@pytest.mark.parametrize("form", [".", "./", "sub/dir", "sub/dir/", "absolute"])
+def test_the_source_may_be_any_relative_or_absolute_path(offline_cli, tmp_path, monkeypatch, form):
+    """`aws deploy push --source .` is the usual form: the script checks must hold from any spelling."""
+    source = bundle_folder(tmp_path / "sub" / "dir")
+    monkeypatch.chdir(source if form in (".", "./") else tmp_path)
+    given = str(source) if form == "absolute" else form
+    result = offline_cli("push", "-a", "shop-app", "-s", given, "--dry-run")
+    assert result.code == 0, result.err
+    assert "Bundle OK: tgz, 3 files" in result.err
+    (source / "hooks" / "start.sh").unlink()
+    result = offline_cli("push", "-a", "shop-app", "-s", given, "--dry-run")
     assert result.code == USAGE
-    assert "hooks/start.sh is not executable (chmod +x" in result.err
+    assert "line 8: ApplicationStart script hooks/start.sh does not exist in the bundle" in result.err
+
+
+def _tgz(folder, dest, top: str = "") -> str:
+    with tarfile.open(dest, "w:gz") as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, top + str(path.relative_to(folder)), recursive=False)
+    return str(dest)
+
+
+@pytest.mark.parametrize("top", ["", "shop-1.4/"])
+def test_a_ready_archive_gets_the_same_script_checks_as_a_folder(offline_cli, tmp_path, top):
+    source = bundle_folder(tmp_path / "src")
+    os.chmod(source / "hooks" / "start.sh", 0o644)
+    archive = _tgz(source, tmp_path / "ready.tgz", top)
+    result = offline_cli("push", "-a", "shop-app", "-s", archive, "--dry-run")
+    assert result.code == 0, result.err
+    assert "ApplicationStart script hooks/start.sh is not executable" in result.err
+    assert f"chmod +x hooks/start.sh before packing {archive}" in result.err
+    (source / "hooks" / "start.sh").unlink()
+    archive = _tgz(source, tmp_path / "broken.tgz", top)
+    result = offline_cli("push", "-a", "shop-app", "-s", archive, "--dry-run")
+    assert result.code == USAGE
+    assert "line 8: ApplicationStart script hooks/start.sh does not exist in the bundle" in result.err
+
+
+def test_a_ready_archive_with_a_missing_files_source_is_refused(offline_cli, tmp_path):
+    source = bundle_folder(tmp_path / "src")
+    (source / "app" / "index.html").unlink()
+    (source / "app").rmdir()
+    result = offline_cli("push", "-a", "shop-app", "-s", _tgz(source, tmp_path / "b.tgz"), "--dry-run")
+    assert result.code == USAGE
+    assert "line 4: files source app does not exist in the bundle" in result.err
 
 
 def test_a_missing_files_source_is_refused(offline_cli, tmp_path):

@@ -46,8 +46,15 @@ def test_the_tgz_has_the_appspec_at_its_root_and_executable_scripts(template):
 
 def test_the_agent_runs_the_static_site_starter_hooks_as_real_shell(tmp_path):
     """ValidateService really runs: it probes a port where nothing listens, and fails saying so."""
-    bundle = tmp_path / "static.tgz"
-    bundle.write_bytes(build_tgz(TEMPLATES["static-nginx"]))
+    # Local mode always installs (as codedeploy-local does): keep the starter's files under tmp_path.
+    bundle = tmp_path / "static"
+    with tarfile.open(fileobj=io.BytesIO(build_tgz(TEMPLATES["static-nginx"]))) as archive:
+        archive.extractall(bundle, filter="data")
+    appspec = (bundle / "appspec.yml").read_text()
+    for system_path in ("/var/www/fleetdeck-site", "/etc/nginx/conf.d"):
+        assert system_path in appspec
+        appspec = appspec.replace(system_path, f"{tmp_path}/installed{system_path}")
+    (bundle / "appspec.yml").write_text(appspec)
     result = subprocess.run(
         [
             sys.executable,

@@ -127,14 +127,59 @@ def test_random_yaml_documents_are_parsed_or_refused(value):
     parse(yaml.safe_dump(value, allow_unicode=True))
 
 
+# What each field may hold. A value of any other kind must be refused, never read as something else:
+# a list-valued `runas` silently ignored runs the hook as root.
+SCALAR, LIST, MAPPING = "scalar", "list", "mapping"
+LISTS = {("files",), ("permissions",), ("hooks", "BeforeInstall")}
+MAPPINGS = {
+    ("files", 0),
+    ("permissions", 0),
+    ("permissions", 0, "context"),
+    ("hooks",),
+    ("hooks", "BeforeInstall", 0),
+}
+SCALAR_OR_LIST = {("permissions", 0, key) for key in ("except", "acls", "type")}
+
+
+def allowed_kinds(path: tuple) -> set:
+    if path in LISTS:
+        return {LIST}
+    if path in MAPPINGS:
+        return {MAPPING}
+    if path in SCALAR_OR_LIST:
+        return {SCALAR, LIST}
+    return {SCALAR}
+
+
+def kind_of(value) -> str | None:
+    if value is None:
+        return None  # null is "not given", which optional fields accept
+    return MAPPING if isinstance(value, dict) else LIST if isinstance(value, list) else SCALAR
+
+
+def test_every_field_path_has_a_shape():
+    assert all(allowed_kinds(path) for path in FIELD_PATHS)
+    assert ("hooks", "BeforeInstall", 0, "runas") in FIELD_PATHS
+
+
 @FUZZ
 @given(st.sampled_from(FIELD_PATHS), yaml_values)
 def test_a_wrong_type_in_any_field_is_refused_with_a_line(path, value):
     document = set_path(VALID, path, value)
     outcome = parse(yaml.safe_dump(document, allow_unicode=True))
+    kind = kind_of(value)
+    if kind is not None and kind not in allowed_kinds(path):
+        assert isinstance(outcome, AppSpecError), f"{path} accepted a {kind}: {value!r}"
     if isinstance(outcome, AppSpecError) and path[0] in ("files", "permissions", "hooks") and len(path) > 1:
         # A problem inside a section points at a line of the file.
         assert outcome.line is not None, outcome
+
+
+@pytest.mark.parametrize("path", [p for p in FIELD_PATHS if allowed_kinds(p) == {SCALAR}], ids=str)
+@pytest.mark.parametrize("value", [["root"], ["a", "b"], {"name": "root"}], ids=["list", "pair", "mapping"])
+def test_a_list_or_a_mapping_where_a_string_belongs_is_refused(path, value):
+    outcome = parse(yaml.safe_dump(set_path(VALID, path, value)))
+    assert isinstance(outcome, AppSpecError), f"{path} accepted {value!r}"
 
 
 @FUZZ

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name:UserWarning")
 
 MAX_SIZE = 1024 * 1024
+DEPTH = 8  # folders between the work folder and the destination: more than any entry below climbs
 FUZZ = settings(
     max_examples=int(os.environ.get("FLEETDECK_FUZZ_EXAMPLES", "300")),  # raise it to fuzz longer
     deadline=None,
@@ -92,8 +93,13 @@ def check_outcome(tmp_path: Path, data: bytes, max_size: int = MAX_SIZE) -> Bund
     work = Path(tempfile.mkdtemp(dir=tmp_path))
     bundle = work / "bundle.bin"
     bundle.write_bytes(data)
-    box = work / "box"
-    box.mkdir()
+    # The destination sits DEPTH folders down, so an entry that climbs any number of levels (up to
+    # more than a name of the strategies can hold) lands in a folder the check below looks at.
+    levels = [work / "lv0"]
+    for depth in range(1, DEPTH):
+        levels.append(levels[-1] / f"lv{depth}")
+    box = levels[-1] / "box"
+    box.mkdir(parents=True)
     (tmp_path / "box").unlink(missing_ok=True)
     (tmp_path / "box").symlink_to(box)
     dest = box / "dest"
@@ -109,8 +115,12 @@ def check_outcome(tmp_path: Path, data: bytes, max_size: int = MAX_SIZE) -> Bund
         if isinstance(error, BundleError):
             assert error.message.strip()
             assert str(error).isprintable()  # lone surrogates and control characters are escaped
-    # Whatever happened, only dest may exist in the box, and the staging folder is gone.
+    # Whatever happened, only dest may exist in the box, and the staging folder is gone; every folder
+    # above it, up to the work folder, holds nothing but the way down.
     assert {path.name for path in box.iterdir()} <= {"dest"}
+    for above, below in zip([work, *levels], [*levels, box], strict=True):
+        expected = {below.name, "bundle.bin"} if above == work else {below.name}
+        assert {path.name for path in above.iterdir()} == expected, f"something was written into {above}"
     if isinstance(extracted, BundleInfo):
         assert isinstance(inspected, BundleInfo), "extraction accepted what inspection refused"
         assert_contained(dest)
@@ -195,6 +205,14 @@ def test_a_symlink_made_to_lead_out_by_a_later_entry_is_refused(tmp_path):
     # "b" -> "." makes "b/c" -> "../x" (textually inside) land in the root, pointing out of it.
     items = [("symlink", "b", ".", b""), ("symlink", "b/c", "../x", b"")]
     assert "outside the archive" in refused(tmp_path, build("tar", items, True)).message
+
+
+@pytest.mark.parametrize("depth", range(1, DEPTH))
+@pytest.mark.parametrize("kind", ["tar", "tgz", "zip"])
+def test_an_entry_climbing_any_number_of_levels_is_refused_and_writes_nothing(tmp_path, kind, depth):
+    """The containment check looks at every level above the destination, not only the one above."""
+    outcome = check_outcome(tmp_path, build(kind, [("file", "../" * depth + "escaped", "", b"x")], True))
+    assert isinstance(outcome, BundleError)
 
 
 @pytest.mark.parametrize("kind", ["zip", "tar"])
