@@ -29,6 +29,10 @@ def is_transient(exc: BaseException) -> bool:
     from github import GithubException
     from jira import JIRAError
 
+    from core.outbound import OutboundRefused
+
+    if isinstance(exc, OutboundRefused):
+        return False  # the policy refused the destination: a retry would be refused too
     if isinstance(exc, (requests.RequestException, OSError, BotoConnectionError, ReadTimeoutError)):
         return True
     if isinstance(exc, GithubException):
