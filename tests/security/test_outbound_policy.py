@@ -3,8 +3,8 @@
 By default the server refuses loopback, link-local (cloud metadata), private, CGNAT, multicast and
 reserved destinations after resolving the name, connects to the address it checked, and shows users a
 status and a short reason, never the remote body. FLEETDECK_OUTBOUND_ALLOW opens ranges and names.
-Everything runs against local fakes on 127.0.0.x; `net_guard` answers DNS for the test's names and
-refuses (and records) any connect off this machine.
+Everything runs against local fakes on 127.0.0.x; `net_guard` (fixtures from this folder's conftest)
+answers DNS for the test's names and refuses (and records) any connect off this machine.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from integration_helpers import (
     make_member,
     make_project,
 )
-from net_guard import guard, names  # noqa: F401 - fixtures
 
 from deployments import engine
 from deployments.models import Revision
@@ -150,7 +149,7 @@ def test_a_slack_trigger_to_the_metadata_service_is_refused(fast_triggers, guard
         ("100.64.0.7", "carrier-grade NAT"),
         ("224.0.0.1", "multicast"),
         ("240.0.0.1", "reserved"),
-        ("0.0.0.0", "unspecified"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - a destination, nothing binds
         ("fe80::1", "link-local"),
     ],
 )
