@@ -243,7 +243,7 @@ def describe_error(exc: BaseException) -> str:
         return f"{type(exc).__name__}: no answer in time"
     if isinstance(exc, requests.ConnectionError):
         return f"{type(exc).__name__}: the server could not be reached"
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
+    return f"{type(exc).__name__}: {str(exc)[:500]}"
 
 
 # --- requests ------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def _shift_traffic(event: LifecycleEvent) -> None:
         "lifecycle_event": event.name,
     }
     try:
-        router = traffic.router_for(group.load_balancer_info)
+        router = traffic.router_for(group.load_balancer_info, group.application.project_id)
         shift = router.shift(
             action, [traffic.Host(instance.name, instance.hostname, instance.ec2_instance_id)], context
         )

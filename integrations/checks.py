@@ -90,7 +90,7 @@ def _jira_name(me: dict) -> str:
 
 
 def aws(connection) -> list[Check]:
-    from .aws.client import AwsClient
+    from .aws.client import for_project
 
     secrets = (connection.secret_access_key,)
     results: list[Check] = []
@@ -98,7 +98,7 @@ def aws(connection) -> list[Check]:
         results,
         "Credentials",
         lambda: (
-            c := AwsClient(connection, timeout=isettings.interactive_timeout()),
+            c := for_project(connection.project_id, timeout=isettings.interactive_timeout()),
             f"Account {c.caller_identity().get('Account')}.",
         ),
         secrets,

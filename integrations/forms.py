@@ -181,7 +181,8 @@ class AwsForm(SecretsKeptForm):
             "endpoint_url": "Endpoint URL",
         }
         help_texts = {
-            "access_key_id": "Blank to use the worker's own credentials (instance profile, environment).",
+            "access_key_id": "Blank with a role ARN: the server assumes the role with this project's external ID.",
+            "role_arn": "arn:aws:iam::<account>:role/<name>; its trust policy requires the external ID above.",
             "endpoint_url": "Optional: an S3-compatible or test endpoint.",
         }
 

@@ -229,7 +229,7 @@ def discover_ec2(self, group_id: int) -> None:
     """Match the group's EC2 tag filters and ASGs to registered agents; remember the ids with no agent."""
     from deployments.models import DeploymentGroup, Instance
 
-    from .aws.client import AwsClient
+    from .aws.client import for_project
     from .models import AwsConnection, Ec2Discovery
 
     discovery = Ec2Discovery.objects.filter(group_id=group_id).first()
@@ -243,7 +243,7 @@ def discover_ec2(self, group_id: int) -> None:
         )
         return
     try:
-        client = AwsClient(connection)
+        client = for_project(connection.project_id)
         ids = client.instances_by_tags(discovery.tag_filters) | client.instances_in_asgs(
             discovery.autoscaling_groups
         )
