@@ -48,6 +48,9 @@ class HealthCheckSerializer(_Strict):
                 sample = healthcheck.url_for(data["url"], name="web-1", hostname="web-1.internal", tags={})
             except ValueError as exc:
                 raise serializers.ValidationError({"url": [str(exc)]}) from None
+            problem = healthcheck.template_problem(data["url"])
+            if problem:
+                raise serializers.ValidationError({"url": [problem]})
             data = {**data, "url": data["url"]}
             URLField = serializers.URLField(max_length=500)
             try:
