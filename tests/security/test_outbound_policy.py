@@ -9,6 +9,9 @@ answers DNS for the test's names and refuses (and records) any connect off this 
 
 from __future__ import annotations
 
+import socketserver
+import threading
+
 import pytest
 from django.test import Client
 from fakes import FakeServer, jira_fake, receiver_fake, running
@@ -243,3 +246,54 @@ def test_a_bad_allow_list_entry_stops_the_server_with_its_name(tmp_path):
     )
     assert done.returncode != 0
     assert "FLEETDECK_OUTBOUND_ALLOW" in done.stderr and "'not a host'" in done.stderr
+
+
+class _Smtp(socketserver.StreamRequestHandler):
+    """Just enough SMTP for one message; each accepted message is appended to `server.messages`."""
+
+    def handle(self):
+        def say(line: str) -> None:
+            self.wfile.write(f"{line}\r\n".encode())
+
+        say("220 relay")
+        in_data = False
+        while raw := self.rfile.readline():
+            line = raw.decode().rstrip("\r\n")
+            if in_data:
+                if line == ".":
+                    in_data = False
+                    self.server.messages.append(True)
+                    say("250 queued")
+                continue
+            verb = line.split(" ")[0].upper()
+            if verb == "DATA":
+                in_data = True
+                say("354 go on")
+            elif verb == "QUIT":
+                say("221 bye")
+                return
+            else:
+                say("250 ok")
+
+
+def test_email_goes_to_the_operators_relay_through_the_policy_and_nowhere_else(settings):
+    from django.core.mail import get_connection, send_mail
+
+    from core.outbound import PolicySMTP
+
+    relay = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
+    relay.messages = []
+    threading.Thread(target=relay.serve_forever, daemon=True).start()
+    try:
+        port = relay.server_address[1]
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "localhost", port, False
+        backend = get_connection("core.outbound.SMTPBackend")
+        send_mail("deployed", "body", "fleetdeck@example.com", ["ops@example.com"], connection=backend)
+        assert relay.messages == [True]
+        # The relay is trusted by its configured name, for SMTP alone: loopback by any other name is not.
+        with pytest.raises(OSError, match="loopback"):
+            PolicySMTP("127.0.0.1", port, timeout=2)
+        assert relay.messages == [True]
+    finally:
+        relay.shutdown()
+        relay.server_close()
