@@ -297,3 +297,50 @@ def test_email_goes_to_the_operators_relay_through_the_policy_and_nowhere_else(s
     finally:
         relay.shutdown()
         relay.server_close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "form"),
+    [
+        (
+            "jira",
+            {"server_url": "http://127.0.0.1:6379", "auth": "pat", "token": "t", "jql": "order by updated"},
+        ),
+        (
+            "github",
+            {"repository": "acme/shop", "default_branch": "main", "api_url": "http://169.254.169.254/api/v3"},
+        ),
+        ("aws", {"region": "us-east-1", "endpoint_url": "http://[::1]:9000"}),
+    ],
+)
+def test_a_connection_to_a_refused_address_is_not_saved_and_the_form_says_why(project, owner, kind, form):
+    from integrations.views import KINDS
+
+    response = owner.post(f"/integrations/p/shop/{kind}/", form)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "the server does not connect to" in html and "FLEETDECK_OUTBOUND_ALLOW" in html
+    assert not KINDS[kind][1].objects.exists()
+
+
+@pytest.mark.parametrize("field", ["load_balancer_info", "alarm_configuration"])
+def test_a_groups_aws_endpoint_to_the_metadata_service_is_refused(api_client, user, project, field, guard):
+    from dashboard.models import Membership
+
+    Membership.objects.create(project=project, user=user, role="owner")
+    group = make_group(make_app(project), "web")
+    value = (
+        {"router": "elbv2", "target_groups": ["arn:aws:elasticloadbalancing:x"]}
+        if field == "load_balancer_info"
+        else {"alarms": ["cpu"]}
+    )
+    response = api_client.patch(
+        f"/api/v1/applications/{group.application.name}/deployment-groups/{group.name}/",
+        {field: {**value, "endpoint_url": "http://169.254.169.254/"}},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert "cloud metadata" in str(response.json())
+    group.refresh_from_db()
+    assert not getattr(group, field)
+    assert guard == []
