@@ -286,6 +286,44 @@ if EMAIL_USE_SSL:
 EMAIL_TIMEOUT = env_int("FLEETDECK_INTEGRATIONS_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("FLEETDECK_EMAIL_FROM", "Fleetdeck <fleetdeck@localhost>")
 
+# Email goes through the outbound-request policy's SMTP backend (core/outbound.py).
+EMAIL_BACKEND = "core.outbound.SMTPBackend"
+
+# --- the outbound-request policy (core/outbound.py) and the server's AWS credentials --------
+# Destinations the server may reach although they are not public: CIDRs, addresses, host names,
+# .domain suffixes. Empty: loopback, link-local, private, CGNAT, multicast and reserved are refused.
+OUTBOUND_ALLOW = env_list("FLEETDECK_OUTBOUND_ALLOW", [])
+# Proxies whose X-Forwarded-For names an agent's address (its health checks go there).
+TRUSTED_PROXIES = env_list("FLEETDECK_TRUSTED_PROXIES", [])
+# Health checks may use the host name an agent reports, if it resolves to the agent's own address.
+HEALTH_CHECK_AGENT_HOSTNAMES = env_bool("FLEETDECK_HEALTH_CHECK_AGENT_HOSTNAMES", False)
+# Where the server's own AWS credential chain may act for a project: none, all, or project slugs.
+AWS_DEFAULT_CREDENTIALS = env_list("FLEETDECK_AWS_DEFAULT_CREDENTIALS", ["none"])
+
+
+def _check_outbound_settings() -> None:
+    import ipaddress
+
+    from core.outbound import parse_allow
+
+    try:
+        parse_allow(OUTBOUND_ALLOW)
+    except ValueError as exc:
+        raise ConfigError(f"FLEETDECK_OUTBOUND_ALLOW: {exc}") from None
+    for entry in TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"FLEETDECK_TRUSTED_PROXIES: {entry!r} is not an address or CIDR") from None
+    words = [w.lower() for w in AWS_DEFAULT_CREDENTIALS]
+    if ("none" in words or "all" in words) and len(words) > 1:
+        raise ConfigError(
+            "FLEETDECK_AWS_DEFAULT_CREDENTIALS is none, all, or a comma-separated list of project slugs"
+        )
+
+
+_check_outbound_settings()
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False

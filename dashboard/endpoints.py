@@ -64,10 +64,10 @@ def load_balancer_dns(connection, group) -> list[str]:
 
 def _lookup(connection, region: str, arns: list[str]) -> list[str]:
     from integrations import settings as isettings
-    from integrations.aws.client import AwsClient
+    from integrations.aws.client import for_project
 
-    aws = AwsClient(connection, timeout=isettings.interactive_timeout())
-    elbv2 = aws.session.client("elbv2", region_name=region, endpoint_url=aws.endpoint_url, config=aws.config)
+    aws = for_project(connection.project_id, region=region or None, timeout=isettings.interactive_timeout())
+    elbv2 = aws.client("elbv2")
     lb_arns = sorted(
         {
             arn

@@ -6,7 +6,7 @@ or stop as CodeDeploy does.
 
 The group's `alarm_configuration` is {"enabled": true, "alarms": ["name", ...],
 "ignore_poll_alarm_failure": false, "region": "eu-west-1", "endpoint_url": null}. Credentials
-come from the standard AWS chain of the worker (environment, instance profile).
+are the project's AWS connection's (integrations.aws.client.for_project).
 """
 
 from __future__ import annotations
@@ -19,17 +19,18 @@ from .models import Deployment, DeploymentStatus, ErrorCode
 log = logging.getLogger(__name__)
 
 
-def read_alarm_states(config: dict) -> dict[str, str]:
-    import boto3
+def read_alarm_states(config: dict, project=None) -> dict[str, str]:
     from botocore.config import Config
 
-    client = boto3.client(
-        "cloudwatch",
-        region_name=config.get("region") or None,
+    from integrations.aws.client import for_project
+
+    client = for_project(
+        project,
+        region=config.get("region") or None,
         endpoint_url=config.get("endpoint_url") or None,
         # A poll must not hang the beat queue: fail fast, the next poll comes in seconds.
         config=Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"}),
-    )
+    ).client("cloudwatch")
     names = list(config.get("alarms") or [])
     states: dict[str, str] = {}
     for start in range(0, len(names), 100):
@@ -45,7 +46,7 @@ def check(deployment: Deployment) -> str | None:
     if not config.get("enabled") or not config.get("alarms"):
         return None
     try:
-        states = read_alarm_states(config)
+        states = read_alarm_states(config, deployment.deployment_group.application.project_id)
     except Exception as exc:
         if config.get("ignore_poll_alarm_failure"):
             log.warning("alarms of %s could not be read (ignored): %s", deployment.id, exc)
@@ -76,5 +77,5 @@ def poll_all() -> int:
         status__in=(DeploymentStatus.IN_PROGRESS, DeploymentStatus.READY, DeploymentStatus.BAKING),
         deployment_group__alarm_configuration__enabled=True,
         rollback_of__isnull=True,
-    ).select_related("deployment_group")
+    ).select_related("deployment_group__application")
     return sum(1 for deployment in running if check(deployment))

@@ -303,7 +303,9 @@ def start_provisioning(deployment_id: str) -> None:
     from . import provisioning
     from .models import Deployment
 
-    deployment = Deployment.objects.select_related("deployment_group").filter(pk=deployment_id).first()
+    deployment = (
+        Deployment.objects.select_related("deployment_group__application").filter(pk=deployment_id).first()
+    )
     if deployment is None or deployment.phase != PROVISION or deployment.is_terminal:
         return
     try:

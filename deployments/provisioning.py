@@ -19,16 +19,18 @@ from django.utils import timezone
 from .models import Deployment, Instance
 
 
-def _client(cfg: dict):
-    import boto3
+def _client(cfg: dict, deployment: Deployment):
+    """Auto Scaling with the deployment's project's AWS connection (integrations.aws.client.for_project)."""
     from botocore.config import Config
 
-    return boto3.client(
-        "autoscaling",
-        region_name=cfg.get("region") or None,
+    from integrations.aws.client import for_project
+
+    return for_project(
+        deployment.deployment_group.application.project_id,
+        region=cfg.get("region") or None,
         endpoint_url=cfg.get("endpoint_url") or None,
         config=Config(connect_timeout=5, read_timeout=20, retries={"max_attempts": 3, "mode": "standard"}),
-    )
+    ).client("autoscaling")
 
 
 def copy_name(deployment: Deployment) -> str:
@@ -37,7 +39,7 @@ def copy_name(deployment: Deployment) -> str:
 
 def create_copy(deployment: Deployment, cfg: dict) -> str:
     """Create the copy (idempotent: an existing copy of the same name is kept). Returns its name."""
-    client = _client(cfg)
+    client = _client(cfg, deployment)
     source_name = cfg["auto_scaling_group"]
     groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[source_name])["AutoScalingGroups"]
     if not groups:
@@ -75,7 +77,7 @@ def create_copy(deployment: Deployment, cfg: dict) -> str:
 
 def registered_replacements(deployment: Deployment, cfg: dict) -> tuple[list[Instance], int]:
     """(instances of the copy whose agents have registered, desired capacity of the copy)."""
-    client = _client(cfg)
+    client = _client(cfg, deployment)
     groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[copy_name(deployment)])[
         "AutoScalingGroups"
     ]
@@ -95,5 +97,5 @@ def timed_out(deployment: Deployment, cfg: dict) -> bool:
     return timezone.now() - started > timedelta(seconds=float(cfg.get("timeout", 900)))
 
 
-def delete_group(name: str, cfg: dict) -> None:
-    _client(cfg).delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)
+def delete_group(name: str, cfg: dict, deployment: Deployment) -> None:
+    _client(cfg, deployment).delete_auto_scaling_group(AutoScalingGroupName=name, ForceDelete=True)

@@ -39,7 +39,7 @@ def _shift_traffic(event: LifecycleEvent) -> None:
         "lifecycle_event": event.name,
     }
     try:
-        router = traffic.router_for(group.load_balancer_info)
+        router = traffic.router_for(group.load_balancer_info, group.application.project_id)
         shift = router.shift(
             action, [traffic.Host(instance.name, instance.hostname, instance.ec2_instance_id)], context
         )
@@ -76,13 +76,17 @@ def _health_check(event: LifecycleEvent) -> None:
     instance = event.target.instance
     config = event.target.deployment.deployment_group.health_check or {}
     try:
-        url = healthcheck.url_for(
-            config.get("url", ""), name=instance.name, hostname=instance.hostname, tags=instance.tags
+        url, peer = healthcheck.target(
+            config.get("url", ""),
+            name=instance.name,
+            hostname=instance.hostname,
+            peer_address=instance.peer_address,
+            tags=instance.tags,
         )
     except ValueError as exc:
         result = healthcheck.Result(False, str(exc), 0, 0.0)
     else:
-        result = healthcheck.check(config, url)
+        result = healthcheck.check(config, url, peer=peer)
     if result.ok:
         engine.finish_server_event(
             event.pk, EventStatus.SUCCEEDED, {"error_code": "Success", "message": result.message}

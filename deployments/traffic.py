@@ -88,8 +88,7 @@ class CommandRouter:
 
 
 class Elbv2Router:
-    def __init__(self, info: dict):
-        import boto3
+    def __init__(self, info: dict, project=None):
         from botocore.config import Config
 
         if not info.get("target_groups"):
@@ -99,20 +98,51 @@ class Elbv2Router:
         self.drain_timeout = float(info.get("drain_timeout", 300))
         self.health_timeout = float(info.get("health_timeout", 300))
         self.poll = float(info.get("poll_interval", 2))
-        self.client = boto3.client(
-            "elbv2",
-            region_name=info.get("region") or None,
-            endpoint_url=info.get("endpoint_url") or None,
-            config=Config(
+        self._aws_args = {
+            "region": info.get("region") or None,
+            "endpoint_url": info.get("endpoint_url") or None,
+            "config": Config(
                 connect_timeout=5, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"}
             ),
-        )
+        }
+        self.project = project
+        self._aws = self._client = None
+
+    @property
+    def aws(self):
+        """The project's AWS connection (its keys or role; the server's chain only where the operator
+        allows it), made on first use so a misconfiguration is reported by the event that needs it."""
+        if self._aws is None:
+            from integrations.aws.client import AwsNotConfigured, for_project
+
+            try:
+                self._aws = for_project(self.project, **self._aws_args)
+            except AwsNotConfigured as exc:
+                raise RouterError(str(exc), code="ELASTIC_LOAD_BALANCING_INVALID") from None
+        return self._aws
+
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self.aws.client("elbv2")
+        return self._client
 
     def _targets(self, hosts: list[Host]) -> list[dict]:
         missing = [h.name for h in hosts if not h.ec2_instance_id]
         if missing:
             raise RouterError(
                 f"{', '.join(missing)} reported no EC2 instance id, so it cannot be registered with a target group.",
+                code="ELB_INVALID_INSTANCE",
+            )
+        unknown = self.aws.verify_instances([h.ec2_instance_id for h in hosts])
+        if unknown:
+            named = ", ".join(
+                f"{h.name} ({h.ec2_instance_id})" for h in hosts if h.ec2_instance_id in unknown
+            )
+            raise RouterError(
+                f"{named} reported an EC2 instance id that this project's AWS account does not have "
+                f"(DescribeInstances in {self.aws.region} found none), so it is not registered with a "
+                "load balancer. Check the host's agent and the project's AWS connection (account and region).",
                 code="ELB_INVALID_INSTANCE",
             )
         return [{"Id": h.ec2_instance_id, **({"Port": int(self.port)} if self.port else {})} for h in hosts]
@@ -169,10 +199,11 @@ class Elbv2Router:
             time.sleep(self.poll)
 
 
-def router_for(info: dict) -> Router:
+def router_for(info: dict, project=None) -> Router:
+    """`project` (a Project or its id) is whose AWS connection an elbv2 router acts with."""
     kind = (info or {}).get("router")
     if kind == "elbv2":
-        return Elbv2Router(info)
+        return Elbv2Router(info, project)
     if kind == "command":
         return CommandRouter(str(info.get("command", "")), float(info.get("timeout", 300)))
     raise RouterError(f"Unknown traffic router {kind!r}; use 'elbv2' or 'command'.")

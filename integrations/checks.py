@@ -1,11 +1,14 @@
 """ "Test connection": each check runs with the short interactive timeout and reports on its own.
 
-Messages are scrubbed of the connection's secrets before anyone sees them.
+Messages are scrubbed of the connection's secrets before anyone sees them, and carry a status and a
+short reason, never what the remote server answered (core.outbound.describe_error).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from core.outbound import describe_error
 
 from . import settings as isettings
 from .crypto import scrub
@@ -22,10 +25,8 @@ def _run(results: list[Check], name: str, fn, secrets: tuple[str, ...]) -> objec
     try:
         value, detail = fn()
     except Exception as exc:
-        message = getattr(exc, "text", None) or getattr(exc, "data", None) or str(exc)
-        status = getattr(exc, "status", None) or getattr(exc, "status_code", None)
-        text = f"{type(exc).__name__}{f' (HTTP {status})' if status else ''}: {message}"
-        results.append(Check(name, False, scrub(str(text)[:500], *secrets)))
+        # The status and a short reason only: a remote body can be any internal page's content.
+        results.append(Check(name, False, scrub(describe_error(exc)[:500], *secrets)))
         return None
     results.append(Check(name, True, scrub(detail, *secrets)))
     return value
@@ -89,7 +90,7 @@ def _jira_name(me: dict) -> str:
 
 
 def aws(connection) -> list[Check]:
-    from .aws.client import AwsClient
+    from .aws.client import for_project
 
     secrets = (connection.secret_access_key,)
     results: list[Check] = []
@@ -97,7 +98,7 @@ def aws(connection) -> list[Check]:
         results,
         "Credentials",
         lambda: (
-            c := AwsClient(connection, timeout=isettings.interactive_timeout()),
+            c := for_project(connection.project_id, timeout=isettings.interactive_timeout()),
             f"Account {c.caller_identity().get('Account')}.",
         ),
         secrets,

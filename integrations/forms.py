@@ -52,6 +52,22 @@ class SecretsKeptForm(forms.ModelForm):
                 setattr(self.instance, name, self._stored[name])
 
 
+def refused(url: str) -> str | None:
+    """Why the outbound policy will never let the server reach this URL, said when it is saved (the
+    policy refuses it again at every use). A name that does not resolve yet is left to that use."""
+    from core.outbound import OutboundRefused, check_url
+
+    if not url:
+        return None
+    try:
+        check_url(url)
+    except OutboundRefused as exc:
+        return str(exc)
+    except Exception:  # unresolvable or malformed: the field's own validation and the first use say so
+        return None
+    return None
+
+
 def _groups(project):
     return DeploymentGroup.objects.filter(application__project=project).select_related("application")
 
@@ -91,6 +107,12 @@ class GitHubForm(SecretsKeptForm):
                 f"{r.branch}: {r.group.application.name}/{r.group.name}"
                 for r in self.instance.rules.select_related("group__application")
             )
+
+    def clean_api_url(self):
+        url = self.cleaned_data.get("api_url", "")
+        if problem := refused(url):
+            raise forms.ValidationError(problem)
+        return url
 
     def clean_rules(self):
         groups = {f"{g.application.name}/{g.name}": g for g in _groups(self.project)}
@@ -148,6 +170,12 @@ class JiraForm(SecretsKeptForm):
         super().__init__(*args, **kwargs)
         self.project = project
 
+    def clean_server_url(self):
+        url = self.cleaned_data.get("server_url", "")
+        if problem := refused(url):
+            raise forms.ValidationError(problem)
+        return url
+
     def clean(self):
         data = super().clean()
         if data.get("auth") == JiraAuth.CLOUD and not data.get("email"):
@@ -181,7 +209,8 @@ class AwsForm(SecretsKeptForm):
             "endpoint_url": "Endpoint URL",
         }
         help_texts = {
-            "access_key_id": "Blank to use the worker's own credentials (instance profile, environment).",
+            "access_key_id": "Blank with a role ARN: the server assumes the role with this project's external ID.",
+            "role_arn": "arn:aws:iam::<account>:role/<name>; its trust policy requires the external ID above.",
             "endpoint_url": "Optional: an S3-compatible or test endpoint.",
         }
 
@@ -193,6 +222,8 @@ class AwsForm(SecretsKeptForm):
         data = super().clean()
         if data.get("access_key_id") and not data.get("secret_access_key"):
             self.add_error("secret_access_key", "An access key id needs its secret access key.")
+        if problem := refused(data.get("endpoint_url", "")):
+            self.add_error("endpoint_url", problem)
         return data
 
     def save(self, commit=True):
@@ -239,6 +270,9 @@ class TriggerForm(SecretsKeptForm):
                 URLValidator(schemes=["http", "https"])(target)
             except forms.ValidationError:
                 self.add_error("target", "Enter an http(s) URL.")
+            else:
+                if problem := refused(target):
+                    self.add_error("target", problem)
         return data
 
     def save(self, commit=True):

@@ -5,6 +5,8 @@ Secrets live in EncryptedTextField columns: ciphertext in the database, plain te
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets as _secrets
 import uuid
 
@@ -109,6 +111,19 @@ class JiraConnection(models.Model):
         return f"JIRA {self.server_url}"
 
 
+def external_id_for(project_id: int) -> str:
+    """The external ID the server presents when it assumes a project's IAM role: unique to the project
+    and chosen by the server, never by a user, so one project cannot have the server assume another's
+    role (the confused-deputy problem external IDs exist for). Stored on the connection when saved, so
+    a later change of the secret key does not break the role's trust policy."""
+    from django.conf import settings
+
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"fleetdeck-aws-external-id:{project_id}".encode(), hashlib.sha256
+    ).hexdigest()
+    return f"fleetdeck-{digest[:32]}"
+
+
 class AwsConnection(models.Model):
     project = models.OneToOneField(
         "dashboard.Project", on_delete=models.CASCADE, related_name="aws_connection"
@@ -116,13 +131,30 @@ class AwsConnection(models.Model):
     access_key_id = models.CharField(max_length=128, blank=True)
     secret_access_key = EncryptedTextField(blank=True)
     role_arn = models.CharField(max_length=300, blank=True)
+    # Sent with sts:AssumeRole of role_arn; the role's trust policy requires it (sts:ExternalId).
+    external_id = models.CharField(max_length=64, blank=True, editable=False)
     region = models.CharField(max_length=32, default="us-east-1")
     # S3-compatible stores (MinIO) and test endpoints.
     endpoint_url = models.URLField(blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        constraints = [
+            # One project's external ID is never another's.
+            models.UniqueConstraint(
+                fields=["external_id"],
+                condition=~models.Q(external_id=""),
+                name="awsconnection_unique_external_id",
+            ),
+        ]
+
     def __str__(self) -> str:
         return f"AWS {self.region}"
+
+    def save(self, *args, **kwargs):
+        if not self.external_id and self.project_id:
+            self.external_id = external_id_for(self.project_id)
+        super().save(*args, **kwargs)
 
 
 class TriggerEvent(models.TextChoices):

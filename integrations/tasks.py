@@ -29,6 +29,10 @@ def is_transient(exc: BaseException) -> bool:
     from github import GithubException
     from jira import JIRAError
 
+    from core.outbound import OutboundRefused
+
+    if isinstance(exc, OutboundRefused):
+        return False  # the policy refused the destination: a retry would be refused too
     if isinstance(exc, (requests.RequestException, OSError, BotoConnectionError, ReadTimeoutError)):
         return True
     if isinstance(exc, GithubException):
@@ -225,7 +229,7 @@ def discover_ec2(self, group_id: int) -> None:
     """Match the group's EC2 tag filters and ASGs to registered agents; remember the ids with no agent."""
     from deployments.models import DeploymentGroup, Instance
 
-    from .aws.client import AwsClient
+    from .aws.client import for_project
     from .models import AwsConnection, Ec2Discovery
 
     discovery = Ec2Discovery.objects.filter(group_id=group_id).first()
@@ -239,7 +243,7 @@ def discover_ec2(self, group_id: int) -> None:
         )
         return
     try:
-        client = AwsClient(connection)
+        client = for_project(connection.project_id)
         ids = client.instances_by_tags(discovery.tag_filters) | client.instances_in_asgs(
             discovery.autoscaling_groups
         )

@@ -79,7 +79,14 @@ def edit(request, slug, kind):
         form.save()
         messages.success(request, f"{label} connection saved.")
         return redirect("integrations:edit", slug=project.slug, kind=kind)
-    webhook_url = ""
+    webhook_url = external_id = ""
+    server_credentials = False
+    if kind == "aws":
+        from .aws.client import default_credentials_allowed
+        from .models import external_id_for
+
+        external_id = (connection.external_id if connection else "") or external_id_for(project.pk)
+        server_credentials = default_credentials_allowed(project.slug)
     if kind == "github":
         # Pasted into GitHub: the public URL, never whatever Host this request carried.
         webhook_url = public_server_url(request) + reverse("integrations:github_webhook", args=[project.slug])
@@ -93,6 +100,8 @@ def edit(request, slug, kind):
             "form": form,
             "connection": connection,
             "webhook_url": webhook_url,
+            "external_id": external_id,
+            "server_credentials": server_credentials,
         },
     )
 

@@ -42,9 +42,13 @@ def moto_server():
 
 
 @pytest.fixture
-def aws_env(monkeypatch, moto_server):
-    """Fresh moto state for this test, and only fake credentials in the environment."""
+def aws_env(monkeypatch, moto_server, settings):
+    """Fresh moto state for this test, and only fake credentials in the environment, which the server's
+    own credential chain may use for every project (as an operator allows with
+    FLEETDECK_AWS_DEFAULT_CREDENTIALS=all; tests/security checks the default, none)."""
     reset_moto(moto_server)
+    settings.AWS_DEFAULT_CREDENTIALS = ["all"]
+    monkeypatch.setenv("FLEETDECK_AWS_DEFAULT_CREDENTIALS", "all")
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", CREDENTIALS["aws_access_key_id"])

@@ -50,6 +50,28 @@ def text(body: dict, field: str, *, required: bool = False, max_length: int = 25
     return value
 
 
+HOSTNAME = re.compile(r"^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$")
+
+
+def hostname(body: dict) -> str:
+    """What the agent says its host is called: a DNS host name or an IP address, nothing else (it is
+    shown on pages and, where the operator enables it, used by health checks)."""
+    import ipaddress
+
+    value = text(body, "hostname")
+    if not value:
+        return ""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not HOSTNAME.match(value):
+        raise BadRequest(
+            "hostname", "must be a host name (letters, digits, hyphens and dots) or an IP address"
+        )
+    return value
+
+
 def positive_int(body: dict, field: str) -> int | None:
     value = body.get(field)
     if value is None:

@@ -125,7 +125,33 @@ def agent_endpoint(method: str = "POST", authenticated: bool = True):
 # --- register ------------------------------------------------------------------------------
 
 
-def _register(body: dict) -> tuple[int, dict]:
+def peer_address(request: HttpRequest) -> str | None:
+    """The address the agent connects from: the socket's peer, or, when that peer is a proxy the
+    operator trusts (FLEETDECK_TRUSTED_PROXIES), the nearest address in X-Forwarded-For that is not one.
+    Health checks go to this address, so a header from anyone else is never believed."""
+    import ipaddress
+
+    trusted = [ipaddress.ip_network(n, strict=False) for n in settings.TRUSTED_PROXIES]
+
+    def parse(value: str):
+        try:
+            return ipaddress.ip_address(value.strip().strip("[]"))
+        except ValueError:
+            return None
+
+    peer = parse(request.META.get("REMOTE_ADDR") or "")
+    if peer is None:
+        return None
+    hops = [h for h in (request.META.get("HTTP_X_FORWARDED_FOR") or "").split(",") if h.strip()]
+    while trusted and any(peer.version == n.version and peer in n for n in trusted) and hops:
+        previous = parse(hops.pop())
+        if previous is None:
+            break
+        peer = previous
+    return str(peer)
+
+
+def _register(body: dict, peer: str | None = None) -> tuple[int, dict]:
     raw_token = validation.text(body, "token", required=True, max_length=200)
     name = validation.instance_name(body)
     tags = validation.tags(body.get("tags"))
@@ -141,7 +167,8 @@ def _register(body: dict) -> tuple[int, dict]:
         if created:
             instance = Instance(name=name)
         credential = instance.rotate_credential()
-        instance.hostname = validation.text(body, "hostname")
+        instance.hostname = validation.hostname(body)
+        instance.peer_address = peer
         instance.platform = validation.text(body, "platform", max_length=50)
         instance.agent_version = validation.text(body, "agent_version", max_length=50)
         instance.ec2_instance_id = validation.ec2_instance_id(body)
@@ -172,7 +199,7 @@ def _register(body: dict) -> tuple[int, dict]:
 
 @agent_endpoint(authenticated=False)
 async def register(request: HttpRequest, body: dict):
-    status, payload = await db(_register)(body)
+    status, payload = await db(_register)(body, peer_address(request))
     return JsonResponse(payload, status=status)
 
 
@@ -221,7 +248,8 @@ def _first_look(credential: str, reported: dict[str, str]) -> tuple[Instance, li
     if instance is None:
         raise Unauthorized()
     instance.seen()
-    # What the agent says of itself (its version, its EC2 instance id), written only when it changed.
+    # What the agent says of itself (its version, its EC2 instance id) and the address it polls from,
+    # written only when it changed.
     changed = {
         field: value for field, value in reported.items() if value and value != getattr(instance, field)
     }
@@ -325,6 +353,8 @@ async def poll(request: HttpRequest, credential: str, body: dict):
     reported = {
         "agent_version": validation.text(body, "agent_version", max_length=50),
         "ec2_instance_id": validation.ec2_instance_id(body),
+        # Written only when it changed, like the rest of `reported`: no extra statement per poll.
+        "peer_address": peer_address(request),
     }
     deadline = time.monotonic() + wait
     # Subscribe before the first look, so no wake-up slips between.

@@ -84,6 +84,9 @@ class Instance(models.Model):
     platform = models.CharField(max_length=50, blank=True)
     agent_version = models.CharField(max_length=50, blank=True)
     ec2_instance_id = models.CharField(max_length=32, blank=True)
+    # The address the server saw the agent connect from (registration and each poll): health checks go
+    # there, never to a host name the agent reports (see deployments.healthcheck.target).
+    peer_address = models.GenericIPAddressField(null=True, blank=True)
     credential_hash = models.CharField(max_length=64, unique=True, editable=False)
     credential_prefix = models.CharField(max_length=12, editable=False)
     registration_token = models.ForeignKey(

@@ -27,14 +27,13 @@ def register_s3_revision(
     from integrations import settings as isettings
     from integrations.models import AwsConnection
 
-    from .client import AwsClient, AwsError
+    from .client import AwsError, for_project
 
     bucket, key = parse_s3_uri(uri)
-    connection = AwsConnection.objects.filter(project=application.project_id).first()
-    if connection is None:
+    if not AwsConnection.objects.filter(project=application.project_id).exists():
         raise S3RevisionError("This project has no AWS connection. An owner can add one under Integrations.")
     try:
-        head = AwsClient(connection, timeout=isettings.interactive_timeout()).head_object(
+        head = for_project(application.project_id, timeout=isettings.interactive_timeout()).head_object(
             bucket, key, version or None
         )
     except AwsError as exc:
@@ -67,13 +66,12 @@ def upload_s3_revision(application, path: str, uri: str, *, bundle_type: str, us
 
     from integrations.models import AwsConnection
 
-    from .client import AwsClient, AwsError
+    from .client import AwsError, for_project
 
     if not uri.startswith("s3://") or not uri[5:].partition("/")[0]:
         raise S3RevisionError(f"{uri!r} is not an s3://bucket/prefix URI")
     bucket, _, prefix = uri[5:].partition("/")
-    connection = AwsConnection.objects.filter(project=application.project_id).first()
-    if connection is None:
+    if not AwsConnection.objects.filter(project=application.project_id).exists():
         raise S3RevisionError("This project has no AWS connection. An owner can add one under Integrations.")
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -82,7 +80,7 @@ def upload_s3_revision(application, path: str, uri: str, *, bundle_type: str, us
     name = f"{application.name}-{digest.hexdigest()[:12]}.{bundle_type}"
     key = f"{prefix.strip('/')}/{name}" if prefix.strip("/") else name
     try:
-        put = AwsClient(connection).put_object(bucket, key, path)
+        put = for_project(application.project_id).put_object(bucket, key, path)
     except AwsError as exc:
         raise S3RevisionError(f"s3://{bucket}/{key} cannot be written: {exc}") from None
     return register_s3_revision(
@@ -106,9 +104,9 @@ def revision_fetch(revision) -> dict | None:
     connection = AwsConnection.objects.filter(project__applications=revision.application_id).first()
     if connection is None or not location.get("bucket"):
         return None
-    from .client import AwsClient
+    from .client import for_project
 
-    client = AwsClient(connection)
+    client = for_project(connection.project_id)
     return {"url": client.presign(location["bucket"], location["key"], location.get("version") or None)}
 
 

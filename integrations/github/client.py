@@ -10,10 +10,14 @@ from urllib.parse import quote
 
 from github import Auth, Github, GithubException
 
+from core import outbound
 from integrations import settings as isettings
 from integrations.models import GitHubConnection
 
 __all__ = ["GitHubClient", "GithubException"]
+
+# Every PyGithub Requester in the process (this client, branches.py's) connects through the policy.
+outbound.bind_pygithub()
 
 
 class GitHubClient:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from jira import JIRA, JIRAError
 
+from core import outbound
 from integrations import settings as isettings
 from integrations.models import JiraAuth, JiraConnection
 
@@ -31,6 +32,8 @@ class JiraClient:
         else:
             kwargs["token_auth"] = connection.token
         self.jira = JIRA(**kwargs)
+        # Every request (and every redirect hop) connects through the outbound policy.
+        outbound.mount(self.jira._session)
         if connection.auth == JiraAuth.CLOUD:
             self.jira.deploymentType = "Cloud"
 

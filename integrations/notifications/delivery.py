@@ -14,6 +14,7 @@ import requests
 from django.conf import settings
 from django.core.mail import send_mail
 
+from core import outbound
 from integrations import settings as isettings
 from integrations.crypto import scrub
 from integrations.models import DeliveryKind, Trigger
@@ -74,7 +75,10 @@ EMAIL_NOT_CONFIGURED = (
 
 def email_configured() -> bool:
     """SMTP needs a relay; any other backend (tests' locmem, console) sends on its own."""
-    smtp = settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+    smtp = settings.EMAIL_BACKEND in (
+        "django.core.mail.backends.smtp.EmailBackend",
+        "core.outbound.SMTPBackend",
+    )
     return bool(settings.EMAIL_HOST) or not smtp
 
 
@@ -99,9 +103,12 @@ def send(trigger: Trigger, data: dict) -> Outcome:
                 "X-Fleetdeck-Delivery": data["delivery_id"],
                 "X-Fleetdeck-Signature": sign(trigger.secret, body),
             }
-        response = requests.post(
-            trigger.target, data=body, headers=headers, timeout=isettings.timeout(), allow_redirects=False
-        )
+        with outbound.session(timeout=isettings.timeout()) as http:
+            response = http.post(trigger.target, data=body, headers=headers, allow_redirects=False)
+            response.close()
+    except outbound.OutboundRefused as exc:
+        # Not transient: only the operator (FLEETDECK_OUTBOUND_ALLOW) or the owner can change it.
+        return Outcome(False, error=_scrubbed(trigger, str(exc)), duration_ms=_ms(started), retry=False)
     except (requests.RequestException, OSError, smtplib.SMTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"
         if trigger.kind == DeliveryKind.SLACK:
@@ -109,8 +116,15 @@ def send(trigger: Trigger, data: dict) -> Outcome:
             error = scrub(error, trigger.target, urlsplit(trigger.target).path)
         return Outcome(False, error=error[:1000], duration_ms=_ms(started))
     ok = 200 <= response.status_code < 300
-    error = "" if ok else f"HTTP {response.status_code}: {response.text[:200]}"
+    # The status and its reason only: the receiver's body is not ours to show.
+    error = "" if ok else f"HTTP {response.status_code} {response.reason or ''}".strip()
     return Outcome(ok, response.status_code, error, _ms(started))
+
+
+def _scrubbed(trigger: Trigger, error: str) -> str:
+    if trigger.kind == DeliveryKind.SLACK:
+        return scrub(error, trigger.target, urlsplit(trigger.target).path)[:1000]
+    return error[:1000]
 
 
 def _ms(started: float) -> int:

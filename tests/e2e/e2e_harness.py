@@ -258,6 +258,10 @@ def stack_env(base: Path, redis_url: str, queue_prefix: str) -> dict[str, str]:
         "FLEETDECK_AGENT_OFFLINE_AFTER": "4",
         "FLEETDECK_AGENT_PICKUP_TIMEOUT": "60",
         "FLEETDECK_HOOK_TIMEOUT_GRACE": "5",
+        # The stack's fakes, health-check servers and moto are on loopback, and the worker's AWS chain
+        # is moto's fake credentials: opened as an operator would.
+        "FLEETDECK_OUTBOUND_ALLOW": "127.0.0.0/8,::1",
+        "FLEETDECK_AWS_DEFAULT_CREDENTIALS": "all",
     }
 
 

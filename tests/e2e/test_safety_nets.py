@@ -40,7 +40,8 @@ class HealthEndpoint:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/health/{{name}}"
+        # The host is always the instance's own address (here every agent connects from 127.0.0.1).
+        self.url = f"http://{{hostname}}:{self.server.server_address[1]}/health/{{name}}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):

@@ -11,6 +11,7 @@ import pytest
 for _folder in ("dashboard", "integrations"):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / _folder))
 
+from net_guard import guard, names  # noqa: E402, F401 - fixtures: no security test connects off this machine
 from security_world import seed  # noqa: E402 - after the sys.path set-up above
 
 

@@ -48,6 +48,9 @@ class HealthCheckSerializer(_Strict):
                 sample = healthcheck.url_for(data["url"], name="web-1", hostname="web-1.internal", tags={})
             except ValueError as exc:
                 raise serializers.ValidationError({"url": [str(exc)]}) from None
+            problem = healthcheck.template_problem(data["url"])
+            if problem:
+                raise serializers.ValidationError({"url": [problem]})
             data = {**data, "url": data["url"]}
             URLField = serializers.URLField(max_length=500)
             try:
@@ -60,12 +63,29 @@ class HealthCheckSerializer(_Strict):
         return super().to_internal_value(data)
 
 
+def _reachable_endpoint(url):
+    """A custom AWS endpoint_url the outbound policy refuses is refused here too, with its reason."""
+    from core.outbound import OutboundRefused, check_url
+
+    if url:
+        try:
+            check_url(url)
+        except OutboundRefused as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        except Exception:  # noqa: S110 - unresolvable yet: the first use reports it
+            pass
+    return url
+
+
 class AlarmConfigurationSerializer(_Strict):
     enabled = serializers.BooleanField(default=True)
     alarms = serializers.ListField(child=serializers.CharField(max_length=255), min_length=1, max_length=10)
     ignore_poll_alarm_failure = serializers.BooleanField(default=False)
     region = serializers.CharField(max_length=32, required=False, allow_blank=True)
     endpoint_url = serializers.URLField(required=False, allow_null=True, allow_blank=True)
+
+    def validate_endpoint_url(self, url):
+        return _reachable_endpoint(url)
 
 
 class LoadBalancerSerializer(_Strict):
@@ -79,6 +99,9 @@ class LoadBalancerSerializer(_Strict):
     health_timeout = serializers.FloatField(min_value=0, max_value=86400, required=False)
     poll_interval = serializers.FloatField(min_value=0.05, max_value=300, required=False)
     timeout = serializers.FloatField(min_value=1, max_value=86400, required=False)
+
+    def validate_endpoint_url(self, url):
+        return _reachable_endpoint(url)
 
     def validate(self, attrs):
         if attrs["router"] == "elbv2" and not attrs.get("target_groups"):

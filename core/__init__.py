@@ -1,0 +1,1 @@
+"""The bottom layer every app may import: it imports no app of ours."""
