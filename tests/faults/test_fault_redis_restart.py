@@ -12,7 +12,6 @@ from test_live_stream import SSE, seqs
 from dashboard.models import Project
 from deployments.models import Deployment
 
-
 LOST_ADVANCE = "could not queue deployments.tasks.advance_deployment"
 
 
