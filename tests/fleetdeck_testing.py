@@ -6,7 +6,16 @@ import os
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+NOT_CI = {"", "0", "false", "no", "off"}
+
+
+def ci_flag(value: str | None) -> bool:
+    """Whether a CI variable's value means "this is CI". Any value but an empty or false one counts, as
+    for pytest itself (CI systems set true, 1, on, or their own name), so a CI run never skips by a typo."""
+    return (value or "").strip().lower() not in NOT_CI
+
+
+IN_CI = ci_flag(os.environ.get("CI"))
 
 
 def require(condition: bool, what: str) -> None:
@@ -16,3 +25,12 @@ def require(condition: bool, what: str) -> None:
     if IN_CI:
         pytest.fail(f"{what} is required in CI but is not available", pytrace=False)
     pytest.skip(f"{what} is not available")
+
+
+def require_postgresql_in_ci() -> None:
+    """The live-stack tests also run on SQLite on a laptop; in CI they must run on PostgreSQL, the
+    production database (their row locks and concurrent processes are what they prove)."""
+    from django.db import connection
+
+    if IN_CI:
+        require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")

@@ -10,6 +10,7 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import time
 
 from asgiref.sync import sync_to_async
@@ -348,6 +349,8 @@ async def poll(request: HttpRequest, credential: str, body: dict):
         wait = float(request.GET.get("wait", settings.POLL_WAIT_MAX))
     except ValueError:
         raise BadRequest("wait", "must be a number of seconds") from None
+    if math.isnan(wait):  # NaN passes the min/max below unchanged, and a NaN deadline never comes
+        raise BadRequest("wait", "must be a number of seconds")
     # A poll is a heartbeat only when it starts, so it must end well inside the offline window.
     wait = min(max(wait, 0.0), float(settings.POLL_WAIT_MAX), settings.AGENT_OFFLINE_AFTER / 3)
     reported = {

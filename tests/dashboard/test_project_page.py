@@ -60,7 +60,8 @@ def test_unconnected_integrations_show_not_connected_with_a_settings_link_for_ow
     html = tile_html(get(owner, "/p/shop/"), key)
     assert "Not connected" in html
     assert 'data-state="not_connected"' in html
-    assert "/p/shop/settings/" in html or "settings" in html
+    links = re.findall(r'<a href="([^"]*)">([^<]*)</a>', html)
+    assert links == [("/p/shop/settings/", tiles._registry[key].connect_hint)]
 
 
 def test_viewers_see_not_connected_without_the_connect_link(project):
@@ -68,6 +69,7 @@ def test_viewers_see_not_connected_without_the_connect_link(project):
     html = tile_html(get(viewer, "/p/shop/"), "repository")
     assert "Not connected" in html
     assert "A project owner can connect it" in html
+    assert "<a " not in html and "/settings/" not in html
 
 
 def test_a_raising_tile_shows_an_error_state_and_the_rest_still_works(project, owner, monkeypatch):

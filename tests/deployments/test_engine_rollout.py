@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.apps import apps
+from django.utils import timezone
 from fleet_factories import (
     ALL_AT_ONCE,
     HALF_AT_A_TIME,
@@ -19,7 +23,7 @@ from fleet_factories import (
 
 from deployments import engine
 from deployments.lifecycle import INSTALL_EVENTS
-from deployments.models import HostCommand, LifecycleEvent
+from deployments.models import HostCommand, Instance, LifecycleEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,8 +81,20 @@ def test_advance_run_repeatedly_in_the_middle_of_a_batch_starts_nobody_new(app):
     assert not issued(hosts[2]) and not issued(hosts[3])
 
 
-def test_advance_ignores_an_unknown_deployment_id():
-    engine.advance("d-NOSUCHONE")
+def every_row() -> dict:
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in apps.get_models()}
+
+
+def test_advance_ignores_an_unknown_deployment_id(app):
+    """A late task for a deployment that is gone: no error and no effect, not even on a deployment that is
+    mid-rollout on hosts gone silent (which a stray step, such as the sweep, would fail)."""
+    hosts = fleet(4)
+    deploy(make_group(app, config=HALF_AT_A_TIME), make_revision(app))
+    finish_host(hosts[0])
+    Instance.objects.update(online=True, last_seen=timezone.now() - timedelta(days=1))
+    before = every_row()
+    assert engine.advance("d-NOSUCHONE") is None
+    assert every_row() == before
 
 
 def test_half_at_a_time_on_four_hosts_waits_for_the_first_two(app):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import redis
 from e2e_harness import api_user, fleet_of, stack_env, started_stack
@@ -40,8 +38,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.conf import settings
-    from django.db import connection
-    from fleetdeck_testing import require
+    from fleetdeck_testing import require, require_postgresql_in_ci
 
     try:
         redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
@@ -49,8 +46,7 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     except (redis.RedisError, OSError):
         redis_ok = False
     require(redis_ok, f"Redis at {settings.REDIS_URL}")
-    if os.environ.get("CI"):
-        require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    require_postgresql_in_ci()
 
     base = tmp_path_factory.mktemp("stack")
     # An on-premises "load balancer" for the command traffic router: one file per application

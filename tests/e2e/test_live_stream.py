@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+import redis
 import requests
 from django.db import transaction
 from page_setup import PageRollout, make_user, session_cookie
@@ -131,20 +132,43 @@ def test_after_query_parameter_works_like_last_event_id(setup):
         stream.close()
 
 
+def subscribers(deployment_id: str) -> int:
+    """How many connections listen on the deployment's channel (Redis PUBSUB NUMSUB)."""
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    try:
+        ((_, count),) = client.pubsub_numsub(realtime.deployment_channel(deployment_id))
+        return count
+    finally:
+        client.close()
+
+
 def test_rows_whose_announcement_was_lost_are_refilled(setup, monkeypatch):
+    """Two rows are written while announcements are lost; the next row's announcement brings all three,
+    in order, at once (not by the 15 s re-check, nor by polling a stream that never subscribed)."""
     r, deployment, cookies = setup
     start = Deployment.objects.get(pk=deployment.pk).event_seq
-    stream = SSE(stream_url(r, deployment) + f"?after={start}", cookies)
+    assert start >= 1, "the deployment has logged its creation"
+    stream = SSE(stream_url(r, deployment) + f"?after={start - 1}", cookies)
     try:
-        time.sleep(0.5)  # subscribed and idle
+        # The stream subscribes before its first read, so the backfilled row means "read and now idle"...
+        assert seqs(stream.take(1)) == [start]
+        # ...and the channel's subscriber is the stream itself, following announcements, not polling.
+        deadline = time.monotonic() + 5
+        while subscribers(deployment.pk) < 1:
+            assert time.monotonic() < deadline, "the stream never subscribed to its Redis channel"
+            time.sleep(0.05)
         with monkeypatch.context() as m:
             m.setattr(realtime, "publish_deployment", lambda *a: None)
             log_rows(deployment.pk, "lost 1", "lost 2")
+        started = time.monotonic()
         last = log_rows(deployment.pk, "announced")
 
         items = stream.take(3)
         assert seqs(items) == [last - 2, last - 1, last]
         assert [json.loads(d)["message"] for _, _, d in items] == ["lost 1", "lost 2", "announced"]
+        assert time.monotonic() - started < 5  # with the announcement, not found by the 15 s re-check
     finally:
         stream.close()
 

@@ -20,13 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "e2e"))
 from e2e_harness import api_user, fleet_of, stack_env, started_stack
 from fault_harness import RedisServer, redis_binary
 
+UNDER_XDIST = (
+    "The fault tests do not run under pytest-xdist (-n): they kill and restart the processes of a stack "
+    "of their own, whose beat would sweep the rows of the tests that share its worker. Run them as a "
+    "pytest run of their own, without -n: `pytest tests/faults` (the last run of `make test`)."
+)
 
-def pytest_ignore_collect(collection_path, config):
-    """These tests kill the processes of their own stack and run as a pytest run of their own
-    (`pytest tests/faults`). Inside a parallel (xdist) run their beat would sweep other tests' rows."""
-    if os.environ.get("PYTEST_XDIST_WORKER") and collection_path.name.startswith("test_fault_"):
-        return True
-    return None
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Under xdist every fault test fails at once, before its stack starts, saying how to run it:
+    never a silent skip or a test quietly left out of the run."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(UNDER_XDIST, pytrace=False)
 
 
 def pytest_collection_modifyitems(items):
@@ -50,11 +56,9 @@ def fault_redis(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def fault_stack(django_db_setup, django_db_blocker, fault_redis, tmp_path_factory):
-    from django.db import connection
-    from fleetdeck_testing import require
+    from fleetdeck_testing import require_postgresql_in_ci
 
-    if os.environ.get("CI"):
-        require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+    require_postgresql_in_ci()
     base = tmp_path_factory.mktemp("fault-stack")
     env = {**stack_env(base, fault_redis.url, "faults"), "FLEETDECK_ALARM_POLL_INTERVAL": "30"}
     with started_stack(env, base / "logs") as stack:

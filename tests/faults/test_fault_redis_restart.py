@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import time
 
-from fault_harness import assert_rolled_out_once
+from fault_harness import assert_rolled_out_once, wait_until
 from page_setup import make_user, session_cookie
 from test_in_place_rollout import Rollout, by_host
 from test_live_stream import SSE, seqs
 
 from dashboard.models import Project
 from deployments.models import Deployment
+
+LOST_ADVANCE = "could not queue deployments.tasks.advance_deployment"
 
 
 def test_a_redis_restart_loses_nothing_the_rollout_completes_and_the_live_stream_recovers(
@@ -22,6 +23,12 @@ def test_a_redis_restart_loses_nothing_the_rollout_completes_and_the_live_stream
         r.control(index, "BeforeInstall", "sleep", "1.5")
     web_log = whole_stack.log_dir / "web.log"
     web_log_start = web_log.stat().st_size
+
+    def web_log_since(offset: int) -> str:
+        with open(web_log, encoding="utf-8", errors="replace") as fh:
+            fh.seek(offset)
+            return fh.read()
+
     viewer = make_user(Project.objects.get(slug=fleet.project), "viewer")
     deployment = r.deploy(r.revision("v1"))
     stream = SSE(
@@ -32,9 +39,14 @@ def test_a_redis_restart_loses_nothing_the_rollout_completes_and_the_live_stream
         whole_stack.redis.client().set("fd-test:before-the-kill", "1")
         # Queued Celery messages, pub/sub subscriptions and wake-ups all go with it.
         whole_stack.redis.kill()
-        # The first host ends while Redis is away: the task that should start the next is never queued.
+        # The first host ends while Redis is away: the task that should start the next is never queued
+        # (the web process says so once the broker has refused it).
         r.api.wait(deployment, until=lambda d: by_host(d)[r.hosts[0]]["status"] == "Succeeded")
-        time.sleep(1.5)
+        wait_until(
+            lambda: LOST_ADVANCE in web_log_since(web_log_start),
+            30,
+            "the web process to give up queueing the advance that starts host-2",
+        )
         whole_stack.redis.start()
         # An empty Redis: what was there before is gone (the worker and beat write their own keys
         # again as soon as they reconnect, so counting keys would race them).
@@ -45,9 +57,7 @@ def test_a_redis_restart_loses_nothing_the_rollout_completes_and_the_live_stream
         stream.close()
 
     assert_rolled_out_once(r, detail)
-    with open(web_log, encoding="utf-8", errors="replace") as fh:
-        fh.seek(web_log_start)
-        errors = [line for line in fh if "Internal Server Error" in line]
+    errors = [line for line in web_log_since(web_log_start).splitlines() if "Internal Server Error" in line]
     assert not errors  # a missing broker costs a wake-up, never an agent's or a user's request
 
     # The page's stream saw every row, in order, with no gap, and then its end.

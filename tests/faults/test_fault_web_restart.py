@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 
 import pytest
-from fault_harness import assert_rolled_out_once, running
+from fault_harness import assert_rolled_out_once, running, wait_until
 from test_in_place_rollout import Rollout
 
 RETRY = re.compile(r"(Polling \S+ failed|Reporting completion of \S+ failed).*retrying in ([0-9.]+) s")
@@ -41,7 +40,20 @@ def test_agents_reconnect_with_capped_backoff_after_a_web_restart_and_no_command
     r.api.wait(deployment, until=lambda d: running(d, r.hosts[0], "AfterInstall"))
     # host-1 is inside its hook; host-2 and host-3 are waiting in long polls.
     whole_stack.kill("web")
-    time.sleep(3)  # the hook ends while the server is away: its completion must wait and retry
+
+    def retrying(host: str, what: str) -> bool:
+        return any(found.startswith(what) for found, _ in RETRY.findall(fleet.agents[host].log.read_text()))
+
+    def hook_ended_and_everyone_retries() -> bool:
+        ended = {(rec.host, rec.event) for rec in r.records(deployment) if rec.phase == "end"}
+        return (
+            (r.hosts[0], "AfterInstall") in ended
+            and retrying(r.hosts[0], "Reporting completion")
+            and all(retrying(host, "Polling") for host in r.hosts[1:])
+        )
+
+    # The hook ends while the server is away: its completion waits and retries, as do the long polls.
+    wait_until(hook_ended_and_everyone_retries, 30, "host-1's hook to end and every agent to retry")
     whole_stack.start_web()
     whole_stack.wait_healthy(60)
     assert_rolled_out_once(r, r.api.wait(deployment, timeout=60))

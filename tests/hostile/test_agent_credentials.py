@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 
 import pytest
 from django.apps import apps
@@ -159,17 +161,29 @@ def test_another_instances_credential_gets_a_404_and_changes_nothing(client, fle
         assert database(skip_heartbeat_of=caller) == before, endpoint
 
 
+def polled_ids(response) -> list[str]:
+    assert response.status_code == 200, response.content[:300]
+    return [command["id"] for command in response.json()["commands"]]
+
+
 @pytest.mark.parametrize("who", ["web2", "outsider"])
 def test_another_instances_poll_does_not_see_the_command(client, fleet, who):
+    """A working poll (200) that holds only the caller's own commands: web-2 its own first event of the
+    same deployment, the other project's host nothing."""
     method, url, body = endpoints(fleet)["poll"]
     response = call(client, method, url, body, f"Bearer {fleet[who].credential}")
+    assert polled_ids(response) == [str(command.pk) for command in issued(fleet[who])]
     assert str(fleet["command"].pk) not in response.content.decode()
 
 
 def test_the_owner_of_the_command_is_let_through(client, fleet):
-    """The control case: the same calls with web-1's credential work, so the refusals above mean something."""
+    """The control case: the same calls with web-1's credential work, so the refusals above mean something;
+    its poll holds the command the others did not see."""
     urls = endpoints(fleet)
-    for endpoint in ("poll", "heartbeat", "ack", "log", "complete", "bundle"):
+    method, url, body = urls["poll"]
+    response = call(client, method, url, body, f"Bearer {fleet['web1'].credential}")
+    assert polled_ids(response) == [str(fleet["command"].pk)]
+    for endpoint in ("heartbeat", "ack", "log", "complete", "bundle"):
         method, url, body = urls[endpoint]
         assert call(client, method, url, body, f"Bearer {fleet['web1'].credential}").status_code == 200
 
@@ -281,9 +295,39 @@ def test_a_malformed_payload_gets_a_400_naming_the_field_and_changes_nothing(cli
         assert database(skip_heartbeat_of=fleet["web1"]) == before, field
 
 
-@pytest.mark.parametrize("wait", ["soon", "nan", "inf", "-inf", "1e400", "-5"])
-def test_a_strange_poll_wait_is_refused_or_clamped(client, fleet, wait):
-    response = call(client, "POST", f"/agent/v1/poll/?wait={wait}", {}, f"Bearer {fleet['web2'].credential}")
-    assert response.status_code in (200, 400)
-    if response.status_code == 400:
+@pytest.mark.parametrize(
+    "wait, answer",
+    [
+        ("soon", "refused"),
+        ("nan", "refused"),
+        ("inf", "the longest wait"),
+        ("1e400", "the longest wait"),
+        ("-inf", "at once"),
+        ("-5", "at once"),
+    ],
+)
+def test_a_strange_poll_wait_is_refused_or_clamped(client, fleet, settings, wait, answer):
+    """Polled by a host with nothing to do, so the poll lasts as long as its (clamped) wait."""
+    settings.POLL_WAIT_MAX = 3  # well inside the offline window's clamp (AGENT_OFFLINE_AFTER / 3)
+    url, credential = f"/agent/v1/poll/?wait={wait}", f"Bearer {fleet['outsider'].credential}"
+    box: dict = {}
+
+    def poll():
+        started = time.monotonic()
+        box["response"] = call(client, "POST", url, {}, credential)
+        box["took"] = time.monotonic() - started
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    thread.join(20)
+    assert not thread.is_alive(), f"a poll with wait={wait} had not answered after 20 s"
+    response, took = box["response"], box["took"]
+    if answer == "refused":
+        assert response.status_code == 400, response.content[:300]
         assert response.json()["field"] == "wait"
+    elif answer == "the longest wait":
+        assert polled_ids(response) == []
+        assert settings.POLL_WAIT_MAX - 0.1 <= took < settings.POLL_WAIT_MAX + 5, took
+    else:
+        assert polled_ids(response) == []
+        assert took < settings.POLL_WAIT_MAX - 1, took

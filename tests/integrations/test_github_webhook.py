@@ -87,8 +87,26 @@ def test_a_sha1_signature_is_not_enough(setup):
 
 
 def test_an_unknown_project_looks_the_same_as_a_bad_signature(setup):
-    response = Client().post("/integrations/github/nope/webhook", b"{}", content_type="application/json")
-    assert response.status_code == 401
+    """The same request to a real project (wrong secret) and to no project gets the same answer, whole:
+    status, body and every header, so the webhook URL cannot be used to find out which projects exist."""
+
+    def answer(slug):
+        body = json.dumps(push()).encode()
+        signature = "sha256=" + hmac.new(b"wrong secret", body, hashlib.sha256).hexdigest()
+        response = Client().post(
+            f"/integrations/github/{slug}/webhook",
+            body,
+            content_type="application/json",
+            HTTP_X_GITHUB_EVENT="push",
+            HTTP_X_GITHUB_DELIVERY="d1",
+            HTTP_X_HUB_SIGNATURE_256=signature,
+        )
+        return response.status_code, response.content, dict(response.headers)
+
+    bad_signature, unknown_project = answer("shop"), answer("nope")
+    assert bad_signature[0] == 401
+    assert unknown_project == bad_signature
+    assert not GitHubDelivery.objects.exists()
 
 
 def test_a_replayed_delivery_is_ignored(setup):

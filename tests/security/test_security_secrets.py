@@ -12,6 +12,7 @@ import hashlib
 import logging
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -51,6 +52,24 @@ def plain_text_columns(*values: str) -> list[str]:
                     )
                     found += [f"{table}.{name}" for v in values if v and v in text]
     return sorted(set(found))
+
+
+def body_of(response) -> str:
+    """The whole answer. A streamed one is read to its end: the live event stream of a finished
+    deployment ends after its backfill, so it is searched like any page."""
+    if not getattr(response, "streaming", False):
+        return response.content.decode(errors="replace")
+    if response.is_async:
+
+        async def collect() -> list[bytes]:
+            return [chunk async for chunk in response.streaming_content]
+
+        chunks = async_to_sync(collect)()
+    else:
+        chunks = list(response.streaming_content)
+    response.close()
+    assert chunks, f"{response.request['PATH_INFO']} streamed nothing"
+    return b"".join(chunks).decode(errors="replace")
 
 
 def owner_client(world) -> Client:
@@ -157,15 +176,13 @@ def test_integration_secrets_never_reach_a_page_a_plain_column_or_a_log(world, o
     # Every page and API answer of the project, as its owner.
     for route in walked_routes():
         url = url_for(route, world)
-        response = client.get(url)
-        if not getattr(response, "streaming", False):
-            answers[f"GET {url}"] = response.content.decode(errors="replace")
+        answers[f"GET {url}"] = body_of(client.get(url))
     # And what anyone may fetch: the public routes that need no parameters (install script, schema…).
     for route in all_routes():
         if is_public(route) and not route.params and route.namespace != "admin":
             response = Client().get(reverse(route.name))
-            if response.status_code == 200 and not getattr(response, "streaming", False):
-                answers[f"anonymous GET {reverse(route.name)}"] = response.content.decode(errors="replace")
+            if response.status_code == 200:
+                answers[f"anonymous GET {reverse(route.name)}"] = body_of(response)
     assert "anonymous GET /agent/install.sh" in answers
     for name in ("zq-hook", "zq-slack", "zq-slack-dead"):
         url = f"/integrations/p/{world.project.slug}/triggers/{Trigger.objects.get(name=name).pk}/"
@@ -217,10 +234,8 @@ def test_credentials_are_shown_once_and_stored_only_as_hashes(world):
         "/api/v1/registration-tokens/",
     ]
     for url in pages:
-        response = client.get(url)
-        if not getattr(response, "streaming", False):
-            body = response.content.decode(errors="replace")
-            assert not [r for r in raws if r in body], f"GET {url} shows a credential again"
+        body = body_of(client.get(url))
+        assert not [r for r in raws if r in body], f"GET {url} shows a credential again"
 
     assert plain_text_columns(*raws) == []
     hashes = [hashlib.sha256(r.encode()).hexdigest() for r in raws]
