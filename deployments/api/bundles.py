@@ -1,4 +1,5 @@
-"""Turning an uploaded bundle into a Revision: stream, hash, inspect, store.
+"""Turning an uploaded bundle into a Revision: stream, hash, inspect, store. Archives the server
+fetches itself (a GitHub commit's) are kept the same way (`store_fetched`), so storage holds one kind.
 
 The two calls into the agent package live in `inspect`, so the server validates bundles with exactly
 the code that will later extract them on the hosts.
@@ -95,3 +96,26 @@ def _store_in_s3(application, path, uri, found: Inspected, sha256: str, descript
     revision.sha256, revision.appspec, revision.description = sha256, found.appspec, description
     revision.save(update_fields=["sha256", "appspec", "description"])
     return revision
+
+
+def store_fetched(revision: Revision, path: str, *, size: int, sha256: str) -> bool:
+    """Keep an archive the server fetched as the revision's bundle: checked like an upload, then in
+    storage with its size and sha256. Raises ValidationError when it is not a usable bundle; False
+    when another fetch stored the revision's bundle first (this copy is then dropped)."""
+    found = inspect(path)
+    revision.bundle_type = found.bundle_type
+    with open(path, "rb") as fh:
+        revision.bundle.save(f"{revision.pk}.{found.bundle_type}", File(fh), save=False)
+    stored = Revision.objects.filter(pk=revision.pk, bundle="").update(
+        bundle=revision.bundle.name,
+        bundle_type=found.bundle_type,
+        size=size,
+        sha256=sha256,
+        appspec=found.appspec,
+    )
+    if not stored:
+        revision.bundle.delete(save=False)
+        revision.refresh_from_db()
+        return False
+    revision.size, revision.sha256, revision.appspec = size, sha256, found.appspec
+    return True
