@@ -14,7 +14,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = ASGIStaticFilesHandler(get_asgi_application())
 
-# The agent API skips the middleware stack (see deployments/agent_api/asgi.py).
+# The agent API skips the middleware stack (see deployments/agent_api/asgi.py). Everything else reads
+# request bodies only up to the bundle limit (see deployments/upload_limit.py).
 from deployments.agent_api.asgi import AgentASGIHandler, route  # noqa: E402 - after Django is set up
+from deployments.upload_limit import limit_request_body  # noqa: E402
 
-application = route(AgentASGIHandler(), django_application)
+application = route(AgentASGIHandler(), limit_request_body(django_application))
