@@ -23,9 +23,10 @@ from .models import Deployment, DeploymentGroup, DeploymentStatus, ErrorCode, Re
 
 log = logging.getLogger(__name__)
 
-# How long one worker's claim on a fetch lasts: past the download's own deadline, so a second worker
-# (the sweep re-sends the task while a deployment waits) never fetches the same archive alongside.
-CLAIM_SECONDS = 3600
+# How long one worker's claim on a fetch lasts: past the download's own deadline (30 minutes), so a
+# second worker (the sweep re-sends the task while a deployment waits) never fetches the same archive
+# alongside; a worker that died mid-fetch holds its deployments up this long at most.
+CLAIM_SECONDS = 2100
 
 
 class RevisionUnavailable(Exception):
@@ -87,7 +88,8 @@ def fetch(revision_id: int) -> None:
     if revision is None:
         return
     if must_fetch(revision):
-        if not _claim(revision_id):
+        claim = f"revision-fetch:{revision_id}:{revision.created_at.timestamp()}"  # this row's, only
+        if not _claim(claim):
             return  # another worker is fetching it, and starts the deployments when it is done
         try:
             import integrations
@@ -98,7 +100,7 @@ def fetch(revision_id: int) -> None:
             _fail_waiting(revision_id, exc.code, exc.message)
             return
         finally:
-            _release(revision_id)
+            _release(claim)
     _start_waiting(revision_id)
 
 
@@ -138,16 +140,16 @@ def _start_next_after_commit(group_id: int) -> None:
     transaction.on_commit(lambda: start_next_queued.delay(group_id))
 
 
-def _claim(revision_id: int) -> bool:
+def _claim(key: str) -> bool:
     try:
-        return bool(cache.add(f"revision-fetch:{revision_id}", 1, timeout=CLAIM_SECONDS))
+        return bool(cache.add(key, 1, timeout=CLAIM_SECONDS))
     except Exception as exc:  # the cache is Redis: down, a second fetch is only wasted work
-        log.warning("no fetch claim for revision %s (%s); fetching anyway", revision_id, exc)
+        log.warning("no claim %s (%s); fetching anyway", key, exc)
         return True
 
 
-def _release(revision_id: int) -> None:
+def _release(key: str) -> None:
     try:
-        cache.delete(f"revision-fetch:{revision_id}")
+        cache.delete(key)
     except Exception as exc:
-        log.warning("fetch claim for revision %s not released (%s); it expires by itself", revision_id, exc)
+        log.warning("claim %s not released (%s); it expires by itself", key, exc)

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 
 import pytest
-from fakes import MINIMAL_TARBALL, sha, tarball_of
+from fakes import MINIMAL_TARBALL, FakeServer, sha, tarball_of
 from integration_helpers import (
     GITHUB_TOKEN,
     JIRA_TOKEN,
@@ -62,6 +63,31 @@ def test_a_github_revision_is_fetched_once_by_the_server_and_stored_like_an_uplo
     assert integrations.revision_fetch(revision) is None, "agents are given no GitHub URL or token"
 
 
+def test_the_token_is_not_sent_on_when_github_redirects_the_download_elsewhere(github):
+    # api.github.com answers a tarball request with a redirect to codeload.github.com.
+    codeload = FakeServer().start()
+    try:
+        codeload.route("GET", "/acme/shop/legacy.tar.gz/(.+)", lambda req, m: (200, MINIMAL_TARBALL))
+        redirect = {"Location": f"{codeload.url}/acme/shop/legacy.tar.gz/{HEAD}"}
+        github.routes.insert(
+            0, ("GET", re.compile(f"^/repos/acme/shop/tarball/{HEAD}$"), lambda req, m: (302, b"", redirect))
+        )
+        project = make_project()
+        app = make_app(project)
+        make_github(project, github.url)
+        make_instance(project, "web-1", role="web")
+        revision = github_revision(app)
+        engine.create_deployment(group=make_group(app, "web"), revision=revision)
+    finally:
+        codeload.stop()
+    revision.refresh_from_db()
+    assert revision.sha256 == hashlib.sha256(MINIMAL_TARBALL).hexdigest()
+    (asked,) = github.requests_to("GET", f"/repos/acme/shop/tarball/{HEAD}")
+    assert asked.headers["authorization"] == f"token {GITHUB_TOKEN}"
+    (followed,) = codeload.requests
+    assert "authorization" not in followed.headers
+
+
 @pytest.mark.django_db(transaction=False)  # so the commit callbacks wait for the test to run them
 def test_a_deployment_waits_in_queued_until_the_server_holds_the_archive(
     github, django_capture_on_commit_callbacks
@@ -90,6 +116,36 @@ def test_two_groups_deploying_one_commit_share_one_fetch(github):
     for name in ("web", "api"):
         engine.create_deployment(group=make_group(app, name), revision=revision)
     assert sorted(Deployment.objects.values_list("status", flat=True)) == ["InProgress", "InProgress"]
+    assert len(github.requests_to("GET", "/repos/acme/shop/tarball/.*")) == 1
+
+
+def test_two_workers_fetching_one_revision_at_once_ask_github_once(github):
+    import threading
+
+    from django.db import connection
+
+    from deployments import fetching
+
+    project = make_project()
+    make_github(project, github.url)
+    revision = github_revision(make_app(project))
+    github.delay = 0.5  # the first fetch is still running when the second worker starts
+
+    def worker():
+        try:
+            fetching.fetch(revision.pk)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(github.requests_to("GET", "/repos/acme/shop/tarball/.*")) == 1
+    revision.refresh_from_db()
+    assert revision.sha256 == hashlib.sha256(MINIMAL_TARBALL).hexdigest()
+    fetching.fetch(revision.pk)  # the sweep sends it again later: the archive is held, nothing is asked
     assert len(github.requests_to("GET", "/repos/acme/shop/tarball/.*")) == 1
 
 
