@@ -14,10 +14,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 django_application = ASGIStaticFilesHandler(get_asgi_application())
 
-# After Django is set up: the start-up warnings, and the agent API, which skips the middleware stack
-# (see deployments/agent_api/asgi.py).
+# After Django is set up: the start-up warnings; the agent API, which skips the middleware stack
+# (see deployments/agent_api/asgi.py); everything else reads request bodies only up to the bundle limit
+# (see deployments/upload_limit.py).
 from dashboard.checks import log_startup_warnings  # noqa: E402
 from deployments.agent_api.asgi import AgentASGIHandler, route  # noqa: E402
+from deployments.upload_limit import limit_request_body  # noqa: E402
 
-application = route(AgentASGIHandler(), django_application)
+application = route(AgentASGIHandler(), limit_request_body(django_application))
 log_startup_warnings()

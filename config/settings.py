@@ -99,6 +99,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Before anything reads the body (CSRF reads the form): uploads past FLEETDECK_MAX_BUNDLE_SIZE get a 413.
+    "deployments.upload_limit.BundleSizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,7 +200,10 @@ HOOK_TIMEOUT_GRACE = env_int("FLEETDECK_HOOK_TIMEOUT_GRACE", 60, minimum=0)
 # culprit: the sweep holds AGENT_ISSUE back for this many more seconds.
 FLEET_SILENCE_GRACE = env_int("FLEETDECK_FLEET_SILENCE_GRACE", 300, minimum=0)
 POLL_WAIT_MAX = env_int("FLEETDECK_POLL_WAIT", 25, minimum=1)
+# The largest bundle accepted (uploads, S3 objects, GitHub archives) and the most entries in one:
+# both also bound what the server's archive check decompresses (zip and tar bombs).
 MAX_BUNDLE_SIZE = env_int("FLEETDECK_MAX_BUNDLE_SIZE", 2 * 1024**3, minimum=1024)
+MAX_BUNDLE_FILES = env_int("FLEETDECK_MAX_BUNDLE_FILES", 200_000, minimum=1)
 
 ALARM_POLL_INTERVAL = env_float("FLEETDECK_ALARM_POLL_INTERVAL", 10.0, minimum=0.5)
 
@@ -220,6 +225,12 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The size limit goes first, so a bundle past FLEETDECK_MAX_BUNDLE_SIZE stops being kept as it streams in.
+FILE_UPLOAD_HANDLERS = [
+    "deployments.upload_limit.BundleSizeLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- auth and API ---------------------------------------------------------------------

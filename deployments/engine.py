@@ -20,7 +20,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import bluegreen, eventlog, lifecycle, planner, realtime, writebehind
+from . import bluegreen, eventlog, fetching, lifecycle, planner, realtime, writebehind
 from .models import (
     COMMAND_OPEN,
     CommandStatus,
@@ -223,6 +223,8 @@ def create_deployment(
 
 def _start(deployment: Deployment) -> None:
     """Snapshot the targets, plan them and go InProgress. Caller holds the group lock."""
+    if not fetching.ready_to_start(deployment):
+        return  # failed (bundle over the size limit), or queued until the server holds its revision
     group = deployment.deployment_group
     instances = matching_instances(group)
     if group.deployment_style == DeploymentStyle.BLUE_GREEN:

@@ -46,6 +46,13 @@ def start_next_queued(group_id: int) -> None:
     engine.start_next_queued(group_id)
 
 
+@shared_task(base=ResentBySweep, **RETRY)
+def fetch_revision(revision_id: int) -> None:
+    from .fetching import fetch
+
+    fetch(revision_id)
+
+
 @shared_task(**RETRY)
 def sweep() -> dict:
     return {**engine.sweep(), "re_advanced": engine.re_advance_stalled()}

@@ -2,8 +2,9 @@
 
 * ``links_for(deployment_id)``: issues a deployment ships, for the deployment page, and
   ``has_links()``: an annotation saying whether there are any, so pages skip that query when not;
-* ``integrations.github.revision_fetch(revision)`` / ``integrations.aws.revision_fetch(revision)``:
-  where an agent downloads a GitHub or S3 revision from;
+* ``revision_fetch(revision)``: the presigned URL an agent downloads an S3 revision from;
+* ``fetch_revision(revision)``: the server's own fetch of a revision it must hold before hosts may
+  download it (a GitHub commit's archive, fetched with the project's token, which hosts never see);
 * ``integrations.aws.missing_agents(group)``: EC2 instances of a group with no agent.
 """
 
@@ -31,12 +32,20 @@ def has_links(deployment_ref: str = "pk"):
 
 
 def revision_fetch(revision) -> dict | None:
-    """Where an agent downloads a GitHub or S3 revision: {"url": ..., "token"?: ...}; None for uploads.
+    """Where an agent downloads an S3 revision: {"url": a presigned URL}; None for any other revision
+    (uploads and GitHub archives are served by this server, with the agent's own credential).
 
     Call it when a command is handed to an agent (poll time), not when it is created, so the
-    token is never stored in HostCommand.payload and the presigned URL is always fresh.
+    presigned URL is always fresh and never stored.
     """
     from .aws import revision_fetch as s3_fetch
-    from .github import revision_fetch as github_fetch
 
-    return github_fetch(revision) or s3_fetch(revision)
+    return s3_fetch(revision)
+
+
+def fetch_revision(revision) -> None:
+    """Fetch the archive of a revision the server must hold before hosts download it (a GitHub commit)
+    into its storage. Slow (a download): for workers only. Raises deployments.fetching.RevisionUnavailable."""
+    from .github.archive import fetch_archive
+
+    fetch_archive(revision)

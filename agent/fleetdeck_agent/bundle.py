@@ -3,13 +3,16 @@
 Public API (the server imports this to validate uploads):
 
     detect_bundle_type(path) -> "zip" | "tar" | "tgz" | "directory" | None
-    inspect_bundle(path, bundle_type=None, max_size=DEFAULT_MAX_SIZE) -> BundleInfo   raises BundleError
+    inspect_bundle(path, bundle_type=None, max_size=DEFAULT_MAX_SIZE, max_members=None) -> BundleInfo
+        raises BundleError (BundleLimitError past max_size or max_members)
     extract_bundle(path, dest, bundle_type=None, max_size=DEFAULT_MAX_SIZE) -> BundleInfo
 
 Both walk every entry once, streaming, and refuse (naming the entry) absolute paths, `..`
 components, links that point outside the archive, device files and fifos, and archives whose
-expanded size passes `max_size`. If the appspec sits inside a single top-level folder, that
-folder is the revision root (`BundleInfo.prefix`) and extraction strips it.
+expanded size passes `max_size`. A tar is never decompressed past `max_size` plus room for its
+headers (a small archive cannot make us expand, or hold, gigabytes), and a zip's entries are counted
+in its central directory before it is parsed. If the appspec sits inside a single top-level folder,
+that folder is the revision root (`BundleInfo.prefix`) and extraction strips it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import posixpath
 import shutil
 import stat
+import struct
 import tarfile
 import zipfile
 import zlib
@@ -31,6 +35,10 @@ DEFAULT_MAX_SIZE = 2 * 1024**3
 BUNDLE_TYPES = ("zip", "tar", "tgz")
 CHUNK = 1024 * 1024
 MAX_APPSPEC_SIZE = 1024 * 1024
+# What a tar stream may hold besides its files' data: headers (extended ones for long names
+# included) per entry, and the end-of-archive padding.
+HEADER_ROOM_PER_ENTRY = 4096
+HEADER_ROOM = 1024 * 1024
 
 
 class BundleError(Exception):
@@ -40,6 +48,14 @@ class BundleError(Exception):
         self.message = _printable(message)
         self.entry = entry
         super().__init__(self.message)
+
+
+class BundleLimitError(BundleError):
+    """The bundle passes a limit: `limit` is "size" (it expands too far) or "entries" (too many)."""
+
+    def __init__(self, message: str, limit: str, entry: Optional[str] = None):
+        super().__init__(message, entry)
+        self.limit = limit
 
 
 def _printable(text: str) -> str:
@@ -64,6 +80,12 @@ _DAMAGED = (
     ValueError,
     TypeError,
 )
+try:  # an xz-compressed tar's damage; lzma is optional in some Python builds
+    import lzma
+
+    _DAMAGED = (*_DAMAGED, lzma.LZMAError)
+except ImportError:  # pragma: no cover
+    pass
 
 
 @dataclass
@@ -136,12 +158,61 @@ def _check_symlink(name: str, target: str) -> None:
         )
 
 
-def _tar_entries(path: str) -> Iterator[_Entry]:
+class _Bounded:
+    """A tar's decompressed stream that refuses to produce more than its entries can account for:
+    their data (the tracker's limit) plus header room per entry seen. tarfile reads extended headers
+    whole into memory, so without this a small archive could make us expand and hold gigabytes."""
+
+    def __init__(self, fileobj, tracker: _Tracker):
+        self.fileobj, self.tracker, self.count = fileobj, tracker, 0
+
+    def allowed(self) -> int:
+        return self.tracker.max_size + HEADER_ROOM + HEADER_ROOM_PER_ENTRY * self.tracker.entries
+
+    def read(self, size: int = -1) -> bytes:
+        room = self.allowed() - self.count + 1
+        data = self.fileobj.read(room if size is None or size < 0 or size > room else size)
+        self.count += len(data)
+        if self.count > self.allowed():
+            raise BundleLimitError(
+                f"The bundle expands past the {_human(self.tracker.max_size)} limit", "size"
+            )
+        return data
+
+
+def _decompressed(fh):
+    """The archive's bytes as tar, by its own magic (what tarfile's "r|*" accepts)."""
+    head = fh.read(6)
+    fh.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    if head[:3] == b"BZh":
+        import bz2
+
+        return bz2.BZ2File(fh, mode="rb")
+    if head == b"\xfd7zXZ\x00":
+        import lzma
+
+        return lzma.LZMAFile(fh, mode="rb")
+    return fh
+
+
+def _tar_entries(path: str, tracker: _Tracker) -> Iterator[_Entry]:
     try:
-        tar = tarfile.open(path, mode="r|*")  # noqa: SIM115 - closed below
-    except (*_DAMAGED, OSError) as exc:
+        raw = open(path, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
         raise BundleError(f"The bundle is not a readable tar archive: {exc}") from None
-    with tar:
+    try:
+        tar = tarfile.open(fileobj=_Bounded(_decompressed(raw), tracker), mode="r|")  # noqa: SIM115
+    except (*_DAMAGED, OSError) as exc:
+        raw.close()
+        raise BundleError(f"The bundle is not a readable tar archive: {exc}") from None
+    except BaseException:
+        raw.close()
+        raise
+    with raw, tar:
         try:
             for member in tar:
                 name = _safe_name(member.name)
@@ -176,7 +247,37 @@ def _tar_entries(path: str) -> Iterator[_Entry]:
             raise BundleError(f"The bundle is a damaged tar archive: {exc}") from None
 
 
-def _zip_entries(path: str) -> Iterator[_Entry]:
+def _zip_central_entries(path: str, most: int) -> int:
+    """How many entries a zip's central directory holds, counted record by record (up to most + 1)
+    before zipfile parses it into objects; 0 when it cannot be read (zipfile then says why)."""
+    try:
+        with open(path, "rb") as fh:
+            end = zipfile._EndRecData(fh)  # the end record (zip64 too): where the directory is
+            if not end:
+                return 0
+            size, offset = end[zipfile._ECD_SIZE], end[zipfile._ECD_OFFSET]
+            start = end[zipfile._ECD_LOCATION] - size
+            if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+                start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+            fh.seek(max(start, offset))
+            count = read = 0
+            while read < size and count <= most:
+                record = fh.read(46)
+                if len(record) < 46 or record[:4] != b"PK\x01\x02":
+                    break
+                skip = sum(struct.unpack("<HHH", record[28:34]))  # name, extra field, comment
+                fh.seek(skip, os.SEEK_CUR)
+                read += 46 + skip
+                count += 1
+            return count
+    except (OSError, AttributeError, struct.error, *_DAMAGED):  # AttributeError: zipfile's internals moved
+        return 0
+
+
+def _zip_entries(path: str, tracker: _Tracker) -> Iterator[_Entry]:
+    most = tracker.max_members
+    if most is not None and _zip_central_entries(path, most) > most:
+        raise tracker.too_many()
     try:
         archive = zipfile.ZipFile(path)
     except (*_DAMAGED, OSError) as exc:
@@ -209,8 +310,8 @@ def _zip_entries(path: str) -> Iterator[_Entry]:
                 )
 
 
-def _entries(path: str, bundle_type: str) -> Iterator[_Entry]:
-    return _zip_entries(path) if bundle_type == "zip" else _tar_entries(path)
+def _entries(path: str, bundle_type: str, tracker: _Tracker) -> Iterator[_Entry]:
+    return _zip_entries(path, tracker) if bundle_type == "zip" else _tar_entries(path, tracker)
 
 
 def _resolve_type(path: str, bundle_type: Optional[str]) -> str:
@@ -228,17 +329,28 @@ def _resolve_type(path: str, bundle_type: Optional[str]) -> str:
 class _Tracker:
     """Collects what is needed to find the appspec and enforces the size limit while streaming."""
 
-    def __init__(self, max_size: int):
+    def __init__(self, max_size: int, max_members: Optional[int] = None):
         self.max_size = max_size
+        self.max_members = max_members
         self.total = 0
+        self.entries = 0
         self.tops: Dict[str, bool] = {}
         self.appspecs: Dict[str, bytes] = {}
 
+    def too_many(self) -> BundleLimitError:
+        return BundleLimitError(
+            f"The bundle has more than {self.max_members} entries (files, folders and links)", "entries"
+        )
+
     def see(self, entry: _Entry) -> None:
         self.total += entry.size
+        self.entries += 1
+        if self.max_members is not None and self.entries > self.max_members:
+            raise self.too_many()
         if self.total > self.max_size:
-            raise BundleError(
+            raise BundleLimitError(
                 f'The bundle expands past the {_human(self.max_size)} limit at entry "{entry.name}"',
+                "size",
                 entry.name,
             )
         if not entry.name:
@@ -280,14 +392,17 @@ def _human(size: int) -> str:
 
 
 def inspect_bundle(
-    path: str, bundle_type: Optional[str] = None, max_size: int = DEFAULT_MAX_SIZE
+    path: str,
+    bundle_type: Optional[str] = None,
+    max_size: int = DEFAULT_MAX_SIZE,
+    max_members: Optional[int] = None,
 ) -> BundleInfo:
     """Validate every entry of a bundle without extracting it and return its appspec."""
     kind = _resolve_type(path, bundle_type)
     if kind == "directory":
         return _inspect_directory(path)
-    tracker = _Tracker(max_size)
-    for entry in _entries(path, kind):
+    tracker = _Tracker(max_size, max_members)
+    for entry in _entries(path, kind, tracker):
         tracker.see(entry)
         if tracker.wants(entry):
             try:
@@ -381,7 +496,7 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
 
     entry: Optional[_Entry] = None
     try:
-        for entry in _entries(path, kind):
+        for entry in _entries(path, kind, tracker):
             tracker.see(entry)
             if not entry.name:
                 continue

@@ -290,21 +290,25 @@ def _open_commands_for(instance_ids: list[int], started=()) -> dict[int, list[di
 
 
 def _external_sources(commands: list[dict]) -> None:
-    """S3 and GitHub revisions get a fresh presigned URL or token when handed out, never stored."""
+    """Where each command's agent downloads its revision from. Never an integration secret: uploads and
+    GitHub archives (fetched by the server before the deployment started) come from this server with
+    the agent's own credential, so a GitHub revision is handed out as served here ("fleetdeck", which
+    old agents also answer with their bearer credential); S3 gets a fresh presigned URL, never stored."""
     from integrations import revision_fetch
 
     fetched: dict[int, dict | None] = {}
     for command in commands:
         revision = command.get("revision") or {}
-        if revision.get("source") not in (RevisionSource.S3, RevisionSource.GITHUB):
+        if revision.get("source") == RevisionSource.GITHUB:
+            revision["source"] = RevisionSource.UPLOAD
+            continue
+        if revision.get("source") != RevisionSource.S3:
             continue
         if revision["id"] not in fetched:
             stored = Revision.objects.filter(pk=revision["id"]).first()
             try:
                 fetched[revision["id"]] = revision_fetch(stored) if stored else None
-            except (
-                Exception
-            ) as exc:  # the connection is missing or AWS/GitHub is down: DownloadBundle says so
+            except Exception as exc:  # the connection is missing or AWS is down: DownloadBundle says so
                 logging.getLogger(__name__).warning(
                     "no download link for revision %s: %s", revision["id"], exc
                 )
@@ -312,8 +316,6 @@ def _external_sources(commands: list[dict]) -> None:
         fetch = fetched[revision["id"]]
         if fetch:
             revision["url"] = fetch["url"]
-            if fetch.get("token"):
-                revision["token"] = fetch["token"]
 
 
 def _absolutize(request: HttpRequest, commands: list[dict]) -> list[dict]:

@@ -24,6 +24,7 @@ from dashboard.models import Role
 from deployments.api import bundles
 from deployments.api.serializers.applications import RevisionRegisterSerializer
 from deployments.models import Application, BundleType, Deployment, DeploymentGroup, Revision, RevisionSource
+from deployments.upload_limit import too_large_response
 
 from .common import can_deploy, get_project_for_user
 
@@ -255,6 +256,8 @@ def revision_upload(request, slug: str):
                 description=form.cleaned_data["description"],
                 user=request.user,
             )
+        except bundles.BundleTooLarge:
+            return too_large_response(request)
         except ValidationError as exc:
             for key, found in exc.detail.items():
                 for message in found:

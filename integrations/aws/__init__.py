@@ -23,6 +23,8 @@ def register_s3_revision(
 
     An explicit user action, so it talks to S3 synchronously with the interactive timeout.
     """
+    from django.conf import settings
+
     from deployments.models import Revision, RevisionSource
     from integrations import settings as isettings
     from integrations.models import AwsConnection
@@ -41,11 +43,18 @@ def register_s3_revision(
     actual = head.get("ETag", "").strip('"')
     if etag and etag.strip('"') != actual:
         raise S3RevisionError(f"s3://{bucket}/{key} has ETag {actual}, not {etag.strip(chr(34))}")
+    size, limit = int(head.get("ContentLength") or 0), settings.MAX_BUNDLE_SIZE
+    if size > limit:
+        # Checked before anything is registered (and so before any host is handed a presigned URL).
+        raise S3RevisionError(
+            f"s3://{bucket}/{key} is {size} bytes, larger than this server's limit of {limit} bytes "
+            "(FLEETDECK_MAX_BUNDLE_SIZE). Make the bundle smaller, or ask the operator to raise the limit."
+        )
     return Revision.objects.create(
         application=application,
         source=RevisionSource.S3,
         bundle_type=bundle_type,
-        size=head.get("ContentLength", 0),
+        size=size,
         location={
             "bucket": bucket,
             "key": key,

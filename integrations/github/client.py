@@ -5,16 +5,38 @@ Calls return plain JSON dicts, so callers and the test fake share one vocabulary
 
 from __future__ import annotations
 
+import hashlib
 import math
+import time
+from typing import BinaryIO
 from urllib.parse import quote
 
+import requests
+import urllib3
 from github import Auth, Github, GithubException
 
 from core import outbound
 from integrations import settings as isettings
 from integrations.models import GitHubConnection
 
-__all__ = ["GitHubClient", "GithubException"]
+__all__ = ["ArchiveTooLarge", "DownloadError", "GitHubClient", "GithubException"]
+
+# A commit's archive that takes longer than this to arrive is abandoned: a worker is not held for ever
+# by a server that sends a byte a minute (each read has the integration timeout as well).
+DOWNLOAD_DEADLINE = 1800.0
+CHUNK = 1024 * 1024
+
+
+class DownloadError(Exception):
+    """GitHub did not hand over the archive; `status` is its HTTP status, 0 when it never answered."""
+
+    def __init__(self, message: str, status: int = 0):
+        super().__init__(message)
+        self.message, self.status = message, status
+
+
+class ArchiveTooLarge(DownloadError):
+    """The archive is larger than the limit: nothing of it is kept."""
 
 # Every PyGithub Requester in the process (this client, branches.py's) connects through the policy.
 outbound.bind_pygithub()
@@ -25,11 +47,12 @@ class GitHubClient:
         self.connection = connection
         self.base = connection.api_url.rstrip("/")
         self.repo = connection.repository
+        self.timeout = timeout or isettings.timeout()
         auth = Auth.Token(connection.token) if connection.token else None
         self.github = Github(
             auth=auth,
             base_url=self.base,
-            timeout=math.ceil(timeout or isettings.timeout()),  # PyGithub wants whole seconds
+            timeout=math.ceil(self.timeout),  # PyGithub wants whole seconds
             retry=None,
             per_page=30,
         )
@@ -104,6 +127,53 @@ class GitHubClient:
         if log_url:
             body["log_url"] = log_url
         return self._post(self._repo_path(f"/deployments/{deployment_id}/statuses"), body)
+
+    # --- the archive ------------------------------------------------------------------------
+
+    def download_tarball(self, sha: str, out: BinaryIO, limit: int) -> tuple[int, str]:
+        """Stream the commit's tarball into `out`; return its size and sha256.
+
+        The one place the server downloads from GitHub with the project's token (bind it to the
+        outbound policy here). The token goes to the API host only: requests drops the Authorization
+        header when GitHub redirects to another host (codeload.github.com). Bytes are read raw (no
+        Content-Encoding decoding), so `limit` bounds what arrives and what is written alike.
+        """
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "Accept-Encoding": "identity",
+            "User-Agent": "fleetdeck",
+        }
+        if self.connection.token:
+            headers["Authorization"] = f"token {self.connection.token}"
+        started = time.monotonic()
+        try:
+            with requests.get(
+                self.tarball_url(sha), headers=headers, stream=True, timeout=(self.timeout, self.timeout)
+            ) as response:
+                if response.status_code != 200:
+                    raise DownloadError(f"GitHub answered HTTP {response.status_code}", response.status_code)
+                declared = response.headers.get("Content-Length", "")
+                if declared.isdigit() and int(declared) > limit:
+                    raise ArchiveTooLarge(
+                        f"GitHub's archive is {declared} bytes, over the {limit}-byte limit"
+                    )
+                digest, size = hashlib.sha256(), 0
+                for chunk in response.raw.stream(CHUNK, decode_content=False):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ArchiveTooLarge(f"GitHub's archive passed the {limit}-byte limit")
+                    if time.monotonic() - started > DOWNLOAD_DEADLINE:
+                        raise DownloadError(
+                            f"GitHub's archive did not arrive within {DOWNLOAD_DEADLINE:.0f} s"
+                        )
+                    digest.update(chunk)
+                    out.write(chunk)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # Not OSError as a whole: a full disk while writing is ours, not GitHub's, and says so.
+            raise DownloadError(
+                f"GitHub cannot be reached or stopped sending ({type(exc).__name__})"
+            ) from None
+        return size, digest.hexdigest()
 
     # --- URLs -------------------------------------------------------------------------------
 

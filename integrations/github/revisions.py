@@ -26,9 +26,10 @@ class GitHubRevisionError(Exception):
 def register_github_revision(application, repository: str, commit: str, *, description: str = "", user=None):
     """Create a GitHub Revision for `commit` of the project's connected repository.
 
-    `repository` may be "" (the connected one); any other repository is refused, because the agents
-    download with the connection's token. An explicit user action: one synchronous call to GitHub
-    with the interactive timeout, outside any transaction.
+    `repository` may be "" (the connected one); any other repository is refused, because the server
+    fetches the archive with the connection's token (when a deployment first needs it; hosts then
+    download it from the server). An explicit user action: one synchronous call to GitHub with the
+    interactive timeout, outside any transaction.
     """
     from deployments.models import BundleType, Revision, RevisionSource
     from integrations import settings as isettings

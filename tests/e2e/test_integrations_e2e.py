@@ -23,7 +23,7 @@ from aws_fixtures import aws_client
 from e2e_harness import Fleet
 
 from dashboard.models import Project
-from deployments.models import Application, DeploymentGroup, Instance
+from deployments.models import Application, Deployment, DeploymentGroup, Instance
 from integrations.aws import missing_agents, register_s3_revision
 from integrations.models import AutoDeployRule, Ec2Discovery, IssueLink
 from integrations.tasks import discover_ec2
@@ -154,10 +154,14 @@ def test_a_signed_push_auto_deploys_the_commit_to_real_agents_and_comments_on_ji
     detail = fleet.api.wait(deployment, timeout=90)
     assert detail["status"] == "Succeeded", detail
     assert detail["description"] == "push to main by ada"
-    # Every host downloaded the commit's tarball from "GitHub", with the project's token.
+    # The worker fetched the commit's tarball from "GitHub" once, with the project's token; the hosts
+    # downloaded it from the server with their own credentials, checked against the sha256 it recorded.
     downloads = github.requests_to("GET", f"/repos/acme/shop/tarball/{head}")
-    assert len(downloads) == len(hosts)
-    assert {r.headers.get("authorization") for r in downloads} == {"token gh-secret-token"}
+    assert len(downloads) == 1
+    assert downloads[0].headers.get("authorization") == "token gh-secret-token"
+    revision = Deployment.objects.get(pk=deployment).revision
+    assert revision.sha256 == hashlib.sha256(github.state.tarball).hexdigest()
+    assert revision.size == len(github.state.tarball)
     env = read_env(record)
     assert set(env) == {(host, event) for host in hosts for event in EVENTS}
     assert all(values == {"BUNDLE_COMMIT": head} for values in env.values()), env

@@ -17,19 +17,27 @@ import pytest
 from django.test import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
+from fakes import github_fake, running
 from integration_helpers import WEBHOOK_SECRET, make_app, make_github, make_group, make_project
 
 from deployments.models import Deployment, Revision
-from integrations.models import AutoDeployRule
+from integrations.models import AutoDeployRule, GitHubDelivery
 
 URL = "/integrations/github/shop/webhook"
 GOOD = {"ref": "refs/heads/main", "after": "a" * 40, "repository": {"full_name": "acme/shop"}}
 
 
 @pytest.fixture
-def connection(db):
+def github():
+    """The local GitHub fake: a signed push goes all the way, through the branch-head look-up."""
+    with running(github_fake) as fake:
+        yield fake
+
+
+@pytest.fixture
+def connection(db, github):
     project = make_project("shop")
-    connection = make_github(project, "http://127.0.0.1:9")
+    connection = make_github(project, github.url)
     AutoDeployRule.objects.create(connection=connection, branch="main", group=make_group(make_app(project)))
     return connection
 
@@ -54,6 +62,8 @@ HOSTILE = {
     "pusher is a string": {**GOOD, "pusher": "ada"},
     "sender is a list": {**GOOD, "sender": ["ada"]},
     "repository is a string": {**GOOD, "repository": "acme/shop"},
+    "full_name is a list": {**GOOD, "repository": {"full_name": ["acme/shop"]}},
+    "full_name is huge": {**GOOD, "repository": {"full_name": "x" * 100_000}},
     "head_commit is a list": {**GOOD, "head_commit": ["fix"]},
     "message is a number": {**GOOD, "head_commit": {"message": 7}},
     "NUL in the ref": {**GOOD, "ref": "refs/heads/ma\x00in"},
@@ -67,6 +77,17 @@ def test_a_signed_malformed_push_gets_no_500(connection, case):
     response = send(json.dumps(HOSTILE[case]).encode())
     assert response.status_code < 500, response.content[:300]
     assert response.json()["detail"]
+
+
+@pytest.mark.parametrize("repository", ["acme/shop ", "acme/shop/../evil", "acme/shop\u202e", "evil/shop"])
+def test_a_signed_push_for_a_lookalike_repository_is_refused_and_creates_nothing(
+    connection, github, repository
+):
+    response = send(json.dumps({**GOOD, "repository": {"full_name": repository}}).encode())
+    assert response.status_code == 403, response.content[:300]
+    assert not Revision.objects.exists() and not Deployment.objects.exists()
+    assert GitHubDelivery.objects.get().deployments == []
+    assert not github.requests, "a refused push asks GitHub nothing"
 
 
 @pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 50_000 + b"1" + b"}" * 50_000])

@@ -26,8 +26,10 @@ def receiver():
 
 
 @pytest.fixture(autouse=True)
-def _fast_integrations(settings):
-    """Short timeouts and no backoff, so failure tests are quick; the values are settings, not code."""
+def _fast_integrations(settings, tmp_path):
+    """Short timeouts and no backoff, so failure tests are quick; the values are settings, not code.
+    Bundles the server fetches (GitHub archives) go to the test's own storage."""
+    settings.MEDIA_ROOT = tmp_path / "media"
     settings.FLEETDECK_INTEGRATIONS_TIMEOUT = 2.0
     settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = 1.0
     settings.FLEETDECK_TRIGGER_BACKOFF = 0

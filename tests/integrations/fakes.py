@@ -132,6 +132,25 @@ def sha(n: int) -> str:
     return f"{n:040x}"
 
 
+def tarball_of(files: dict[str, str], prefix: str = "acme-shop-0000000/") -> bytes:
+    """A gzipped tarball laid out as GitHub serves a commit: every file under one top-level folder."""
+    import io
+    import tarfile
+
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(prefix + name)
+            info.size, info.mode = len(data), 0o755 if name.endswith(".sh") else 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+# What the fake serves for any commit unless a test sets its own: a valid bundle with no hooks.
+MINIMAL_TARBALL = tarball_of({"appspec.yml": "version: 0.0\nos: linux\n"})
+
+
 @dataclass
 class GitHubState:
     repo: str = "acme/shop"
@@ -155,7 +174,9 @@ class GitHubState:
     check_runs: list = field(
         default_factory=lambda: [{"name": "tests", "status": "completed", "conclusion": "success"}]
     )
-    tarball: bytes = b""
+    tarball: bytes = MINIMAL_TARBALL
+    # The token the tarball endpoint wants ("Authorization: token <t>" or "Bearer <t>").
+    token: str = "gh-secret-token"
     deployments: list = field(default_factory=list)
     deployment_statuses: list = field(default_factory=list)
     # The git data API (integrations/github/branches.py): objects by sha, and whether the token may push.
@@ -264,7 +285,7 @@ def github_fake(state: GitHubState | None = None) -> tuple[FakeServer, GitHubSta
         return 201, {"id": len(state.deployment_statuses)}
 
     def tarball(req, m):
-        if req.headers.get("authorization", "") != "token gh-secret-token":
+        if req.headers.get("authorization", "") not in (f"token {state.token}", f"Bearer {state.token}"):
             return 404, {"message": "Not Found"}
         return 200, state.tarball, {"Content-Type": "application/x-gzip"}
 

@@ -9,13 +9,14 @@ import uuid
 
 import pytest
 from django.test import Client
+from fakes import sha
 from integration_helpers import WEBHOOK_SECRET, make_app, make_github, make_group, make_instance, make_project
 
 from deployments.models import Deployment, Revision
 from integrations.models import AutoDeployRule, GitHubDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
-COMMIT = "a" * 40
+COMMIT = sha(3)  # where the fake's main is: the webhook deploys the head GitHub reports
 URL = "/integrations/github/shop/webhook"
 
 

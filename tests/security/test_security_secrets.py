@@ -84,6 +84,7 @@ def outside():
     receiver = receiver_fake()
     receiver.route("POST", SLACK_PATH, lambda req, m: (200, {"ok": True}))
     with running(github_fake) as github, running(jira_fake) as jira:
+        github.state.token = SECRETS["github_token"]  # the server fetches GitHub revisions with it
         yield {"github": github, "jira": jira, "receiver": receiver}
     receiver.stop()
 
