@@ -38,6 +38,7 @@ class DownloadError(Exception):
 class ArchiveTooLarge(DownloadError):
     """The archive is larger than the limit: nothing of it is kept."""
 
+
 # Every PyGithub Requester in the process (this client, branches.py's) connects through the policy.
 outbound.bind_pygithub()
 
@@ -133,8 +134,8 @@ class GitHubClient:
     def download_tarball(self, sha: str, out: BinaryIO, limit: int) -> tuple[int, str]:
         """Stream the commit's tarball into `out`; return its size and sha256.
 
-        The one place the server downloads from GitHub with the project's token (bind it to the
-        outbound policy here). The token goes to the API host only: requests drops the Authorization
+        The one place the server downloads from GitHub with the project's token, under the outbound
+        policy (every redirect hop is checked too). The token goes to the API host only: requests drops the Authorization
         header when GitHub redirects to another host (codeload.github.com). Bytes are read raw (no
         Content-Encoding decoding), so `limit` bounds what arrives and what is written alike.
         """
@@ -147,9 +148,10 @@ class GitHubClient:
             headers["Authorization"] = f"token {self.connection.token}"
         started = time.monotonic()
         try:
-            with requests.get(
-                self.tarball_url(sha), headers=headers, stream=True, timeout=(self.timeout, self.timeout)
-            ) as response:
+            with (
+                outbound.session(timeout=(self.timeout, self.timeout), redirects=True) as http,
+                http.get(self.tarball_url(sha), headers=headers, stream=True) as response,
+            ):
                 if response.status_code != 200:
                     raise DownloadError(f"GitHub answered HTTP {response.status_code}", response.status_code)
                 declared = response.headers.get("Content-Length", "")
@@ -168,6 +170,8 @@ class GitHubClient:
                         )
                     digest.update(chunk)
                     out.write(chunk)
+        except outbound.OutboundRefused as exc:
+            raise DownloadError(str(exc)) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             # Not OSError as a whole: a full disk while writing is ours, not GitHub's, and says so.
             raise DownloadError(

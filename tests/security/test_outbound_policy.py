@@ -93,6 +93,29 @@ def test_a_github_enterprise_base_url_on_loopback_is_refused(project, owner):
         fake.stop()
 
 
+def test_the_servers_fetch_of_a_github_archive_goes_through_the_policy(project):
+    """The one download the server makes with a project's token is bound like every other call."""
+    from fakes import github_fake
+
+    with running(github_fake) as github:
+        make_github(project, github.url)
+        app = make_app(project)
+        make_instance(project, "web-1", role="web")
+        revision = Revision.objects.create(
+            application=app,
+            source="github",
+            bundle_type="tgz",
+            location={"repository": "acme/shop", "commit": "a" * 40, "ref": "refs/heads/main"},
+        )
+        deployment = engine.create_deployment(group=make_group(app, "web"), revision=revision)
+        deployment.refresh_from_db()
+        assert (deployment.status, deployment.error_code) == ("Failed", "REVISION_MISSING")
+        assert (
+            "loopback" in deployment.error_message and "FLEETDECK_OUTBOUND_ALLOW" in deployment.error_message
+        )
+        assert not any("/tarball/" in r.path for r in github.requests), "nothing reached the fake"
+
+
 def test_a_github_enterprise_name_that_resolves_to_the_metadata_service_is_refused(
     project, owner, names, guard
 ):
