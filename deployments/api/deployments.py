@@ -18,6 +18,7 @@ from deployments.models import (
     Deployment,
     DeploymentStatus,
     DeploymentTarget,
+    ErrorCode,
     LifecycleEvent,
 )
 
@@ -56,7 +57,10 @@ def _choice(request, name: str, choices: list[str]) -> str | None:
 
 
 def _raise_for(exc: DeploymentError):
-    raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+    error = ValidationError({exc.field or "non_field_errors": [exc.message]})
+    if exc.code in ErrorCode.values:
+        error.error_code = exc.code  # CodeDeploy's code for the refusal, e.g. REVISION_MISSING
+    raise error from None
 
 
 @extend_schema_view(
