@@ -45,6 +45,9 @@ _EventsSerializer = inline_serializer(
         "status": serializers.CharField(),
         "done": serializers.BooleanField(),
         "has_more": serializers.BooleanField(),
+        "log_expired_at": serializers.DateTimeField(
+            allow_null=True, help_text="When retention deleted the log lines; state changes stay."
+        ),
     },
 )
 
@@ -211,6 +214,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
                 "status": deployment.status,
                 "done": deployment.is_terminal and last_seq >= deployment.event_seq,
                 "has_more": last_seq < deployment.event_seq,
+                "log_expired_at": deployment.log_expired_at,
             }
         )
 
