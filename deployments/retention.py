@@ -338,7 +338,41 @@ def bundle_problem(revision: Revision) -> str | None:
 
 
 def _delete_chunked(queryset: QuerySet, chunk: int, measure: bool = True) -> tuple[int, int]:
-    """Delete the rows of `queryset` a chunk per transaction; return (rows, bytes) deleted."""
+    """Delete the rows of `queryset` a chunk per statement, each its own transaction; return (rows,
+    bytes) deleted. Each DELETE picks its chunk with a subquery (a list of 5,000 ids as parameters
+    costs more to send than the delete itself), and on PostgreSQL measures what it deleted as it goes."""
+    model = queryset.model
+    done = _DELETED_BEFORE.get(model, set())
+    if any(rel.related_model not in done for rel in model._meta.related_objects):
+        return _delete_collected(queryset, chunk, measure)
+    table, pk = (connection.ops.quote_name(name) for name in (model._meta.db_table, model._meta.pk.column))
+    rows = size = 0
+    while True:
+        part = queryset.order_by().values("pk")[:chunk]
+        picked, params = part.query.sql_with_params()
+        delete = f"DELETE FROM {table} WHERE {pk} IN ({picked})"  # noqa: S608 - names from the model
+        with transaction.atomic(), connection.cursor() as cursor:
+            if measure and connection.vendor == "postgresql":
+                measured = f"WITH gone AS ({delete} RETURNING pg_column_size({table}.*) AS size) "
+                cursor.execute(measured + "SELECT count(*), coalesce(sum(size), 0) FROM gone", params)  # noqa: S608
+                deleted, freed = cursor.fetchone()
+            else:
+                freed = _size(model.objects.filter(pk__in=part))[1] if measure else 0
+                cursor.execute(delete, params)
+                deleted = cursor.rowcount
+        if not deleted:
+            return rows, size
+        rows += deleted
+        size += int(freed)
+
+
+# What points at a deployment's lifecycle events and targets; `_delete_deployments` deletes it first.
+_DELETED_BEFORE = {LifecycleEvent: {HostCommand}, DeploymentTarget: {LifecycleEvent}}
+
+
+def _delete_collected(queryset: QuerySet, chunk: int, measure: bool) -> tuple[int, int]:
+    """Through Django's collector, for a model something else points at (a relation added later):
+    slower, as it loads every row, but it follows every relation."""
     model = queryset.model
     rows = size = 0
     while ids := list(queryset.order_by().values_list("pk", flat=True)[:chunk]):
