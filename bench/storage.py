@@ -290,6 +290,7 @@ def main() -> int:
     parser.add_argument("--deployments", type=int, default=10_000, help="finished deployments to clean up")
     parser.add_argument("--history-hosts", type=int, default=5, help="hosts per deployment of the history")
     parser.add_argument("--history-lines", type=int, default=2, help="log lines per event of the history")
+    parser.add_argument("--parts", default="123", help="which parts to run, e.g. 3 (default: 123)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="fleetdeck-storage-"))
@@ -366,51 +367,54 @@ def main() -> int:
         # 1. Bytes per lifecycle event and per log line: one rollout without output, one with.
         sizes0 = table_sizes()
         quiet = rollout(0)
-        sizes1 = table_sizes()
-        loud = rollout(args.lines)
-        sizes2 = table_sizes()
         events = args.hosts * len(EVENTS)
-        lines = events * args.lines
-        grown_quiet = sum(sizes1.values()) - sum(sizes0.values())
-        grown_loud = sum(sizes2.values()) - sum(sizes1.values())
-        state_rows = [
-            row_bytes(f"{w} = %s", t, [quiet["id"]])
-            for t, w in (
-                ("deployment", "id"),
-                ("deploymenttarget", "deployment_id"),
-                ("hostcommand", "deployment_id"),
-                ("deploymentevent", "deployment_id"),
+        if "1" in args.parts:
+            sizes1 = table_sizes()
+            loud = rollout(args.lines)
+            sizes2 = table_sizes()
+            lines = events * args.lines
+            grown_quiet = sum(sizes1.values()) - sum(sizes0.values())
+            grown_loud = sum(sizes2.values()) - sum(sizes1.values())
+            state_rows = [
+                row_bytes(f"{w} = %s", t, [quiet["id"]])
+                for t, w in (
+                    ("deployment", "id"),
+                    ("deploymenttarget", "deployment_id"),
+                    ("hostcommand", "deployment_id"),
+                    ("deploymentevent", "deployment_id"),
+                )
+            ]
+            state_rows.append(
+                row_bytes(
+                    "target_id IN (SELECT id FROM deployments_deploymenttarget WHERE deployment_id = %s)",
+                    "lifecycleevent",
+                    [quiet["id"]],
+                )
             )
-        ]
-        state_rows.append(
-            row_bytes(
-                "target_id IN (SELECT id FROM deployments_deploymenttarget WHERE deployment_id = %s)",
-                "lifecycleevent",
-                [quiet["id"]],
+            log_n, log_size = row_bytes(
+                "deployment_id = %s AND kind = 'log'", "deploymentevent", [loud["id"]]
             )
-        )
-        log_n, log_size = row_bytes("deployment_id = %s AND kind = 'log'", "deploymentevent", [loud["id"]])
-        all_n, all_size = row_bytes("deployment_id = %s", "deploymentevent", [loud["id"]])
-        print(f"\n1. {args.hosts} hosts AllAtOnce, {len(EVENTS)} events each ({events} lifecycle events)")
-        print(
-            f"   rollouts: without output {quiet['wall']:.1f} s ({quiet['status']}), with {args.lines} lines per event "
-            f"{loud['wall']:.1f} s ({loud['status']})"
-        )
-        print(
-            f"   per lifecycle event: {sum(b for _, b in state_rows) / events:.0f} bytes of row data "
-            f"(its event, command, state-change rows and share of the target), {grown_quiet / events:.0f} bytes "
-            "on disk with indexes and the row versions its updates leave until vacuum"
-        )
-        print(
-            f"   per log line (~80 characters): {log_size / max(log_n, 1):.0f} bytes of row data, "
-            f"{(grown_loud - grown_quiet) / max(lines, 1):.0f} bytes on disk with indexes"
-        )
-        print(
-            f"   one {args.hosts}-host deployment's event log: {all_n} rows ({log_n} log lines), "
-            f"{mib(all_size)} of row data; on disk the deploymentevent table grew "
-            f"{mib(sizes2['deploymentevent'] - sizes1['deploymentevent'])} (without output: "
-            f"{mib(sizes1['deploymentevent'] - sizes0['deploymentevent'])})"
-        )
+            all_n, all_size = row_bytes("deployment_id = %s", "deploymentevent", [loud["id"]])
+            print(f"\n1. {args.hosts} hosts AllAtOnce, {len(EVENTS)} events each ({events} lifecycle events)")
+            print(
+                f"   rollouts: without output {quiet['wall']:.1f} s ({quiet['status']}), with {args.lines} lines per event "
+                f"{loud['wall']:.1f} s ({loud['status']})"
+            )
+            print(
+                f"   per lifecycle event: {sum(b for _, b in state_rows) / events:.0f} bytes of row data "
+                f"(its event, command, state-change rows and share of the target), {grown_quiet / events:.0f} bytes "
+                "on disk with indexes and the row versions its updates leave until vacuum"
+            )
+            print(
+                f"   per log line (~80 characters): {log_size / max(log_n, 1):.0f} bytes of row data, "
+                f"{(grown_loud - grown_quiet) / max(lines, 1):.0f} bytes on disk with indexes"
+            )
+            print(
+                f"   one {args.hosts}-host deployment's event log: {all_n} rows ({log_n} log lines), "
+                f"{mib(all_size)} of row data; on disk the deploymentevent table grew "
+                f"{mib(sizes2['deploymentevent'] - sizes1['deploymentevent'])} (without output: "
+                f"{mib(sizes1['deploymentevent'] - sizes0['deploymentevent'])})"
+            )
 
         # 2. The cleanup of 10,000 finished deployments, log expiry first, then whole deployments.
         from dashboard.models import Project
@@ -418,33 +422,36 @@ def main() -> int:
         from deployments.models import Deployment, DeploymentEvent, Instance, LifecycleEvent
 
         host_ids = list(Instance.objects.order_by("name").values_list("pk", flat=True)[: args.history_hosts])
-        started = time.monotonic()
-        per = seed_history("h", args.deployments, host_ids, args.history_lines, quiet["id"])
-        print(
-            f"\n2. history: {args.deployments} deployments that ended 200+ days ago, {args.history_hosts} hosts x "
-            f"{len(EVENTS)} events, {args.history_lines} lines per event ({per} event-log rows each), written in "
-            f"{time.monotonic() - started:.0f} s; tables now {mib(sum(table_sizes().values()))}"
-        )
-        started = time.monotonic()
-        storage_figures = retention.project_storage(Project.objects.get(slug="storage").pk)
-        print(
-            f"   Settings page storage figures: {storage_figures['log_rows']} log rows counted in "
-            f"{(time.monotonic() - started) * 1000:.0f} ms"
-        )
-        settings.LOG_RETENTION_DAYS, settings.DEPLOYMENT_RETENTION_DAYS = 90, None
-        report = retention.cleanup()
-        print(
-            f"   log expiry: {report.expired_logs} deployments, {report.log_lines} lines, "
-            f"{mib(report.log_bytes)} in {report.seconds:.1f} s"
-        )
-        settings.DEPLOYMENT_RETENTION_DAYS = 30
-        report = retention.cleanup()
-        print(
-            f"   whole deployments: {report.deployments} deleted ({report.deployment_rows} rows, "
-            f"{mib(report.deployment_bytes)} of event log) in {report.seconds:.1f} s"
-        )
+        if "2" in args.parts:
+            started = time.monotonic()
+            per = seed_history("h", args.deployments, host_ids, args.history_lines, quiet["id"])
+            print(
+                f"\n2. history: {args.deployments} deployments that ended 200+ days ago, {args.history_hosts} hosts x "
+                f"{len(EVENTS)} events, {args.history_lines} lines per event ({per} event-log rows each), written in "
+                f"{time.monotonic() - started:.0f} s; tables now {mib(sum(table_sizes().values()))}"
+            )
+            started = time.monotonic()
+            storage_figures = retention.project_storage(Project.objects.get(slug="storage").pk)
+            print(
+                f"   Settings page storage figures: {storage_figures['log_rows']} log rows counted in "
+                f"{(time.monotonic() - started) * 1000:.0f} ms"
+            )
+            settings.LOG_RETENTION_DAYS, settings.DEPLOYMENT_RETENTION_DAYS = 90, None
+            report = retention.cleanup()
+            print(
+                f"   log expiry: {report.expired_logs} deployments, {report.log_lines} lines, "
+                f"{mib(report.log_bytes)} in {report.seconds:.1f} s"
+            )
+            settings.DEPLOYMENT_RETENTION_DAYS = 30
+            report = retention.cleanup()
+            print(
+                f"   whole deployments: {report.deployments} deleted ({report.deployment_rows} rows, "
+                f"{mib(report.deployment_bytes)} of event log) in {report.seconds:.1f} s"
+            )
 
         # 3. A rollout alone, then the same rollout while `manage.py cleanup` removes another history.
+        if "3" not in args.parts:
+            return 0
         seed_history("j", args.deployments, host_ids, args.history_lines, quiet["id"])
         settle()
         alone = rollout(args.lines)
