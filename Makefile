@@ -40,6 +40,7 @@ bench: install
 	$(PY) bench/fleet.py
 	$(PY) bench/dashboard.py
 	$(PY) bench/live.py
+	$(PY) bench/storage.py
 
 # Longer hostile-input runs than the suite's, with fresh random examples (the suite replays fixed ones).
 fuzz: install

@@ -54,6 +54,24 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
     return number
 
 
+def env_days(name: str, default: int | None) -> int | None:
+    """A retention period: a whole number of days (at least 1), or `never` (None: keep for ever)."""
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return default
+    if value.strip().lower() == "never":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name}={value!r} is not a number of days; use a whole number such as 90, or never"
+        ) from None
+    if number < 1:
+        raise ConfigError(f"{name}={number} must be at least 1 day, or never")
+    return number
+
+
 def env_float(name: str, default: float, *, minimum: float | None = None) -> float:
     value = _raw(name)
     if value is None or value == "":

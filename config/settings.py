@@ -11,9 +11,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from cryptography.fernet import Fernet
 
-from .env import ConfigError, env_bool, env_float, env_int, env_list, env_str
+from .env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FLEETDECK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -207,10 +208,22 @@ MAX_BUNDLE_FILES = env_int("FLEETDECK_MAX_BUNDLE_FILES", 200_000, minimum=1)
 
 ALARM_POLL_INTERVAL = env_float("FLEETDECK_ALARM_POLL_INTERVAL", 10.0, minimum=0.5)
 
+# --- retention (deployments/retention.py, run daily by beat and by `manage.py cleanup`) ---------
+# Days after a deployment ends before its log lines are deleted; its state changes, per-host results,
+# error codes and diagnostics (log_tail included) stay. None ("never"): logs are kept for ever.
+LOG_RETENTION_DAYS = env_days("FLEETDECK_LOG_RETENTION_DAYS", 90)
+# Days after which whole finished deployments are deleted (each group's last successful one stays).
+# None (the default, "never"): deployments are kept for ever.
+DEPLOYMENT_RETENTION_DAYS = env_days("FLEETDECK_DEPLOYMENT_RETENTION_DAYS", None)
+# Stored bundles kept per application, newest first; older ones are deleted unless a deployment needs them.
+KEEP_REVISIONS = env_int("FLEETDECK_KEEP_REVISIONS", 20, minimum=1)
+
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "deployments.tasks.sweep", "schedule": SWEEP_INTERVAL},
     "poll-alarms": {"task": "deployments.tasks.poll_alarms", "schedule": ALARM_POLL_INTERVAL},
     "discover-ec2": {"task": "integrations.tasks.discover_all_ec2", "schedule": 300.0},
+    # Daily, at a quiet hour (UTC); it works in small batches, so a rollout running then is unaffected.
+    "cleanup": {"task": "deployments.tasks.cleanup", "schedule": crontab(hour=3, minute=17)},
 }
 
 # --- storage --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import bluegreen, eventlog, fetching, lifecycle, planner, realtime, writebehind
+from . import bluegreen, eventlog, fetching, lifecycle, planner, realtime, retention, writebehind
 from .models import (
     COMMAND_OPEN,
     CommandStatus,
@@ -174,6 +174,13 @@ def create_deployment(
     with transaction.atomic():
         # The group lock makes "is another deployment running here?" and the start one decision.
         group = DeploymentGroup.objects.select_for_update().select_related("application").get(pk=group.pk)
+        # The revision's lock orders this against retention pruning its bundle (retention.prune_bundle):
+        # either the bundle is already gone and we refuse, or the cleanup sees this deployment and keeps it.
+        revision = Revision.objects.select_for_update(no_key=True).get(pk=revision.pk)
+        if revision.bundle_pruned_at is not None:
+            raise DeploymentError(
+                retention.bundle_problem(revision), code=ErrorCode.REVISION_MISSING, field="revision"
+            )
         config = config or group.deployment_config
         deployment = Deployment.objects.create(
             application=group.application,
@@ -223,9 +230,15 @@ def create_deployment(
 
 def _start(deployment: Deployment) -> None:
     """Snapshot the targets, plan them and go InProgress. Caller holds the group lock."""
+    group = deployment.deployment_group
+    missing = retention.bundle_problem(deployment.revision)
+    if missing:
+        # Every host would fail DownloadBundle: fail now, touching no host, with the code that says why.
+        deployment.move_to(DeploymentStatus.FAILED, error_code=ErrorCode.REVISION_MISSING, message=missing)
+        _enqueue_next_queued(group.pk)
+        return
     if not fetching.ready_to_start(deployment):
         return  # failed (bundle over the size limit), or queued until the server holds its revision
-    group = deployment.deployment_group
     instances = matching_instances(group)
     if group.deployment_style == DeploymentStyle.BLUE_GREEN:
         _start_blue_green(deployment, instances)
@@ -984,6 +997,19 @@ def _remember(deployment: Deployment, target: DeploymentTarget, outcome: str) ->
     InstanceGroupState.objects.update_or_create(
         instance_id=target.instance_id, group_id=deployment.deployment_group_id, defaults=defaults
     )
+
+
+def revision_missing(deployment_id: str, message: str) -> bool:
+    """An agent found the bundle gone from storage mid-rollout: halt with REVISION_MISSING, so the
+    deployment ends with the code that says why instead of HEALTH_CONSTRAINTS (the first reason wins)."""
+    with transaction.atomic():
+        deployment = _lock(deployment_id)
+        if deployment.status not in RUNNING or not deployment.mark_halting(
+            ErrorCode.REVISION_MISSING, message
+        ):
+            return False
+        _enqueue_advance(deployment.id)
+        return True
 
 
 # --- stopping --------------------------------------------------------------------------------

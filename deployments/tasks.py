@@ -98,3 +98,11 @@ def check_provisioning(deployment_id: str) -> None:
     from .bluegreen import check_provisioning as check
 
     check(deployment_id)
+
+
+@shared_task(**RETRY)
+def cleanup() -> dict:
+    """The daily retention pass (beat). Idempotent: a retry or a second run finishes what one began."""
+    from .retention import cleanup as run_cleanup
+
+    return run_cleanup().as_dict()

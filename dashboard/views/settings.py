@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dashboard.access import get_project_for_user
 from dashboard.forms import AddMemberForm, DeleteProjectForm, ProjectSettingsForm, RoleForm
 from dashboard.models import Membership, Role
+from deployments import retention
 
 
 def _members(project):
@@ -37,7 +38,12 @@ def settings_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "dashboard/settings.html",
-        {"project": project, "form": form, "delete_form": DeleteProjectForm(project=project)},
+        {
+            "project": project,
+            "form": form,
+            "delete_form": DeleteProjectForm(project=project),
+            "storage": retention.project_storage(project.pk),
+        },
     )
 
 
@@ -100,5 +106,10 @@ def delete(request: HttpRequest, slug: str) -> HttpResponse:
         project.delete_with_history()
         messages.success(request, f"Deleted {name}.")
         return redirect("home")
-    context = {"project": project, "form": ProjectSettingsForm(instance=project), "delete_form": form}
+    context = {
+        "project": project,
+        "form": ProjectSettingsForm(instance=project),
+        "delete_form": form,
+        "storage": retention.project_storage(project.pk),
+    }
     return render(request, "dashboard/settings.html", context, status=400)

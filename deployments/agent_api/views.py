@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from deployments import engine
 from deployments.models import (
+    COMMAND_OPEN,
     CommandStatus,
     HostCommand,
     Instance,
@@ -593,11 +594,25 @@ async def complete(request: HttpRequest, credential: str, body: dict, command_id
 def _bundle(credential: str, revision_id: int):
     instance = _instance(credential)
     revision = Revision.objects.filter(pk=revision_id).first()
-    if revision is None or not revision.bundle:
+    if revision is None or not (revision.bundle or revision.bundle_pruned_at):
         return None
     if not HostCommand.objects.filter(instance=instance, deployment__revision_id=revision_id).exists():
         return None
     return revision
+
+
+def _bundle_missing(credential: str, revision_id: int, message: str) -> None:
+    """Halt this host's running deployments of the revision with REVISION_MISSING."""
+    instance = _instance(credential)
+    running = (
+        HostCommand.objects.filter(
+            instance=instance, deployment__revision_id=revision_id, status__in=COMMAND_OPEN
+        )
+        .values_list("deployment_id", flat=True)
+        .distinct()
+    )
+    for deployment_id in list(running):
+        engine.revision_missing(deployment_id, message)
 
 
 @agent_endpoint(method="GET")
@@ -606,13 +621,16 @@ async def bundle(request: HttpRequest, credential: str, body: dict, revision_id:
     if revision is None:
         return _error(404, f"Revision {revision_id} is not part of any deployment to this instance.")
     try:
+        if not revision.bundle:
+            raise FileNotFoundError(revision_id)  # pruned by retention
         handle = revision.bundle.open("rb")
     except OSError:
-        return _error(
-            410,
+        message = (
             f"The bundle of revision {revision_id} is missing from the server's storage "
-            "(FLEETDECK_STORAGE_DIR); upload the revision again and redeploy.",
+            "(FLEETDECK_STORAGE_DIR); upload the revision again and redeploy."
         )
+        await db(_bundle_missing)(credential, revision_id, message)
+        return _error(410, message)
     response = FileResponse(handle, content_type="application/octet-stream")
     response["Content-Length"] = str(revision.size or revision.bundle.size)
     response["X-Fleetdeck-Sha256"] = revision.sha256

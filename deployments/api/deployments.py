@@ -18,6 +18,7 @@ from deployments.models import (
     Deployment,
     DeploymentStatus,
     DeploymentTarget,
+    ErrorCode,
     LifecycleEvent,
 )
 
@@ -44,6 +45,9 @@ _EventsSerializer = inline_serializer(
         "status": serializers.CharField(),
         "done": serializers.BooleanField(),
         "has_more": serializers.BooleanField(),
+        "log_expired_at": serializers.DateTimeField(
+            allow_null=True, help_text="When retention deleted the log lines; state changes stay."
+        ),
     },
 )
 
@@ -56,7 +60,10 @@ def _choice(request, name: str, choices: list[str]) -> str | None:
 
 
 def _raise_for(exc: DeploymentError):
-    raise ValidationError({exc.field or "non_field_errors": [exc.message]}) from None
+    error = ValidationError({exc.field or "non_field_errors": [exc.message]})
+    if exc.code in ErrorCode.values:
+        error.error_code = exc.code  # CodeDeploy's code for the refusal, e.g. REVISION_MISSING
+    raise error from None
 
 
 @extend_schema_view(
@@ -207,6 +214,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
                 "status": deployment.status,
                 "done": deployment.is_terminal and last_seq >= deployment.event_seq,
                 "has_more": last_seq < deployment.event_seq,
+                "log_expired_at": deployment.log_expired_at,
             }
         )
 

@@ -32,6 +32,8 @@ def exception_handler(exc, context):
             text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
             summary.append(text if field == "non_field_errors" else f"{field}: {text}")
         response.data = {"detail": " ".join(summary) or "Invalid request.", "errors": data}
+        if getattr(exc, "error_code", ""):
+            response.data["error_code"] = exc.error_code
     elif isinstance(data, list):
         response.data = {"detail": "; ".join(str(m) for m in data), "errors": data}
     return response

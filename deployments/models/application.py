@@ -136,6 +136,9 @@ class Revision(models.Model):
         max_length=64, blank=True, validators=[RegexValidator(r"^[0-9a-f]{64}$", "not a sha256 hex digest")]
     )
     size = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
+    # When retention deleted the stored bundle (FLEETDECK_KEEP_REVISIONS): deploying it is then refused
+    # with REVISION_MISSING. `bundle` is empty from then on; size and sha256 stay as a record.
+    bundle_pruned_at = models.DateTimeField(null=True, blank=True)
     # Where an S3 or GitHub revision lives: bucket/key/version/etag or repository/commit.
     location = models.JSONField(default=dict, blank=True)
     appspec = models.TextField(blank=True)

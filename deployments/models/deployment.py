@@ -83,10 +83,19 @@ class Deployment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # When retention deleted its log lines (FLEETDECK_LOG_RETENTION_DAYS); the rest of its record stays.
+    log_expired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
+            # Retention's "finished deployments whose log is due to expire": once expired, a row
+            # leaves this index, so the daily look-up stays small however long the history grows.
+            models.Index(
+                fields=["ended_at"],
+                name="deployment_log_unexpired",
+                condition=models.Q(log_expired_at__isnull=True),
+            ),
             # "Is another deployment active in this group?" and the per-group history.
             models.Index(fields=["deployment_group", "status"], name="deployment_group_status"),
             # Every "newest first" list (dashboard activity, deployment list, API) sorts by (created_at, id):

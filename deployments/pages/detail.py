@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
@@ -146,6 +147,7 @@ def build_context(deployment: Deployment) -> dict:
         "failures": failures,
         "duration": human(deployment.duration),
         "terminal": deployment.status in DEPLOYMENT_TERMINAL,
+        "log_retention_days": settings.LOG_RETENTION_DAYS,
     }
 
 

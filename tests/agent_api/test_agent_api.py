@@ -475,3 +475,36 @@ def test_a_bundle_lost_from_storage_is_a_410_that_says_what_to_do(agent_client, 
     response = agent_client.get(f"/agent/v1/bundles/{revision.pk}/", credential=host.credential)
     assert response.status_code == 410
     assert "missing from the server's storage" in response.json()["detail"]
+
+
+def test_a_bundle_lost_mid_rollout_fails_the_deployment_with_revision_missing(
+    agent_client, app, bundle_bytes
+):
+    """Every host's DownloadBundle fails on the 410; the deployment says why: REVISION_MISSING, not
+    HEALTH_CONSTRAINTS (which would send the user looking at their scripts)."""
+    hosts = [make_instance("web-1", role="web"), make_instance("web-2", role="web")]
+    revision = bundled_revision(app, bundle_bytes)
+    deployment = deploy(make_group(app, config=ALL_AT_ONCE), revision)
+    revision.bundle.storage.delete(revision.bundle.name)
+    for host in hosts:
+        (stop,) = issued(host)
+        agent_client.post(command_url(stop.pk, "complete"), {"status": "Succeeded"}, host.credential)
+    for host in hosts:
+        (download,) = issued(host)
+        assert download.lifecycle_event.name == "DownloadBundle"
+        agent_client.post(command_url(download.pk, "ack"), {}, host.credential)
+        response = agent_client.get(f"/agent/v1/bundles/{revision.pk}/", credential=host.credential)
+        assert response.status_code == 410
+        failure = {
+            "status": "Failed",
+            "diagnostics": {
+                "error_code": "UnknownError",
+                "message": f"Bundle download failed with HTTP 410: {response.json()['detail']}",
+            },
+        }
+        agent_client.post(command_url(download.pk, "complete"), failure, host.credential)
+
+    deployment = refresh(deployment)
+    assert deployment.status == "Failed"
+    assert deployment.error_code == "REVISION_MISSING"
+    assert "missing from the server's storage" in deployment.error_message

@@ -149,6 +149,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "rollback_of",
             "rolled_back_by",
             "overview",
+            "log_expired_at",
         ]
         read_only_fields = fields
 
