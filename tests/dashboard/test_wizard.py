@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from dashboard.models import Membership, Project
 from deployments.models import Application, DeploymentGroup, RegistrationToken
@@ -165,7 +167,10 @@ def test_review_creates_everything_and_shows_the_token_once(client, user):
     assert {f["key"]: f["value"] for f in group.tag_filters} == {"role": "web", "env": "prod"}
     token = RegistrationToken.objects.get(project=project)
     assert token.tags == {"role": "web", "env": "prod"}
+    # A token for the first few hosts: it expires in 7 days (fleets that grow use a token of their own).
+    assert timedelta(days=6, hours=23) < token.expires_at - timezone.now() <= timedelta(days=7)
     body = response.content.decode()
+    assert "expires in 7 days" in body
     assert "curl -fsSL http://testserver/agent/install.sh | sudo sh -s -- --token fdr_" in body
     raw = body.split("--token ")[1].split("<")[0].split()[0]
     assert RegistrationToken.find_usable(raw) == token
