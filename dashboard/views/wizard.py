@@ -205,7 +205,7 @@ def create_everything(user, state: dict) -> dict:
         group = DeploymentGroup.objects.create(
             application=application,
             name=target["group"],
-            deployment_config=DeploymentConfig.objects.get(name=target["deployment_config"]),
+            deployment_config=DeploymentConfig.objects.get(name=target["deployment_config"], builtin=True),
             tag_filters=filters_from(pairs),
         )
         _connect(project, state)
