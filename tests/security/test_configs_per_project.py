@@ -177,3 +177,15 @@ def test_a_name_two_of_your_projects_use_needs_the_project(owner, keep_three):
     assert keep_three.__class__.objects.get(pk=keep_three.pk).minimum_healthy_value == 2
     listed = client.get(URL + "?project=zq-second").json()["results"]
     assert [c["name"] for c in listed if not c["builtin"]] == ["keep-three"]
+
+
+def test_deleting_a_project_deletes_its_configs_even_in_use(owner, keep_three, victim):
+    app = make_app(victim, "shop")
+    group = make_group(app, "web")
+    DeploymentGroup.objects.filter(pk=group.pk).update(deployment_config=keep_three)
+    group.refresh_from_db()
+    engine.create_deployment(group=group, revision=make_revision(app), config=keep_three)
+    response = client_for(owner).delete("/api/v1/projects/zq-victim/")
+    assert response.status_code == 204
+    assert not DeploymentConfig.objects.filter(builtin=False).exists()
+    assert DeploymentConfig.objects.filter(builtin=True).count() == 3
