@@ -125,9 +125,10 @@ class DeploymentGroupViewSet(
         return DeploymentGroupSerializer(group, context=context).data
 
     def create(self, request, *args, **kwargs):
+        application = self.application  # the role check, before the body is even parsed
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        group = serializer.save(application=self.application)
+        group = serializer.save(application=application)
         return Response(self._render(group), status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):

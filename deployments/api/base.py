@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import viewsets
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.permissions import SAFE_METHODS
 
 from deployments import access
 from deployments.access import ActionPermission
@@ -37,6 +38,8 @@ class ApplicationScoped(ApiViewSet):
             user = self.request.user
             application = lookup.application(self.request, self.kwargs["application"])
             access.require(user, access.action_for(self.request, self), application)
+            if self.request.method not in SAFE_METHODS:
+                lookup.refuse_other_project(self.request, application.project)
             self._application = application
         return self._application
 

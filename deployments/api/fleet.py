@@ -98,7 +98,8 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
 
     def update(self, request, *args, **kwargs):
         # Who may edit it comes first: outsiders get 404 and viewers 403 whatever the body says.
-        self.get_object()
+        instance = self.get_object()
+        lookup.refuse_other_project(request, instance.project)
         if not isinstance(request.data, dict):
             raise ValidationError(
                 {"non_field_errors": ['Send a JSON object, such as {"tags": {"role": "web"}}.']}

@@ -19,17 +19,43 @@ from deployments import access
 from deployments.models import Application, DeploymentConfig, Instance
 
 
-def requested_project(request, *, body: bool | None = None) -> str | None:
-    """The project slug a request names: `?project=`, else (for writes) the body's `project`."""
-    slug = request.query_params.get("project")
-    if not slug and (body if body is not None else request.method not in SAFE_METHODS):
-        data = request.data
-        slug = data.get("project") if hasattr(data, "get") else None
-    if slug in (None, ""):
+def _slug(value) -> str | None:
+    if value in (None, ""):
         return None
-    if not isinstance(slug, str):
+    if not isinstance(value, str):
         raise ValidationError({"project": ["Give the project's slug."]})
-    return slug
+    return value
+
+
+def query_project(request) -> str | None:
+    """The project slug of `?project=`."""
+    return _slug(request.query_params.get("project"))
+
+
+def body_project(request) -> str | None:
+    """The project slug of a write's body (`"project": "SLUG"`, or a form field)."""
+    data = request.data
+    return _slug(data.get("project")) if hasattr(data, "get") else None
+
+
+def _narrowed(rows: list, request, *, body: bool | None) -> list:
+    """Several rows of the name in the caller's projects: a write's body may say which project.
+
+    The body is looked at only then, so an unambiguous name is resolved (and the caller's role
+    checked) before the body is parsed."""
+    write = body if body is not None else request.method not in SAFE_METHODS
+    if len(rows) > 1 and write and (slug := body_project(request)):
+        return [row for row in rows if row.project is not None and row.project.slug == slug]
+    return rows
+
+
+def refuse_other_project(request, project) -> None:
+    """After the role check: a write whose body names a project the object is not in is a 400."""
+    slug = body_project(request)
+    if slug and (project is None or slug != project.slug):
+        raise ValidationError(
+            {"project": [f"It is in {getattr(project, 'slug', 'no project')}, not in {slug}."]}
+        )
 
 
 def member_project_filter(request, queryset: QuerySet, path: str = "project") -> QuerySet:
@@ -68,9 +94,9 @@ def one(rows: list, kind: str, name: str, project_of=lambda row: row.project):
 def by_name(queryset: QuerySet, request, name: str, kind: str, *, body: bool | None = None):
     """The object named `name` in the caller's projects (the queryset is scoped already)."""
     rows = queryset.filter(name=name)
-    if slug := requested_project(request, body=body):
+    if slug := query_project(request):
         rows = rows.filter(project__slug=slug)
-    return one(list(rows.select_related("project")[:10]), kind, name)
+    return one(_narrowed(list(rows.select_related("project")[:10]), request, body=body), kind, name)
 
 
 def application(request, name: str, *, body: bool | None = None) -> Application:
@@ -97,7 +123,7 @@ def instance(queryset: QuerySet, request, name: str) -> Instance:
     """An instance by name: per project the live one, else the one deregistered last (a deregistered
     host's name may have been registered again, so one project can hold several of a name)."""
     rows = queryset.filter(name=name)
-    if slug := requested_project(request):
+    if slug := query_project(request):
         rows = rows.filter(project__slug=slug)
     newest_first = rows.select_related("project").order_by("project_id", "-registered_at", "-pk")
     per_project: dict = {}
@@ -105,7 +131,7 @@ def instance(queryset: QuerySet, request, name: str) -> Instance:
         best = per_project.get(row.project_id)
         if best is None or (best.deregistered_at is not None and row.deregistered_at is None):
             per_project[row.project_id] = row
-    return one(list(per_project.values()), "instance", name)
+    return one(_narrowed(list(per_project.values()), request, body=None), "instance", name)
 
 
 def config_queryset(user, slug: str | None = None) -> QuerySet:
@@ -118,6 +144,8 @@ def config_queryset(user, slug: str | None = None) -> QuerySet:
 
 def config(queryset: QuerySet, request, name: str) -> DeploymentConfig:
     rows = queryset.filter(name=name)
-    if slug := requested_project(request):
+    if slug := query_project(request):
         rows = rows.filter(Q(builtin=True) | Q(project__slug=slug))
-    return one(list(rows.select_related("project")[:10]), "deployment config", name)
+    return one(
+        _narrowed(list(rows.select_related("project")[:10]), request, body=None), "deployment config", name
+    )

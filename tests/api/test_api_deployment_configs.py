@@ -63,7 +63,11 @@ def test_a_config_stays_in_its_project(api_client, project, user):
     Membership.objects.create(project=other, user=user, role="owner")
     create(api_client)
     response = api_client.patch(URL + "two-down/", {"project": "other"}, format="json")
-    assert response.status_code == 404  # "other" has no config of that name
+    assert response.status_code == 400
+    assert response.json()["errors"]["project"] == [
+        "A configuration stays in its project; create one in the other project instead."
+    ]
+    assert DeploymentConfig.objects.get(name="two-down").project.slug == PROJECT
     response = api_client.put(
         URL + "two-down/",
         {"name": "two-down", "project": PROJECT, "minimum_healthy_hosts": {"type": "HOST_COUNT", "value": 1}},

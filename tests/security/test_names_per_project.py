@@ -177,3 +177,19 @@ def test_lists_filter_by_project(alice):
         "north"
     ]
     assert client.get(f"{APPS}?project=nowhere").status_code == 400
+
+
+def test_a_write_whose_body_names_another_project_than_the_objects_is_refused(alice, mallory):
+    client = client_for(mallory)
+    from dashboard_helpers import make_app as app_in
+
+    app_in(Membership.objects.get(user=mallory).project, "solo")
+    body = {
+        "project": "north",
+        "name": "db",
+        "tag_filters": [{"key": "role", "value": "db", "type": "KEY_AND_VALUE"}],
+    }
+    response = client.post(f"{APPS}solo/deployment-groups/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["project"] == ["It is in squat, not in north."]
+    assert not DeploymentGroup.objects.filter(name="db").exists()

@@ -81,3 +81,15 @@ def test_a_contributor_issuing_a_registration_token_gets_a_403_whatever_the_body
     response = client.post("/api/v1/registration-tokens/", body, format="json")
     assert response.status_code == 403
     assert response.json() == {"detail": "This needs the owner role in this project; you are a contributor."}
+
+
+@pytest.mark.parametrize("who", ["viewer", "contributor"])
+def test_a_body_that_does_not_parse_gets_the_role_check_first_and_then_its_own_400(world, who):
+    client = APIClient()
+    client.force_authenticate(getattr(world, who))
+    url = f"/api/v1/applications/{world.app.name}/deployment-groups/"
+    response = client.post(url, "{not json", content_type="application/json")
+    if who == "viewer":
+        assert response.status_code == 403 and "role" in response.json()["detail"]
+    else:
+        assert response.status_code == 400 and "JSON parse error" in response.json()["detail"]
