@@ -92,7 +92,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
     @staticmethod
     def _queryset(*, with_targets: bool):
         queryset = Deployment.objects.select_related(
-            "application", "deployment_group", "deployment_config", "created_by", "rolled_back_by"
+            "application__project", "deployment_group", "deployment_config", "created_by", "rolled_back_by"
         ).order_by("-created_at", "-id")
         if with_targets:
             events = LifecycleEvent.objects.order_by("position")

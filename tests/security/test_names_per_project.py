@@ -144,7 +144,11 @@ def test_a_write_names_the_project_in_its_body(alice):
     assert not Deployment.objects.exists()
     created = client.post("/api/v1/deployments/", {**body, "project": "south"}, format="json")
     assert created.status_code == 201, created.json()
+    assert created.json()["project"] == "south"
     assert Deployment.objects.get().application.project.slug == "south"
+    assert [d["project"] for d in client.get("/api/v1/deployments/?application=shop").json()["results"]] == [
+        "south"
+    ]
     group = client.post(
         f"{APPS}shop/deployment-groups/",
         {

@@ -130,6 +130,8 @@ class PlanSerializer(serializers.Serializer):
 class DeploymentSerializer(serializers.ModelSerializer):
     """The list row: no targets. The view supplies `overviews` for the page from one aggregate query."""
 
+    # Names are per project: the project says which application (and config) a name is.
+    project = serializers.CharField(source="application.project.slug", allow_null=True, read_only=True)
     application = serializers.CharField(source="application.name")
     deployment_group = serializers.CharField(source="deployment_group.name")
     deployment_config = serializers.CharField(source="deployment_config.name")
@@ -147,6 +149,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "error_message",
             "creator",
             "created_by",
+            "project",
             "application",
             "deployment_group",
             "revision",
