@@ -62,6 +62,7 @@ def _target_context(request) -> dict:
     application = lookup.application_in_body(request)
     if application is not None:
         access.require(request.user, access.DEPLOY, application)
+        lookup.refuse_other_project(request, application.project)
     return {"request": request, "application": application}
 
 

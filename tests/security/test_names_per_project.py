@@ -197,3 +197,23 @@ def test_a_write_whose_body_names_another_project_than_the_objects_is_refused(al
     assert response.status_code == 400
     assert response.json()["errors"]["project"] == ["It is in squat, not in north."]
     assert not DeploymentGroup.objects.filter(name="db").exists()
+
+
+def test_a_deployment_whose_body_names_another_project_than_its_application_is_refused(alice):
+    from dashboard_helpers import make_project as new_project
+
+    make_member(new_project("west"), "wendy", Role.OWNER)
+    west = Membership.objects.get(user__username="wendy").project
+    Membership.objects.create(project=west, user=alice, role=Role.OWNER)
+    north = Application.objects.get(project__slug="north")
+    Application.objects.filter(project__slug="south").delete()  # shop is now only in north
+    body = {
+        "application": "shop",
+        "deployment_group": "web",
+        "revision": north.revisions.get().pk,
+        "project": "west",
+    }
+    response = client_for(alice).post("/api/v1/deployments/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["project"] == ["It is in north, not in west."]
+    assert not Deployment.objects.exists()
