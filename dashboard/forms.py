@@ -302,7 +302,9 @@ class GroupSettingsForm(forms.Form):
         self.group = group
         kwargs.setdefault("initial", self.initial_for(group))
         super().__init__(*args, **kwargs)
-        names = DeploymentConfig.objects.order_by("-builtin", "name").values_list("name", flat=True)
+        # The built-ins and the project's own configs; another project's are never offered.
+        usable = DeploymentConfig.usable_in(group.application.project_id)
+        names = usable.order_by("-builtin", "name").values_list("name", flat=True)
         self.fields["deployment_config"].choices = [(n, n) for n in names]
         self.fields["deployment_style"].choices = [
             (DeploymentStyle.IN_PLACE, "In place"),

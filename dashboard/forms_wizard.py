@@ -10,7 +10,7 @@ from django.core.validators import RegexValidator
 from dashboard.models import Project
 from dashboard.starters import TEMPLATES
 from deployments import planner
-from deployments.models import ONE_AT_A_TIME, Application, DeploymentConfig
+from deployments.models import ONE_AT_A_TIME, DeploymentConfig
 from deployments.models.application import NAME_VALIDATOR
 from integrations.crypto import decrypt, encrypt
 from integrations.forms import GitHubForm, JiraForm
@@ -169,15 +169,12 @@ class TargetStep(Step):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        names = list(DeploymentConfig.objects.order_by("-builtin", "name").values_list("name", flat=True))
+        # A new project has no configs of its own yet: the built-ins.
+        names = list(
+            DeploymentConfig.objects.filter(builtin=True).order_by("name").values_list("name", flat=True)
+        )
         self.fields["deployment_config"].choices = [(n, n) for n in names]
         self.fields["deployment_config"].initial = ONE_AT_A_TIME
-
-    def clean_application(self) -> str:
-        name = self.cleaned_data["application"]
-        if Application.objects.filter(name=name).exists():
-            raise forms.ValidationError(f"An application named {name} already exists; pick another name.")
-        return name
 
     def clean_tags(self) -> str:
         pairs = parse_tag_pairs(self.cleaned_data["tags"])

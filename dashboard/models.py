@@ -53,14 +53,17 @@ class Project(models.Model):
     def delete_with_history(self) -> None:
         """Delete the project, its applications, their history and its fleet, in one transaction.
 
-        Revisions are protected by the deployments that used them, so deployments go first.
+        Revisions and deployment configs are protected by the deployments and groups that use them,
+        so deployments go first, then the applications (and their groups), then the project with its
+        configs.
         """
         from django.db import transaction
 
-        from deployments.models import Deployment
+        from deployments.models import Application, Deployment
 
         with transaction.atomic():
             Deployment.objects.filter(application__project=self).delete()
+            Application.objects.filter(project=self).delete()
             self.delete()
 
     def role_of(self, user) -> str | None:

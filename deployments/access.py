@@ -9,12 +9,12 @@ Actions, from least to most powerful, and the project role each one needs:
 * ``own`` (owner): delete applications, issue and revoke registration tokens, deregister instances,
   and everything about the project itself (settings, team, integrations, deletion).
 
-Every object belongs to a project through its application, registration token or instance. Someone
-who is not a member of that project gets a 404, never a 403: a project's contents are private. A
-member below the needed role gets a 403 naming the role.
+Every object belongs to a project through its application, registration token, instance or (a
+custom deployment configuration) its own project. Someone who is not a member of that project gets a
+404, never a 403: a project's contents are private. A member below the needed role gets a 403 naming
+the role, before anything else in the request is looked at.
 
-Deployment configurations are global: the built-ins are read-only, and any contributor of any
-project may create, edit or delete custom ones (deleting one still in use is refused).
+The built-in deployment configurations are global: everyone signed in reads them, no one changes them.
 """
 
 from __future__ import annotations
@@ -78,6 +78,7 @@ def _is_global(obj) -> bool:
     return (
         obj is None
         or not isinstance(obj, Model)
+        or getattr(obj, "builtin", False)  # the built-in deployment configurations
         or not (isinstance(obj, Project) or hasattr(obj, "project_id") or hasattr(obj, "application"))
     )
 
@@ -109,6 +110,26 @@ def require(user, action: str, obj=None) -> None:
     if role is None:
         raise NotFound("Not found.")
     if ROLE_RANK[role] < ROLE_RANK[needed]:
+        raise PermissionDenied(f"This needs the {needed} role in this project; you are a {role}.")
+
+
+def require_project_in_body(request, action: str) -> None:
+    """The role check of a create whose body names its project: before the rest of the body is
+    validated, so a member below the role gets a 403 and not what is wrong with the payload.
+
+    A body naming no project, or one the caller is not on, passes: the serializer's 400 then says
+    "No project … that you are a member of", the same for a project that does not exist."""
+    data = request.data
+    slug = data.get("project") if hasattr(data, "get") else None
+    if not isinstance(slug, str) or not slug or not _active(request.user):
+        return
+    role = (
+        Membership.objects.filter(user=request.user, project__slug=slug)
+        .values_list("role", flat=True)
+        .first()
+    )
+    needed = role_for_action(action)
+    if role is not None and ROLE_RANK[role] < ROLE_RANK[needed]:
         raise PermissionDenied(f"This needs the {needed} role in this project; you are a {role}.")
 
 

@@ -13,12 +13,12 @@ from .models import (
 
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ["name", "created_at"]
+    list_display = ["name", "project", "created_at"]
 
 
 @admin.register(DeploymentConfig)
 class DeploymentConfigAdmin(admin.ModelAdmin):
-    list_display = ["name", "minimum_healthy_type", "minimum_healthy_value", "builtin"]
+    list_display = ["name", "project", "minimum_healthy_type", "minimum_healthy_value", "builtin"]
 
 
 @admin.register(DeploymentGroup)
@@ -28,13 +28,13 @@ class DeploymentGroupAdmin(admin.ModelAdmin):
 
 @admin.register(Instance)
 class InstanceAdmin(admin.ModelAdmin):
-    list_display = ["name", "hostname", "online", "last_seen", "agent_version"]
+    list_display = ["name", "project", "hostname", "online", "last_seen", "agent_version", "deregistered_at"]
     exclude = ["credential_hash"]
 
 
 @admin.register(RegistrationToken)
 class RegistrationTokenAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "description", "expires_at", "revoked_at", "uses"]
+    list_display = ["prefix", "project", "description", "expires_at", "revoked_at", "uses", "max_uses"]
     exclude = ["token_hash"]
 
 

@@ -16,6 +16,7 @@ def ensure_builtin_configs(sender=None, using="default", **kwargs) -> None:
     for name, kind, value in BUILTIN_CONFIGS:
         DeploymentConfig.objects.using(using).update_or_create(
             name=name,
+            project=None,
             defaults={"minimum_healthy_type": kind, "minimum_healthy_value": value, "builtin": True},
         )
 

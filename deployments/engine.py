@@ -171,6 +171,11 @@ def create_deployment(
             code="REVISION_MISSING",
             field="revision",
         )
+    if config is not None and not config.builtin and config.project_id != group.application.project_id:
+        # A custom config is its project's own; the API never offers another's, and nor does this.
+        raise DeploymentError(
+            f"No deployment config named {config.name} in this project.", field="deployment_config"
+        )
     with transaction.atomic():
         # The group lock makes "is another deployment running here?" and the start one decision.
         group = DeploymentGroup.objects.select_for_update().select_related("application").get(pk=group.pk)

@@ -137,10 +137,13 @@ def cmd_register(args: argparse.Namespace) -> int:
             "register needs --server and --token (or FLEETDECK_SERVER and FLEETDECK_REGISTRATION_TOKEN)"
         )
         return 2
+    path = config_path(args.config)
     try:
         tags = parse_tags([os.environ.get("FLEETDECK_AGENT_TAGS", ""), *args.tag])
         ec2_enabled = env_bool("FLEETDECK_AGENT_EC2_METADATA", True)
-        client = Client(args.server, ca_bundle=args.ca_bundle, timeout=30)
+        # A host registering again presents its current credential, so it keeps its identity.
+        current = _current_credential(path, args.server)
+        client = Client(args.server, credential=current, ca_bundle=args.ca_bundle, timeout=30)
     except (ValueError, ConfigError) as exc:
         log.error("%s", exc)
         return 2
@@ -162,7 +165,7 @@ def cmd_register(args: argparse.Namespace) -> int:
         "ec2_instance_id": ec2_id,
     }
     try:
-        _status, data = client.post("/agent/v1/register/", body, auth=False)
+        _status, data = client.post("/agent/v1/register/", body, auth=current is not None)
     except TransportError as exc:
         log.error("Cannot reach the Fleetdeck server at %s: %s", args.server, exc)
         return 1
@@ -181,7 +184,6 @@ def cmd_register(args: argparse.Namespace) -> int:
         ca_bundle=os.path.abspath(args.ca_bundle) if args.ca_bundle else None,
         ec2_metadata=ec2_enabled,
     )
-    path = config_path(args.config)
     try:
         save_config(config, path)
     except OSError as exc:
@@ -192,6 +194,24 @@ def cmd_register(args: argparse.Namespace) -> int:
         f"config written to {path}"
     )
     return 0
+
+
+def _current_credential(path: str, server: str) -> Optional[str]:
+    """The credential this host already holds for `server`, from the config register wrote; None
+    when there is none, or it is for another server (the credential is never sent elsewhere)."""
+    from fleetdeck_agent.config import ConfigError, load_config
+
+    if not os.path.exists(path):
+        return None
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        log.warning("Not presenting a current credential: %s", exc)
+        return None
+    if config.server.rstrip("/") != server.rstrip("/"):
+        return None
+    log.info("Registering again as the host in %s (presenting its current credential)", path)
+    return config.credential
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -139,6 +139,13 @@ class Api:
             )
         if not detail:
             detail = f"HTTP {status}" + (f" ({content_type})" if content_type else "")
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if status == 400 and isinstance(errors, dict) and "project" in errors:
+            # A name in several of the user's projects: say how to pick one from the command line.
+            detail += (
+                f" Pass --project SLUG, or set a default with `fleetdeck configure --project SLUG`"
+                f"{'' if self.settings.profile == 'default' else ' --profile ' + self.settings.profile}."
+            )
         return ApiError(status, detail, body if isinstance(body, dict) else None)
 
 

@@ -16,7 +16,8 @@ from fleetdeck_cli.errors import INTERRUPTED, OK, USAGE, CliError
 
 EPILOG = """\
 The server and token come from --url / FLEETDECK_URL and FLEETDECK_TOKEN (or FLEETDECK_TOKEN_FILE),
-else from the config file that `fleetdeck configure` writes (~/.config/fleetdeck/config).
+else from the config file that `fleetdeck configure` writes (~/.config/fleetdeck/config); the project
+from --project / FLEETDECK_PROJECT, else the profile's.
 
 exit codes: 0 success, 1 error, 2 usage or invalid bundle, 3 deployment failed,
             4 deployment stopped, 5 timed out, 6 server unreachable, 7 token or role refused
@@ -37,6 +38,13 @@ def _common() -> argparse.ArgumentParser:
     )
     common.add_argument(
         "--ca-bundle", default=argparse.SUPPRESS, help="CA bundle for the server's TLS [FLEETDECK_CA_BUNDLE]"
+    )
+    common.add_argument(
+        "--project",
+        default=argparse.SUPPRESS,
+        metavar="SLUG",
+        help="the project an application name is in, when it is in several of yours "
+        "[FLEETDECK_PROJECT, or the profile's project]",
     )
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON results")
     return common
@@ -82,8 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         "configure",
         "store the server URL and an API token in the config file (mode 0600)",
         "Store the server URL and an API token (a personal fdp_ token from /profile/tokens/, or one "
-        "from `manage.py createapitoken`). Prompts for what is not given; checks the token unless "
-        "--no-verify.",
+        "from `manage.py createapitoken`), and with --project a default project (--project '' removes "
+        "it). Prompts for what is not given; checks the token (and the project) unless --no-verify.",
     )
     conf.add_argument("--token-stdin", action="store_true", help="read the token from standard input")
     conf.add_argument("--no-verify", action="store_true", help="do not check the token against the server")
@@ -213,7 +221,13 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    for name, default in (("url", None), ("profile", None), ("ca_bundle", None), ("json", False)):
+    for name, default in (
+        ("url", None),
+        ("profile", None),
+        ("ca_bundle", None),
+        ("project", None),
+        ("json", False),
+    ):
         if not hasattr(args, name):
             setattr(args, name, default)
     if args.command is None:

@@ -19,7 +19,7 @@ from fleetdeck_cli.watch import Watcher, emit_json, exit_code, log_line, summary
 
 
 def _api(args: argparse.Namespace) -> Api:
-    return Api(resolve(args.url, args.profile, args.ca_bundle))
+    return Api(resolve(args.url, args.profile, args.ca_bundle, args.project))
 
 
 def _say(text: str) -> None:
@@ -41,9 +41,20 @@ def _in_application(name: str) -> Iterator[None]:
         raise
 
 
+def _in_project(api: Api) -> dict:
+    """The query parameter that says which project an application name is in, when one is set."""
+    return {"project": api.settings.project} if api.settings.project else {}
+
+
+def _application_path(api: Api, name: str, rest: str = "") -> str:
+    """/api/v1/applications/NAME/REST, with ?project= for a write (a GET takes it as a parameter)."""
+    query = "?" + urllib.parse.urlencode(_in_project(api)) if api.settings.project else ""
+    return f"/api/v1/applications/{_quote(name)}/{rest}{query}"
+
+
 def _application(api: Api, name: str) -> dict:
     with _in_application(name):
-        return api.get(f"/api/v1/applications/{_quote(name)}/")
+        return api.get(f"/api/v1/applications/{_quote(name)}/", _in_project(api))
 
 
 def _deployment(api: Api, deployment_id: str) -> dict:
@@ -86,12 +97,27 @@ def cmd_configure(args: argparse.Namespace) -> int:
         raise CliError("The token is empty", USAGE)
     url = url.rstrip("/")
     ca_bundle = os.path.abspath(args.ca_bundle) if args.ca_bundle else current.get("ca_bundle", "")
+    project = (args.project if args.project is not None else current.get("project", "")).strip()
     if not args.no_verify:
         settings = Settings(url=url, token=token, ca_bundle=ca_bundle or None, source="the token given")
-        projects = Api(settings).get("/api/v1/projects/", retries=0)
+        api = Api(settings)
+        projects = api.get("/api/v1/projects/", retries=0)
         names = ", ".join(p["slug"] for p in projects.get("results", [])) or "none yet"
         _say(f"The token works; its projects: {names}")
-    save_profile(path, profile, {"url": url, "token": token, "ca_bundle": ca_bundle})
+        if project:
+            try:
+                api.get(f"/api/v1/projects/{_quote(project)}/", retries=0)
+            except ApiError as exc:
+                if exc.status != 404:
+                    raise
+                raise CliError(
+                    f"--project {project}: the token is not a member of a project of that slug "
+                    f"(its projects: {names})",
+                    USAGE,
+                ) from None
+    save_profile(path, profile, {"url": url, "token": token, "ca_bundle": ca_bundle, "project": project})
+    if project:
+        _say(f"Default project: {project}")
     _say(f"Wrote profile [{profile}] to {path} (mode 0600)")
     return OK
 
@@ -119,7 +145,7 @@ def cmd_push(args: argparse.Namespace) -> int:
             fields["s3_location"] = args.s3
         with _in_application(args.application):
             revision = api.upload(
-                f"/api/v1/applications/{_quote(args.application)}/revisions/", prepared.path, fields
+                _application_path(api, args.application, "revisions/"), prepared.path, fields
             )
     finally:
         prepared.discard()
@@ -190,15 +216,15 @@ def cmd_register(args: argparse.Namespace) -> int:
     body = _register_body(args)
     api = _api(args)
     with _in_application(args.application):
-        revision = api.post(f"/api/v1/applications/{_quote(args.application)}/revisions/", body)
+        revision = api.post(_application_path(api, args.application, "revisions/"), body)
     return _created(args, revision)
 
 
 # -- plan and deploy ------------------------------------------------------------------------------
 
 
-def _target_body(args: argparse.Namespace) -> dict:
-    body = {"application": args.application, "deployment_group": args.group}
+def _target_body(args: argparse.Namespace, api: Api) -> dict:
+    body = {"application": args.application, "deployment_group": args.group, **_in_project(api)}
     if args.config:
         body["deployment_config"] = args.config
     return body
@@ -215,7 +241,7 @@ def _explain(exc: ApiError, args: argparse.Namespace) -> CliError:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     api = _api(args)
-    body = _target_body(args)
+    body = _target_body(args, api)
     if args.revision is not None:
         body["revision"] = args.revision
     try:
@@ -236,7 +262,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def _latest_revision(api: Api, application: str) -> int:
-    page = api.get(f"/api/v1/applications/{_quote(application)}/revisions/")
+    page = api.get(f"/api/v1/applications/{_quote(application)}/revisions/", _in_project(api))
     results = page.get("results", [])
     if not results:
         raise CliError(
@@ -249,7 +275,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     api = _api(args)
     application = _application(api, args.application)
     revision = args.revision if not args.latest else _latest_revision(api, args.application)
-    body = {**_target_body(args), "revision": revision, "description": args.description}
+    body = {**_target_body(args, api), "revision": revision, "description": args.description}
     if args.file_exists_behavior:
         body["file_exists_behavior"] = args.file_exists_behavior
     if args.ignore_application_stop_failures:
@@ -302,7 +328,12 @@ def cmd_deployments(args: argparse.Namespace) -> int:
         raise CliError("--group needs --application (group names are per application)", USAGE)
     api = _api(args)
     group = f"{args.application}/{args.group}" if args.group else None
-    params = {"application": args.application, "deployment_group": group, "status": args.status}
+    params = {
+        "application": args.application,
+        "deployment_group": group,
+        "status": args.status,
+        **_in_project(api),
+    }
     rows = _pages(api, "/api/v1/deployments/", params, max(args.limit, 1))
     if args.json:
         emit_json(rows)
@@ -323,7 +354,10 @@ def cmd_revisions(args: argparse.Namespace) -> int:
     api = _api(args)
     with _in_application(args.application):
         rows = _pages(
-            api, f"/api/v1/applications/{_quote(args.application)}/revisions/", {}, max(args.limit, 1)
+            api,
+            f"/api/v1/applications/{_quote(args.application)}/revisions/",
+            _in_project(api),
+            max(args.limit, 1),
         )
     if args.json:
         emit_json(rows)

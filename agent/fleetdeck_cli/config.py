@@ -1,10 +1,14 @@
-"""Where the CLI finds its server and token: flags, then the environment, then the config file.
+"""Where the CLI finds its server, token and project: flags, then the environment, then the config file.
 
 The file is INI with one section per profile (like ~/.aws/credentials), written mode 0600:
 
     [default]
     url = https://fleetdeck.example.com
     token = fdp_...
+    project = shop
+
+`project` is optional: names are per project, so it says which project's application (or instance)
+a name means when the same name is in several of the user's projects.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Dict, Optional
 from fleetdeck_cli.errors import USAGE, CliError
 
 DEFAULT_PROFILE = "default"
-KEYS = ("url", "token", "ca_bundle")
+KEYS = ("url", "token", "ca_bundle", "project")
 
 
 def config_path() -> str:
@@ -37,6 +41,7 @@ class Settings:
     ca_bundle: Optional[str] = None
     profile: str = DEFAULT_PROFILE
     source: str = ""  # where the token came from, for error messages
+    project: Optional[str] = None  # the project names are looked up in, when they are in several
 
 
 def read_profiles(path: str) -> configparser.ConfigParser:
@@ -79,7 +84,10 @@ def _token_from_file(path: str) -> str:
 
 
 def resolve(
-    url: Optional[str] = None, profile: Optional[str] = None, ca_bundle: Optional[str] = None
+    url: Optional[str] = None,
+    profile: Optional[str] = None,
+    ca_bundle: Optional[str] = None,
+    project: Optional[str] = None,
 ) -> Settings:
     """The settings a command runs with; raise a usage error that says how to configure them."""
     env = os.environ
@@ -117,7 +125,10 @@ def resolve(
             USAGE,
         )
     bundle = ca_bundle or env.get("FLEETDECK_CA_BUNDLE") or stored.get("ca_bundle") or None
-    return Settings(url=server.rstrip("/"), token=token, ca_bundle=bundle, profile=profile, source=source)
+    project = (project or env.get("FLEETDECK_PROJECT") or stored.get("project") or "").strip() or None
+    return Settings(
+        url=server.rstrip("/"), token=token, ca_bundle=bundle, profile=profile, source=source, project=project
+    )
 
 
 def save_profile(path: str, profile: str, values: Dict[str, str]) -> None:

@@ -142,6 +142,9 @@ class Demo:
             h for h in self.hosts if not seed.registered(h, project, getattr(stored(h), "credential", None))
         ]
         if missing:
+            released = seed.release_names(project, [h.name for h in missing])
+            if released:
+                self.out(f"Deregistered {', '.join(released)}: their agents' credentials were lost")
             token = seed.registration_token(project, user)
             connections.close_all()
             # The token goes in the environment, not the command line that `ps` shows.
@@ -176,7 +179,12 @@ class Demo:
             self._check_children()
             close_old_connections()
             seen = set(
-                Instance.objects.filter(name__in=names, last_seen__gte=since).values_list("name", flat=True)
+                Instance.objects.filter(
+                    project__slug=PROJECT_SLUG,
+                    name__in=names,
+                    deregistered_at__isnull=True,
+                    last_seen__gte=since,
+                ).values_list("name", flat=True)
             )
             if len(seen) == len(names):
                 return

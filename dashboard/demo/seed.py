@@ -35,7 +35,6 @@ from . import (
     TAG_SET,
     TOKEN_TAGS,
     USERNAME,
-    DemoError,
     DemoHost,
     demo_dir,
 )
@@ -80,14 +79,10 @@ def ensure_project(user) -> tuple[Project, Application, DeploymentGroup]:
             },
         )
         Membership.objects.update_or_create(project=project, user=user, defaults={"role": Role.OWNER})
-        application = Application.objects.filter(name=APPLICATION).first()
-        if application is None:
-            application = Application.objects.create(name=APPLICATION, project=project, created_by=user)
-        elif application.project_id != project.pk:
-            raise DemoError(
-                f"An application named {APPLICATION} already exists outside the {PROJECT_SLUG!r} project; "
-                "rename or delete it, or give the demo its own database (DATABASE_URL)."
-            )
+        # Names are per project: another project's application of this name is no concern of the demo's.
+        application, _ = Application.objects.get_or_create(
+            project=project, name=APPLICATION, defaults={"created_by": user}
+        )
         group, _ = DeploymentGroup.objects.get_or_create(
             application=application,
             name=GROUP,
@@ -105,6 +100,16 @@ def registered(host: DemoHost, project: Project, credential: str | None) -> bool
         return False
     instance = Instance.authenticate(credential)
     return instance is not None and instance.name == host.name and instance.project_id == project.pk
+
+
+def release_names(project: Project, names: list[str]) -> list[str]:
+    """Deregister the demo project's live instances with these names, whose agents lost their
+    credential (a wiped var directory): registering a held name without it is refused (409)."""
+    held = Instance.objects.filter(project=project, name__in=names, deregistered_at__isnull=True)
+    released = sorted(held.values_list("name", flat=True))
+    for instance in held:
+        instance.deregister()
+    return released
 
 
 def registration_token(project: Project, user) -> str:

@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.db.models.fields.json import KeyTransform
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from deployments.agent_dist.views import public_server_url
-from deployments.models import RegistrationToken
+from deployments.models import Instance, RegistrationToken
 
 from ..access import get_project_for_user
 from ..models import Role
@@ -98,9 +99,14 @@ def fleet(request: HttpRequest, slug: str) -> HttpResponse:
 @require_safe
 def tokens(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
+    # The hosts each token enrolled, for the whole page in one query.
+    enrolled = Instance.objects.order_by("name", "pk").only(
+        "name", "deregistered_at", "registration_token_id"
+    )
     page = Paginator(
         RegistrationToken.objects.filter(project=project)
         .select_related("created_by")
+        .prefetch_related(Prefetch("instances", queryset=enrolled))
         .order_by("-created_at", "-pk"),
         PAGE_SIZE,
     ).get_page(request.GET.get("page"))
@@ -130,7 +136,15 @@ class TokenForm(forms.Form):
         max_value=365,
         initial=7,
         required=False,
-        help_text="Leave empty for a token that never expires.",
+        help_text="7 days suits hosts you set up by hand. Leave empty for a token that never expires, "
+        "as an Auto Scaling launch template needs: then give it only the tags those hosts should have.",
+    )
+    max_uses = forms.IntegerField(
+        label="Hosts it may register",
+        min_value=1,
+        max_value=2**31 - 1,
+        required=False,
+        help_text="Leave empty for no limit. A host registering again with its own credential does not count.",
     )
 
     def clean_tags(self) -> dict[str, str]:
@@ -154,6 +168,7 @@ def token_create(request: HttpRequest, slug: str) -> HttpResponse:
             description=form.cleaned_data["description"],
             tags=form.cleaned_data["tags"],
             expires_at=timezone.now() + timedelta(days=days) if days else None,
+            max_uses=form.cleaned_data["max_uses"],
             created_by=request.user,
         )
         # Rendered, not redirected: the raw token exists only in this response.

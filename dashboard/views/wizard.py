@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from dashboard.access import get_project_for_user
@@ -36,6 +39,7 @@ STEPS = [
 ]
 FORMS = {key: form for key, _, form in STEPS}
 TOKEN_PLACEHOLDER = "<token, shown once after Review>"
+WIZARD_TOKEN_DAYS = 7
 
 
 def _state(request: HttpRequest) -> dict:
@@ -201,7 +205,7 @@ def create_everything(user, state: dict) -> dict:
         group = DeploymentGroup.objects.create(
             application=application,
             name=target["group"],
-            deployment_config=DeploymentConfig.objects.get(name=target["deployment_config"]),
+            deployment_config=DeploymentConfig.objects.get(name=target["deployment_config"], builtin=True),
             tag_filters=filters_from(pairs),
         )
         _connect(project, state)
@@ -210,6 +214,8 @@ def create_everything(user, state: dict) -> dict:
             created_by=user,
             tags=pairs,
             description=f"Created by the setup wizard for {group}",
+            # For the first hosts, set up by hand; a fleet that grows gets a token of its own.
+            expires_at=timezone.now() + timedelta(days=WIZARD_TOKEN_DAYS),
         )
     return {"project": project, "application": application, "group": group, "token": token, "raw_token": raw}
 

@@ -15,7 +15,7 @@ import time
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.db.models import Q
 from django.http import FileResponse, HttpRequest, JsonResponse
 from django.utils import timezone
@@ -27,14 +27,13 @@ from deployments.models import (
     CommandStatus,
     HostCommand,
     Instance,
-    RegistrationToken,
     Revision,
     RevisionSource,
 )
 from deployments.models.fleet import hash_secret
 from deployments.realtime import waker
 
-from . import validation
+from . import registration, validation
 from .validation import BadRequest
 
 
@@ -73,13 +72,19 @@ class Unauthorized(Exception):
     """The credential is unknown, revoked or the instance deregistered: a 401."""
 
 
-def _credential(request: HttpRequest) -> str | None:
-    """The hash of the request's bearer credential, as stored; None if there is none."""
+def _bearer(request: HttpRequest) -> str | None:
+    """The request's bearer credential; None if there is none."""
     header = request.headers.get("Authorization", "")
     scheme, _, raw = header.partition(" ")
     if scheme.lower() != "bearer" or not raw.strip():
         return None
-    return hash_secret(raw.strip())
+    return raw.strip()
+
+
+def _credential(request: HttpRequest) -> str | None:
+    """The hash of the request's bearer credential, as stored; None if there is none."""
+    raw = _bearer(request)
+    return hash_secret(raw) if raw is not None else None
 
 
 def _instance(credential: str) -> Instance:
@@ -153,55 +158,34 @@ def peer_address(request: HttpRequest) -> str | None:
     return str(peer)
 
 
-def _register(body: dict, peer: str | None = None) -> tuple[int, dict]:
+def _register(body: dict, credential: str | None, peer: str | None = None) -> tuple[int, dict]:
     raw_token = validation.text(body, "token", required=True, max_length=200)
     name = validation.instance_name(body)
     tags = validation.tags(body.get("tags"))
-    with transaction.atomic():
-        token = RegistrationToken.find_usable(raw_token)
-        if token is None:
-            return 401, {
-                "detail": "The registration token is unknown, expired or revoked. Ask for a new one."
-            }
-        merged = {**(token.tags or {}), **tags}
-        instance = Instance.objects.select_for_update().filter(name=name).first()
-        created = instance is None
-        if created:
-            instance = Instance(name=name)
-        credential = instance.rotate_credential()
-        instance.hostname = validation.hostname(body)
-        instance.peer_address = peer
-        instance.platform = validation.text(body, "platform", max_length=50)
-        instance.agent_version = validation.text(body, "agent_version", max_length=50)
-        instance.ec2_instance_id = validation.ec2_instance_id(body)
-        instance.tags = merged
-        if not created and instance.project_id != token.project_id:
-            return 409, {
-                "detail": f"An instance named {name} already belongs to another project. Pick another --name."
-            }
-        instance.registration_token = token
-        instance.project_id = token.project_id
-        instance.deregistered_at = None
-        instance.online = True
-        instance.last_seen = timezone.now()
-        instance.save()
-        RegistrationToken.objects.filter(pk=token.pk).update(uses=token.uses + 1, last_used_at=timezone.now())
-        if created:
-            # A new host in a group gets the group's last successful revision.
-            from deployments.tasks import update_new_instance
-
-            transaction.on_commit(lambda: update_new_instance.delay(instance.pk))
-    return 201 if created else 200, {
+    details = {
+        "hostname": validation.hostname(body),
+        "peer_address": peer,
+        "platform": validation.text(body, "platform", max_length=50),
+        "agent_version": validation.text(body, "agent_version", max_length=50),
+        "ec2_instance_id": validation.ec2_instance_id(body),
+    }
+    try:
+        done = registration.register(raw_token, credential, name, tags, details)
+    except registration.Refused as exc:
+        return exc.status, {"detail": exc.detail}
+    instance = done.instance
+    return done.status, {
         "instance_id": instance.pk,
         "name": instance.name,
         "tags": instance.tags,
-        "credential": credential,
+        "credential": done.credential,
     }
 
 
 @agent_endpoint(authenticated=False)
 async def register(request: HttpRequest, body: dict):
-    status, payload = await db(_register)(body, peer_address(request))
+    # A host registering again presents its current credential, as on every other call.
+    status, payload = await db(_register)(body, _bearer(request), peer_address(request))
     return JsonResponse(payload, status=status)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
 from django.db.models import Prefetch, ProtectedError
 from django.http import QueryDict
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -20,7 +21,7 @@ from deployments.models import (
     Revision,
 )
 
-from . import bundles
+from . import bundles, lookup
 from .base import ApiViewSet, ApplicationScoped, Conflict
 from .serializers.applications import (
     ApplicationSerializer,
@@ -53,8 +54,26 @@ class ApplicationViewSet(
         )
         return access.scope(queryset, self.request.user)
 
+    def filter_queryset(self, queryset):
+        return lookup.member_project_filter(self.request, queryset) if self.action == "list" else queryset
+
+    def get_object(self) -> Application:
+        application = lookup.by_name(self.get_queryset(), self.request, self.kwargs["name"], "application")
+        self.check_object_permissions(self.request, application)
+        return application
+
+    def create(self, request, *args, **kwargs):
+        access.require_project_in_body(request, access.MANAGE)
+        return super().create(request, *args, **kwargs)
+
     def perform_create(self, serializer) -> None:
-        serializer.save(created_by=self.request.user)
+        try:
+            with transaction.atomic():
+                serializer.save(created_by=self.request.user)
+        except IntegrityError:  # created meanwhile by a concurrent request
+            data = serializer.validated_data
+            message = f"{data['project'].slug} already has an application named {data['name']}."
+            raise ValidationError({"name": [message]}) from None
 
     def perform_destroy(self, instance: Application) -> None:
         if instance.deployments.exists():
@@ -106,9 +125,10 @@ class DeploymentGroupViewSet(
         return DeploymentGroupSerializer(group, context=context).data
 
     def create(self, request, *args, **kwargs):
+        application = self.application  # the role check, before the body is even parsed
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        group = serializer.save(application=self.application)
+        group = serializer.save(application=application)
         return Response(self._render(group), status=status.HTTP_201_CREATED)
 
     def update(self, request, *args, **kwargs):

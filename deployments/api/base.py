@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from rest_framework import viewsets
 from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.permissions import SAFE_METHODS
 
 from deployments import access
 from deployments.access import ActionPermission
 from deployments.models import Application
+
+from . import lookup
 
 # Names may contain dots (CodeDeployDefault.OneAtATime), so lookups accept anything but a slash.
 NAME_REGEX = "[^/]+"
@@ -34,10 +36,10 @@ class ApplicationScoped(ApiViewSet):
     def application(self) -> Application:
         if self._application is None:
             user = self.request.user
-            application = get_object_or_404(
-                access.scope(Application.objects.all(), user), name=self.kwargs["application"]
-            )
+            application = lookup.application(self.request, self.kwargs["application"])
             access.require(user, access.action_for(self.request, self), application)
+            if self.request.method not in SAFE_METHODS:
+                lookup.refuse_other_project(self.request, application.project)
             self._application = application
         return self._application
 

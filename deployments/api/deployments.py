@@ -22,6 +22,7 @@ from deployments.models import (
     LifecycleEvent,
 )
 
+from . import lookup
 from .base import ApiViewSet, Conflict, int_param
 from .serializers.deployments import (
     DeploymentCreateSerializer,
@@ -59,6 +60,16 @@ def _choice(request, name: str, choices: list[str]) -> str | None:
     return value or None
 
 
+def _target_context(request) -> dict:
+    """The application the body names, with the caller's role in its project checked first: a
+    viewer gets a 403, not what is wrong with the rest of the body."""
+    application = lookup.application_in_body(request)
+    if application is not None:
+        access.require(request.user, access.DEPLOY, application)
+        lookup.refuse_other_project(request, application.project)
+    return {"request": request, "application": application}
+
+
 def _raise_for(exc: DeploymentError):
     error = ValidationError({exc.field or "non_field_errors": [exc.message]})
     if exc.code in ErrorCode.values:
@@ -69,6 +80,7 @@ def _raise_for(exc: DeploymentError):
 @extend_schema_view(
     list=extend_schema(
         parameters=[
+            OpenApiParameter("project", str, description="Project slug"),
             OpenApiParameter("application", str, description="Application name"),
             OpenApiParameter("deployment_group", str, description="Group name, or application/group"),
             OpenApiParameter("status", str, enum=DeploymentStatus.values),
@@ -88,7 +100,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
     @staticmethod
     def _queryset(*, with_targets: bool):
         queryset = Deployment.objects.select_related(
-            "application", "deployment_group", "deployment_config", "created_by", "rolled_back_by"
+            "application__project", "deployment_group", "deployment_config", "created_by", "rolled_back_by"
         ).order_by("-created_at", "-id")
         if with_targets:
             events = LifecycleEvent.objects.order_by("position")
@@ -105,6 +117,7 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 
     def filter_queryset(self, queryset):
         params = self.request.query_params
+        queryset = lookup.member_project_filter(self.request, queryset, "application__project")
         if params.get("application"):
             queryset = queryset.filter(application__name=params["application"])
         group = params.get("deployment_group")
@@ -136,10 +149,9 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
 
     @extend_schema(request=DeploymentCreateSerializer, responses={201: DeploymentDetailSerializer})
     def create(self, request, *args, **kwargs):
-        serializer = DeploymentCreateSerializer(data=request.data, context={"request": request})
+        serializer = DeploymentCreateSerializer(data=request.data, context=_target_context(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        access.require(request.user, access.DEPLOY, data["application"])
         try:
             deployment = engine.create_deployment(
                 group=data["deployment_group"],
@@ -234,10 +246,9 @@ class DeploymentPlanView(GenericAPIView):
 
     @extend_schema(request=PlanRequestSerializer, responses={200: PlanSerializer})
     def post(self, request):
-        serializer = PlanRequestSerializer(data=request.data, context={"request": request})
+        serializer = PlanRequestSerializer(data=request.data, context=_target_context(request))
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        access.require(request.user, access.DEPLOY, data["application"])
         group = data["deployment_group"]
         plan = engine.preview_plan(
             group, data.get("deployment_config") or group.deployment_config, data.get("revision")

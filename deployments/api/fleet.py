@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from deployments import access, engine
 from deployments.models import DeploymentGroup, Instance, InstanceGroupState, RegistrationToken
 
+from . import lookup
 from .base import ApiViewSet, bool_param
 from .serializers.fleet import InstanceSerializer, IssuedTokenSerializer, RegistrationTokenSerializer
 
@@ -31,6 +32,7 @@ STATES = ("active", "deregistered", "all")
                 "deployment_group", str, description="application/group: the group's current targets"
             ),
             OpenApiParameter("state", str, enum=list(STATES), description="default active"),
+            OpenApiParameter("project", str, description="Project slug"),
         ]
     )
 )
@@ -49,10 +51,16 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
         )
         return access.scope(queryset, self.request.user).order_by("name")
 
+    def get_object(self) -> Instance:
+        instance = lookup.instance(self.get_queryset(), self.request, self.kwargs["name"])
+        self.check_object_permissions(self.request, instance)
+        return instance
+
     def filter_queryset(self, queryset):
         if self.action != "list":
             return queryset
         request = self.request
+        queryset = lookup.member_project_filter(request, queryset)
         state = request.query_params.get("state") or "active"
         if state not in STATES:
             raise ValidationError({"state": [f"{state!r} is not one of {', '.join(STATES)}"]})
@@ -73,22 +81,31 @@ class InstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.U
         if group_ref := request.query_params.get("deployment_group"):
             app_name, _, group_name = group_ref.partition("/")
             groups = access.scope(DeploymentGroup.objects.all(), request.user, "application__project")
-            group = groups.filter(application__name=app_name, name=group_name).first()
-            if group is None:
+            if slug := request.query_params.get("project"):
+                groups = groups.filter(application__project__slug=slug)
+            found = list(
+                groups.filter(application__name=app_name, name=group_name).select_related(
+                    "application__project"
+                )[:10]
+            )
+            if not found:
                 raise ValidationError(
                     {"deployment_group": [f"No deployment group {group_ref!r}; use application/group"]}
                 )
+            group = lookup.one(found, "deployment group", group_ref, lambda g: g.application.project)
             queryset = queryset.filter(pk__in=[i.pk for i in engine.matching_instances(group)])
         return queryset
 
     def update(self, request, *args, **kwargs):
         # Who may edit it comes first: outsiders get 404 and viewers 403 whatever the body says.
-        self.get_object()
+        instance = self.get_object()
+        lookup.refuse_other_project(request, instance.project)
         if not isinstance(request.data, dict):
             raise ValidationError(
                 {"non_field_errors": ['Send a JSON object, such as {"tags": {"role": "web"}}.']}
             )
-        unknown = set(request.data) - {"tags"}
+        # `project` only says which instance the name means (see lookup); it never moves one.
+        unknown = set(request.data) - {"tags", "project"}
         if unknown:
             raise ValidationError(
                 {field: ["is read-only; only tags can be edited"] for field in sorted(unknown)}
@@ -112,11 +129,21 @@ class RegistrationTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
     access_actions = {"create": access.OWN, "revoke": access.OWN}
 
     def get_queryset(self):
-        queryset = RegistrationToken.objects.select_related("created_by", "project")
+        # The hosts each token enrolled, for the whole page in one query.
+        enrolled = Instance.objects.order_by("name", "pk").only(
+            "name", "registered_at", "deregistered_at", "registration_token_id"
+        )
+        queryset = RegistrationToken.objects.select_related("created_by", "project").prefetch_related(
+            Prefetch("instances", queryset=enrolled)
+        )
         return access.scope(queryset, self.request.user).order_by("-created_at", "-id")
+
+    def filter_queryset(self, queryset):
+        return lookup.member_project_filter(self.request, queryset) if self.action == "list" else queryset
 
     @extend_schema(request=RegistrationTokenSerializer, responses={201: IssuedTokenSerializer})
     def create(self, request, *args, **kwargs):
+        access.require_project_in_body(request, access.OWN)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         expires_at = serializer.validated_data.get("expires_at")

@@ -29,21 +29,43 @@ class Application(models.Model):
     project = models.ForeignKey(
         "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="applications"
     )
-    name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR])
+    # Unique within the project: another project may use the same name (and never learns of this one).
+    name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # The API's /applications/{name}/ look-up within the caller's projects.
+            models.UniqueConstraint(fields=["project", "name"], name="application_unique_name_per_project"),
+            # Applications outside any project (none are created so any more) keep their names unique.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(project__isnull=True),
+                name="application_unique_name_without_project",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
 
 class DeploymentConfig(models.Model):
-    """A minimum-healthy-hosts rule. OneAtATime is special: one host at a time, the last may fail."""
+    """A minimum-healthy-hosts rule. OneAtATime is special: one host at a time, the last may fail.
 
-    name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR])
+    The built-ins are global and read-only; a custom config belongs to one project, which alone sees,
+    uses and changes it."""
+
+    project = models.ForeignKey(
+        "dashboard.Project",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deployment_configs",
+    )
+    # Unique within the project; the built-ins' names (CodeDeployDefault.*) are reserved everywhere.
+    name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
     minimum_healthy_type = models.CharField(max_length=16, choices=MinimumHealthyType.choices)
     minimum_healthy_value = models.PositiveIntegerField()
     builtin = models.BooleanField(default=False)
@@ -57,10 +79,29 @@ class DeploymentConfig(models.Model):
                 condition=~models.Q(minimum_healthy_type="FLEET_PERCENT")
                 | models.Q(minimum_healthy_value__lte=99),
             ),
+            # The API's /deployment-configs/{name}/ look-up within the caller's projects.
+            models.UniqueConstraint(
+                fields=["project", "name"], name="deploymentconfig_unique_name_per_project"
+            ),
+            # The built-ins, and custom configs no project could be found for (see migration 0012).
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(project__isnull=True),
+                name="deploymentconfig_unique_name_without_project",
+            ),
+            models.CheckConstraint(
+                name="deploymentconfig_builtins_are_global",
+                condition=models.Q(builtin=False) | models.Q(project__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def usable_in(cls, project_id: int | None):
+        """The configs a group or deployment of this project may use: the built-ins and its own."""
+        return cls.objects.filter(models.Q(builtin=True) | models.Q(project_id=project_id, builtin=False))
 
     def health_rule(self):
         from deployments.planner import HealthRule

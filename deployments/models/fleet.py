@@ -36,7 +36,10 @@ class RegistrationToken(models.Model):
     tags = models.JSONField(default=dict, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # How many hosts it enrolled (a host registering again with its own credential is not a use), and
+    # how many it may: None for no limit.
     uses = models.PositiveIntegerField(default=0)
+    max_uses = models.PositiveIntegerField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -62,9 +65,44 @@ class RegistrationToken(models.Model):
 
     @property
     def is_usable(self) -> bool:
-        if self.revoked_at is not None:
-            return False
-        return self.expires_at is None or self.expires_at > timezone.now()
+        """Whether it may enrol one more host now."""
+        return self.unusable_reason() is None
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def used_up(self) -> bool:
+        return self.max_uses is not None and self.uses >= self.max_uses
+
+    def unusable_reason(self, *, enrolling: bool = True) -> str | None:
+        """Why it cannot register a host, in words an operator acts on; None when it can.
+
+        A host registering again (`enrolling=False`) needs the token valid, not a use left."""
+        if self.revoked_at is not None or self.expired:
+            return "The registration token is unknown, expired or revoked. Ask for a new one."
+        if enrolling and self.used_up:
+            return (
+                f"The registration token has been used {self.uses} times, its limit of {self.max_uses} hosts. "
+                "Ask for a new one."
+            )
+        return None
+
+    def claim_use(self) -> bool:
+        """Count one more enrolled host, if a use is left: one conditional UPDATE, so concurrent
+        registrations never enrol more than `max_uses` hosts. Call it inside the registration's
+        transaction, so a registration that fails later gives the use back."""
+        now = timezone.now()
+        claimed = (
+            RegistrationToken.objects.filter(pk=self.pk, revoked_at__isnull=True)
+            .filter(models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now))
+            .filter(models.Q(max_uses__isnull=True) | models.Q(uses__lt=models.F("max_uses")))
+            .update(uses=models.F("uses") + 1, last_used_at=now)
+        )
+        if claimed:
+            self.refresh_from_db(fields=["uses", "last_used_at"])
+        return bool(claimed)
 
     def revoke(self) -> None:
         if self.revoked_at is None:
@@ -78,7 +116,9 @@ class Instance(models.Model):
     project = models.ForeignKey(
         "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="instances"
     )
-    name = models.CharField(max_length=100, unique=True, validators=[NAME_VALIDATOR])
+    # Unique among the project's live instances: a deregistered instance keeps its name in the history
+    # while a new host registers under it.
+    name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
     hostname = models.CharField(max_length=255, blank=True)
     tags = models.JSONField(default=dict, blank=True)
     platform = models.CharField(max_length=50, blank=True)
@@ -103,6 +143,20 @@ class Instance(models.Model):
         indexes = [
             # The sweep's "who went silent" query.
             models.Index(fields=["online", "last_seen"], name="instance_online_last_seen"),
+        ]
+        constraints = [
+            # Registration's "who holds this name in the project" and the API's name look-ups.
+            models.UniqueConstraint(
+                fields=["project", "name"],
+                condition=models.Q(deregistered_at__isnull=True),
+                name="instance_unique_live_name_per_project",
+            ),
+            # Instances outside any project (none are created so any more) keep their names unique.
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(deregistered_at__isnull=True, project__isnull=True),
+                name="instance_unique_live_name_without_project",
+            ),
         ]
 
     def __str__(self) -> str:

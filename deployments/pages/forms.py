@@ -33,7 +33,7 @@ class DeploymentForm(forms.Form):
     deployment_group = GroupChoice(queryset=DeploymentGroup.objects.none(), label="Application / group")
     revision = RevisionChoice(queryset=Revision.objects.none(), label="Revision", help_text="Newest first.")
     deployment_config = forms.ModelChoiceField(
-        queryset=DeploymentConfig.objects.all(),
+        queryset=DeploymentConfig.objects.none(),
         required=False,
         empty_label="The group's config",
         label="Deployment config",
@@ -53,6 +53,10 @@ class DeploymentForm(forms.Form):
         self.fields["deployment_group"].queryset = DeploymentGroup.objects.filter(
             application__project=project
         ).select_related("application", "deployment_config")
+        # The built-ins and this project's own configs; another project's are never offered.
+        self.fields["deployment_config"].queryset = DeploymentConfig.usable_in(project.pk).order_by(
+            "-builtin", "name"
+        )
         self.fields["revision"].queryset = (
             Revision.objects.filter(application__project=project)
             .select_related("application")

@@ -64,12 +64,13 @@ def snapshot() -> tuple:
 
 def test_register_with_a_good_token_returns_a_credential_stored_only_as_a_hash(agent_client, token):
     response = agent_client.post(
-        REGISTER, {"token": token, "name": "web-1", "hostname": "web-1.example", "tags": {"env": "staging"}}
+        REGISTER, {"token": token, "name": "web-1", "hostname": "web-1.example", "tags": {"zone": "a"}}
     )
     assert response.status_code == 201
     body = response.json()
     assert body["name"] == "web-1"
-    assert body["tags"] == {"role": "web", "env": "staging"}  # the agent's tags win over the token's
+    # The agent may add tags; the token's cannot be changed (tests/security/test_registration_takeover.py).
+    assert body["tags"] == {"role": "web", "env": "prod", "zone": "a"}
     credential = body["credential"]
     instance = Instance.objects.get(pk=body["instance_id"])
     assert instance.credential_hash == hashlib.sha256(credential.encode()).hexdigest()
@@ -116,14 +117,16 @@ def test_register_with_a_bad_payload_names_the_field(agent_client, token, body, 
     assert not Instance.objects.exists()
 
 
-def test_registering_again_rotates_the_credential(agent_client, token):
+def test_registering_again_needs_the_current_credential_and_keeps_it(agent_client, token):
     first = agent_client.post(REGISTER, {"token": token, "name": "web-1"}).json()
-    second = agent_client.post(REGISTER, {"token": token, "name": "web-1"})
+    refused = agent_client.post(REGISTER, {"token": token, "name": "web-1"})
+    assert refused.status_code == 409
+    assert "deregister web-1 first" in refused.json()["detail"]
+    second = agent_client.post(REGISTER, {"token": token, "name": "web-1"}, credential=first["credential"])
     assert second.status_code == 200
     assert second.json()["instance_id"] == first["instance_id"]
-    assert second.json()["credential"] != first["credential"]
-    assert agent_client.post(POLL, credential=first["credential"]).status_code == 401
-    assert agent_client.post(POLL, credential=second.json()["credential"]).status_code == 200
+    assert second.json()["credential"] == first["credential"]
+    assert agent_client.post(POLL, credential=first["credential"]).status_code == 200
     assert Instance.objects.count() == 1
 
 

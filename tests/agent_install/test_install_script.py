@@ -29,7 +29,7 @@ def agent_version(host: Host) -> str:
     return result.stdout.strip()
 
 
-@pytest.mark.timeout(600)  # three real installs (venv + pip); minutes on a loaded machine
+@pytest.mark.timeout(900)  # four real installs (venv + pip); minutes on a loaded machine
 def test_it_installs_registers_upgrades_rolls_back_and_uninstalls(host, token, project):
     # First install: venv, agent from the server, registration, unit, systemd.
     result = host.run("--token", token, "--tag", "env=prod", "--name", "web-1")
@@ -59,6 +59,19 @@ def test_it_installs_registers_upgrades_rolls_back_and_uninstalls(host, token, p
     assert "already registered as web-1" in output(result)
     assert yaml.safe_load(host.config.read_text())["credential"] == credential
     assert Instance.objects.count() == 1
+    assert host.systemctl_calls() == [
+        f"is-active --quiet {UNIT}",
+        f"stop {UNIT}",
+        "daemon-reload",
+        f"enable --now {UNIT}",
+    ]
+
+    # `--token` run again (a re-install): the host presents its credential and keeps its identity.
+    result = host.run("--token", token, "--name", "web-1")
+    assert result.returncode == 0, output(result)
+    assert yaml.safe_load(host.config.read_text())["credential"] == credential
+    assert Instance.objects.get().pk == instance.pk
+    assert Instance.authenticate(credential).pk == instance.pk
     assert host.systemctl_calls() == [
         f"is-active --quiet {UNIT}",
         f"stop {UNIT}",

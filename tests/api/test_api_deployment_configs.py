@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from api_helpers import PROJECT
 
 from deployments.models import Deployment, DeploymentConfig, DeploymentGroup
 
@@ -10,9 +11,8 @@ URL = "/api/v1/deployment-configs/"
 
 
 def create(api_client, name="two-down", kind="HOST_COUNT", value=2):
-    return api_client.post(
-        URL, {"name": name, "minimum_healthy_hosts": {"type": kind, "value": value}}, format="json"
-    )
+    body = {"name": name, "project": PROJECT, "minimum_healthy_hosts": {"type": kind, "value": value}}
+    return api_client.post(URL, body, format="json")
 
 
 def test_it_lists_the_builtins_first(api_client):
@@ -24,6 +24,7 @@ def test_it_lists_the_builtins_first(api_client):
     ]
     assert results[1]["minimum_healthy_hosts"] == {"type": "FLEET_PERCENT", "value": 50}
     assert results[1]["builtin"] is True
+    assert results[1]["project"] is None
 
 
 def test_it_creates_a_custom_config_and_finds_it_by_name(api_client):
@@ -32,6 +33,47 @@ def test_it_creates_a_custom_config_and_finds_it_by_name(api_client):
     detail = api_client.get(URL + "forty/").json()
     assert detail["minimum_healthy_hosts"] == {"type": "FLEET_PERCENT", "value": 40}
     assert detail["builtin"] is False
+    assert detail["project"] == PROJECT
+    assert DeploymentConfig.objects.get(name="forty").project.slug == PROJECT
+
+
+def test_creating_one_needs_its_project(api_client):
+    body = {"name": "forty", "minimum_healthy_hosts": {"type": "FLEET_PERCENT", "value": 40}}
+    response = api_client.post(URL, body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["project"] == ["Give the slug of the project it belongs to."]
+    response = api_client.post(URL, {**body, "project": "nope"}, format="json")
+    assert response.json()["errors"]["project"] == ["No project 'nope' that you are a member of."]
+    assert not DeploymentConfig.objects.filter(builtin=False).exists()
+
+
+def test_a_name_is_unique_within_the_project(api_client):
+    assert create(api_client).status_code == 201
+    response = create(api_client)
+    assert response.status_code == 400
+    assert response.json()["errors"]["name"] == [
+        f"{PROJECT} already has a deployment configuration named two-down."
+    ]
+
+
+def test_a_config_stays_in_its_project(api_client, project, user):
+    from dashboard.models import Membership, Project
+
+    other = Project.objects.create(name="Other", slug="other")
+    Membership.objects.create(project=other, user=user, role="owner")
+    create(api_client)
+    response = api_client.patch(URL + "two-down/", {"project": "other"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["project"] == [
+        "A configuration stays in its project; create one in the other project instead."
+    ]
+    assert DeploymentConfig.objects.get(name="two-down").project.slug == PROJECT
+    response = api_client.put(
+        URL + "two-down/",
+        {"name": "two-down", "project": PROJECT, "minimum_healthy_hosts": {"type": "HOST_COUNT", "value": 1}},
+        format="json",
+    )
+    assert response.status_code == 200 and response.json()["project"] == PROJECT
 
 
 def test_a_builtin_is_found_by_its_dotted_name(api_client):

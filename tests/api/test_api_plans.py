@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import make_fleet
+from api_helpers import PROJECT, make_fleet
 
+from dashboard.models import Project
 from deployments.models import DeploymentConfig
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,11 @@ def nine(group):
 
 
 def custom(name: str, kind: str, value: int) -> str:
-    DeploymentConfig.objects.create(name=name, minimum_healthy_type=kind, minimum_healthy_value=value)
+    """A config of the project the `group` fixture's application is in."""
+    project = Project.objects.get(slug=PROJECT)
+    DeploymentConfig.objects.create(
+        name=name, project=project, minimum_healthy_type=kind, minimum_healthy_value=value
+    )
     return name
 
 

@@ -56,3 +56,42 @@ def test_it_refuses_an_expiry_in_the_past(api_client):
     response = issue(api_client, expires_at="2001-01-01T00:00:00Z")
     assert response.status_code == 400
     assert "expires_at" in response.json()["errors"]
+
+
+def test_a_token_can_be_limited_to_a_number_of_hosts(api_client):
+    body = issue(api_client, max_uses=2).json()
+    assert body["max_uses"] == 2 and body["uses"] == 0 and body["usable"] is True
+    token = RegistrationToken.objects.get(pk=body["id"])
+    assert token.max_uses == 2
+    token.uses = 2
+    token.save()
+    assert api_client.get(f"{URL}{body['id']}/").json()["usable"] is False
+
+
+@pytest.mark.parametrize("max_uses", [0, -1, "many", 2**31])
+def test_it_refuses_a_limit_that_is_not_a_positive_number(api_client, max_uses):
+    response = issue(api_client, max_uses=max_uses)
+    assert response.status_code == 400
+    assert "max_uses" in response.json()["errors"]
+    assert not RegistrationToken.objects.exists()
+
+
+def test_the_owner_sees_which_hosts_each_token_registered(api_client, project):
+    from api_helpers import make_instance
+
+    body = issue(api_client).json()
+    token = RegistrationToken.objects.get(pk=body["id"])
+    other, _ = RegistrationToken.issue(project=project)
+    for name, by in (("web-2", token), ("web-1", token), ("db-1", other)):
+        instance = make_instance(name)
+        instance.registration_token = by
+        instance.save()
+    gone = RegistrationToken.objects.get(pk=token.pk).instances.get(name="web-2")
+    gone.deregister()
+    detail = api_client.get(f"{URL}{body['id']}/").json()
+    assert [(i["name"], i["deregistered_at"] is not None) for i in detail["instances"]] == [
+        ("web-1", False),
+        ("web-2", True),
+    ]
+    listing = {row["id"]: row for row in api_client.get(URL).json()["results"]}
+    assert [i["name"] for i in listing[other.pk]["instances"]] == ["db-1"]

@@ -1,6 +1,7 @@
 """Every API endpoint as owner, contributor, viewer, outsider and anonymous, from one table.
 
-Outsiders (members of no project) get 404 for anything inside a project and empty lists; members
+Outsiders (members of no project) get 404 for anything inside a project and empty lists (the
+deployment configs' list still shows the built-ins, which are global); members
 below the needed role get 403 naming it; creates that name a project the caller may not use get 400
 naming `project`; anonymous callers get 401.
 """
@@ -43,6 +44,14 @@ def new_app(world):
 
 def new_token(world):
     return {"project": "team", "tags": {"role": "web"}}
+
+
+def new_config(world):
+    return {
+        "name": "Custom.Three",
+        "project": "team",
+        "minimum_healthy_hosts": {"type": "HOST_COUNT", "value": 3},
+    }
 
 
 def deploy_body(world):
@@ -103,22 +112,17 @@ TABLE = [
     Row("get", "/api/v1/deployments/{deployment}/events/", (200, 200, 200, 404, 401)),
     Row("get", "/api/v1/deployments/{deployment}/plan/", (200, 200, 200, 404, 401)),
     Row("post", "/api/v1/deployment-plans/", (200, 200, 403, 400, 401), deploy_body),
-    # Configurations are global: any contributor of any project may add or edit custom ones.
+    # Custom configurations belong to a project; everyone signed in reads the built-ins (the list).
     Row("get", "/api/v1/deployment-configs/", (200, 200, 200, 200, 401)),
-    Row("get", "/api/v1/deployment-configs/Custom.Two/", (200, 200, 200, 200, 401)),
-    Row(
-        "post",
-        "/api/v1/deployment-configs/",
-        (201, 201, 403, 403, 401),
-        lambda w: {"name": "Custom.Three", "minimum_healthy_hosts": {"type": "HOST_COUNT", "value": 3}},
-    ),
+    Row("get", "/api/v1/deployment-configs/Custom.Two/", (200, 200, 200, 404, 401)),
+    Row("post", "/api/v1/deployment-configs/", (201, 201, 403, 400, 401), new_config),
     Row(
         "patch",
         "/api/v1/deployment-configs/Custom.Two/",
-        (200, 200, 403, 403, 401),
+        (200, 200, 403, 404, 401),
         lambda w: {"minimum_healthy_hosts": {"type": "HOST_COUNT", "value": 1}},
     ),
-    Row("delete", "/api/v1/deployment-configs/Custom.Two/", (204, 204, 403, 403, 401)),
+    Row("delete", "/api/v1/deployment-configs/Custom.Two/", (204, 204, 403, 404, 401)),
     # The fleet.
     Row("get", "/api/v1/instances/", (200, 200, 200, EMPTY, 401)),
     Row("get", "/api/v1/instances/web-01/", (200, 200, 200, 404, 401)),
@@ -143,7 +147,7 @@ def world(project, user, group, revision, django_user_model, tmp_path):
     deployment = engine.create_deployment(group=group, revision=revision, user=user)
     token, _ = RegistrationToken.issue(project=project, tags={"role": "web"})
     DeploymentConfig.objects.create(
-        name="Custom.Two", minimum_healthy_type="HOST_COUNT", minimum_healthy_value=2
+        name="Custom.Two", project=project, minimum_healthy_type="HOST_COUNT", minimum_healthy_value=2
     )
     return {"revision": revision.pk, "deployment": deployment.pk, "token": token.pk, "tmp": tmp_path}
 
@@ -176,9 +180,9 @@ def test_each_endpoint_answers_each_role_as_the_table_says(world, django_user_mo
         assert response.json()["count"] == 0
         return
     assert response.status_code == expected, response.content
-    if expected == 403 and role != "anonymous" and "deployment-configs" not in url:
+    if expected == 403 and role != "anonymous":
         assert "role" in response.json()["detail"]
-    if expected == 400 and row.body in (new_app, new_token):
+    if expected == 400 and row.body in (new_app, new_token, new_config):
         assert "project" in response.json()["errors"]
 
 

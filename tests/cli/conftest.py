@@ -21,7 +21,13 @@ from cli_helpers import Cli  # noqa: E402 - after the sys.path set-up above
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch, tmp_path):
     """No developer's real config or token leaks into a test, and polling is quick."""
-    for name in ("FLEETDECK_URL", "FLEETDECK_TOKEN", "FLEETDECK_TOKEN_FILE", "FLEETDECK_PROFILE"):
+    for name in (
+        "FLEETDECK_URL",
+        "FLEETDECK_TOKEN",
+        "FLEETDECK_TOKEN_FILE",
+        "FLEETDECK_PROFILE",
+        "FLEETDECK_PROJECT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FLEETDECK_CONFIG", str(tmp_path / "fleetdeck-config"))
     monkeypatch.setenv("FLEETDECK_POLL_INTERVAL", "0.1")

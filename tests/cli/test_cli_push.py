@@ -189,7 +189,7 @@ def test_pushing_to_an_unknown_application_says_so(cli, project, tmp_path):
     result = cli("push", "-a", "nope", "-s", str(bundle_folder(tmp_path / "src")))
     assert result.code == 1
     assert (
-        "Application 'nope' not found, or you are not a member of its project (No Application matches"
-        in result.err
+        "Application 'nope' not found, or you are not a member of its project "
+        "(No application of that name in your projects.)" in result.err
     )
     assert not Revision.objects.exists()

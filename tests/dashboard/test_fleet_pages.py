@@ -232,3 +232,25 @@ def test_group_page_shows_config_filters_hosts_and_recent_deployments(project):
 
 def test_an_unknown_group_is_a_404(project):
     assert client_as(project, "owner").get("/p/shop/groups/shop/nope/").status_code == 404
+
+
+def test_the_token_form_defaults_to_seven_days_and_takes_a_limit_of_hosts(project):
+    client = client_as(project, "owner")
+    html = client.get("/p/shop/fleet/tokens/new/").content.decode()
+    assert re.search(r'name="expires_in_days"[^>]*value="7"', html)
+    response = client.post("/p/shop/fleet/tokens/new/", {"description": "one-off", "max_uses": "1"})
+    assert response.status_code == 201
+    assert RegistrationToken.objects.get(description="one-off").max_uses == 1
+
+
+def test_the_tokens_page_shows_which_hosts_each_token_registered(project):
+    token, _ = RegistrationToken.issue(project=project, description="web hosts", max_uses=5, uses=2)
+    for name in ("web-7", "web-8"):
+        instance = make_instance(project, name)
+        instance.registration_token = token
+        instance.save()
+    make_instance(project, "unrelated-host")
+    html = client_as(project, "owner").get("/p/shop/fleet/tokens/").content.decode()
+    row = html[html.index("web hosts") :].split("</tr>")[0]
+    assert "web-7" in row and "web-8" in row and "unrelated-host" not in row
+    assert "2 of 5" in row

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, connection
+from django.utils import timezone
 
 from dashboard.models import Membership, Project
 from deployments.models import Application, DeploymentGroup, RegistrationToken
@@ -111,11 +113,17 @@ def test_it_refuses_a_slug_that_is_taken(client):
     assert "taken" in response.content.decode()
 
 
-def test_it_refuses_an_application_name_that_is_taken(client):
-    Application.objects.create(name="shop-web")
+def test_an_application_name_another_project_uses_is_accepted_and_says_nothing_of_it(client):
+    """Names are per project, and the wizard's project is new: no name can clash, none leaks."""
+    Application.objects.create(name="shop-web", project=Project.objects.create(name="Other", slug="other"))
     fill(client, "project", "repository")
     response = post(client, "target")
-    assert "application" in response.context["form"].errors
+    assert response.status_code == 302
+    assert response["Location"] == "/projects/new/tracker/"
+    fill(client, "tracker")
+    assert client.post("/projects/new/review/").status_code == 200
+    assert Application.objects.get(name="shop-web", project__slug="shop").deployment_groups.count() == 1
+    assert Application.objects.filter(name="shop-web").count() == 2
 
 
 def test_a_later_step_cannot_be_skipped_to(client):
@@ -165,7 +173,10 @@ def test_review_creates_everything_and_shows_the_token_once(client, user):
     assert {f["key"]: f["value"] for f in group.tag_filters} == {"role": "web", "env": "prod"}
     token = RegistrationToken.objects.get(project=project)
     assert token.tags == {"role": "web", "env": "prod"}
+    # A token for the first few hosts: it expires in 7 days (fleets that grow use a token of their own).
+    assert timedelta(days=6, hours=23) < token.expires_at - timezone.now() <= timedelta(days=7)
     body = response.content.decode()
+    assert "expires in 7 days" in body
     assert "curl -fsSL http://testserver/agent/install.sh | sudo sh -s -- --token fdr_" in body
     raw = body.split("--token ")[1].split("<")[0].split()[0]
     assert RegistrationToken.find_usable(raw) == token
@@ -174,13 +185,16 @@ def test_review_creates_everything_and_shows_the_token_once(client, user):
     assert raw not in client.get(f"/p/{project.slug}/").content.decode()
 
 
-def test_review_creates_nothing_when_a_name_was_taken_meanwhile(client):
+def test_review_creates_nothing_when_the_slug_was_taken_meanwhile(client):
     fill(client)
-    Application.objects.create(name="shop-web")
+    Project.objects.create(name="Racer", slug="shop")
     response = client.post("/projects/new/review/")
     assert response.status_code == 400
-    assert "already exists" in response.content.decode()
-    assert not Project.objects.exists()
+    assert "is taken" in response.content.decode()
+    assert list(Project.objects.values_list("name", flat=True)) == ["Racer"]
+    assert not (
+        Membership.objects.exists() or Application.objects.exists() or RegistrationToken.objects.exists()
+    )
 
 
 def test_review_is_one_transaction_when_the_last_create_fails(client, monkeypatch):
@@ -196,17 +210,18 @@ def test_review_is_one_transaction_when_the_last_create_fails(client, monkeypatc
     assert nothing_exists()
 
 
-def test_review_is_one_transaction_when_a_duplicate_application_slips_in(client, monkeypatch):
-    """A race: the application appears after the checks but before the insert."""
+def test_review_is_one_transaction_when_a_duplicate_project_slips_in(client, monkeypatch):
+    """A race: the slug is taken after the checks but before the insert."""
     from dashboard.views import wizard
 
     fill(client)
     monkeypatch.setattr(wizard, "_revalidate", lambda state: {})
-    Application.objects.create(name="shop-web")
+    Project.objects.create(name="Racer", slug="shop")
     response = client.post("/projects/new/review/")
     assert response.status_code == 400
-    assert not Project.objects.exists()
+    assert list(Project.objects.values_list("name", flat=True)) == ["Racer"]
     assert not Membership.objects.exists()
+    assert not Application.objects.exists()
     assert not DeploymentGroup.objects.exists()
     assert not RegistrationToken.objects.exists()
 

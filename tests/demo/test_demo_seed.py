@@ -6,7 +6,7 @@ import io
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 
 from dashboard.demo import PROJECT_SLUG, TAG_SET, DemoError, hosts, seed
 from dashboard.models import Membership, Project, Role
@@ -50,10 +50,30 @@ def test_a_changed_demo_password_is_set_back_to_the_printed_one(settings, tmp_pa
     assert authenticate(username="demo", password=password) is not None
 
 
-def test_it_refuses_an_application_of_the_same_name_in_another_project(settings, tmp_path):
-    Application.objects.create(name="demo-web")
-    with pytest.raises(CommandError, match="already exists outside the 'demo' project"):
-        _setup(settings, tmp_path)
+def test_another_projects_application_of_the_same_name_is_left_alone(settings, tmp_path):
+    other = Project.objects.create(name="Other", slug="other")
+    theirs = Application.objects.create(name="demo-web", project=other)
+    _setup(settings, tmp_path)
+    mine = Application.objects.get(project__slug=PROJECT_SLUG)
+    assert mine.name == "demo-web" and mine.pk != theirs.pk
+    assert Application.objects.get(pk=theirs.pk).project == other
+
+
+def test_a_host_that_lost_its_credential_gets_its_name_released(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    user, _ = seed.ensure_login(tmp_path)
+    project, _, _ = seed.ensure_project(user)
+    other = Project.objects.create(name="Other", slug="other")
+    host, kept = hosts(tmp_path)[:2]
+    for name, where in ((host.name, project), (kept.name, project), (host.name, other)):
+        instance = Instance(name=name, project=where)
+        instance.rotate_credential()
+        instance.save()
+    assert seed.release_names(project, [host.name]) == [host.name]
+    live = Instance.objects.filter(deregistered_at__isnull=True)
+    assert sorted(live.values_list("project__slug", "name")) == sorted(
+        [(PROJECT_SLUG, kept.name), ("other", host.name)]
+    )
 
 
 def test_a_stored_credential_counts_only_for_its_own_instance_in_the_demo_project(settings, tmp_path):

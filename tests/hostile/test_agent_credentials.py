@@ -210,13 +210,22 @@ def test_registering_without_a_usable_token_gets_a_401_and_changes_nothing(clien
 
 
 def test_a_token_of_another_project_cannot_take_over_an_instance_by_name(client, fleet):
+    """Names are per project: the token enrols a host of its own project, and this one is untouched."""
     other = Project.objects.get(slug="other")
     _, raw = RegistrationToken.issue(description="theirs", tags={}, project=other)
+    web1 = fleet["web1"]
     before = database()
     response = call(client, "POST", "/agent/v1/register/", {"token": raw, "name": "web-1"}, None)
-    assert response.status_code == 409
-    assert database() == before
-    assert Instance.authenticate(fleet["web1"].credential) is not None
+    assert response.status_code == 201
+    after = database()
+    theirs = Instance.objects.get(pk=response.json()["instance_id"])
+    assert theirs.pk != web1.pk and theirs.project == other
+    assert [row for row in after["deployments.Instance"] if row["id"] != theirs.pk] == before[
+        "deployments.Instance"
+    ]
+    unchanged = {label for label in before if before[label] == after[label]}
+    assert set(before) - unchanged == {"deployments.Instance", "deployments.RegistrationToken"}
+    assert Instance.authenticate(web1.credential).pk == web1.pk
 
 
 # --- malformed payloads ---------------------------------------------------------------------------

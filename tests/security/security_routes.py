@@ -66,12 +66,10 @@ SELF_SERVICE = {
     "projects-api:project-list": "anyone signed in may create a project",
 }
 
-# Global objects: any contributor of any project may write them (deployments/access.py), so the
-# outsider, who owns another project, may; the viewer, who contributes nowhere, may not.
-GLOBAL = {
-    "api:deployment-config-list": "deployment configurations are global",
-    "api:deployment-config-detail": "deployment configurations are global",
-}
+# Global objects any contributor of any project may write (deployments/access.py), so the outsider,
+# who owns another project, may; the viewer, who contributes nowhere, may not. None any more: custom
+# deployment configurations belong to a project, and the global built-ins are read-only for everyone.
+GLOBAL: dict[str, str] = {}
 
 # Which seeded object a route's `pk`, `name` or `token_id` is, by the route name's prefix.
 OBJECT_OF = {

@@ -38,7 +38,7 @@ from integrations.models import (
 )
 
 SLUG = "zq-vault"
-MARKERS = (SLUG, "zq-app", "zq-group", "zq-host", "zq-trigger", "zq-token-desc")
+MARKERS = (SLUG, "zq-app", "zq-group", "zq-host", "zq-trigger", "zq-token-desc", "zq-config")
 # Nothing listens on port 9 (discard): a page that calls out fails at once instead of waiting.
 DEAD_URL = "http://127.0.0.1:9"
 
@@ -108,7 +108,7 @@ def seed() -> World:
     )
     api_token, raw_api = ApiToken.issue(owner, "zq-api-token")
     config = DeploymentConfig.objects.create(
-        name="zq-config", minimum_healthy_type="HOST_COUNT", minimum_healthy_value=0
+        project=project, name="zq-config", minimum_healthy_type="HOST_COUNT", minimum_healthy_value=0
     )
 
     github = GitHubConnection.objects.create(

@@ -151,15 +151,17 @@ def test_bad_registration_tokens_get_a_clear_401_and_register_nothing(agents):
         assert "registration token" in readable(response), what
     assert changed(before, snapshot()) == []
 
-    # Another project's valid token cannot take over a host of this project by naming it.
+    # Another project's valid token cannot take over a host of this project by naming it: names are
+    # per project, so it enrols a new host of its own project, and says nothing of this one.
     _, theirs = RegistrationToken.issue(project=world.other)
-    before = snapshot()
+    host = Instance.objects.filter(pk=world.instance.pk).values().get()
     hijack = Client().post(
         "/agent/v1/register/", {"token": theirs, "name": "zq-host-1"}, content_type="application/json"
     )
-    assert hijack.status_code == 409 and "another project" in readable(hijack)
-    assert changed(before, snapshot()) == [], "the host keeps its project and its credential"
-    assert Instance.authenticate(world.instance_credential).project == world.project
+    assert hijack.status_code == 201
+    assert Instance.objects.get(pk=hijack.json()["instance_id"]).project == world.other
+    assert Instance.objects.filter(pk=world.instance.pk).values().get() == host, "the host is untouched"
+    assert Instance.authenticate(world.instance_credential).pk == world.instance.pk
 
 
 def test_bad_agent_credentials_get_a_clear_401_and_another_projects_agent_gets_404(agents):

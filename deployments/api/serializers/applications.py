@@ -14,6 +14,7 @@ from deployments.models import (
     DeploymentStyle,
     Revision,
 )
+from deployments.models.application import NAME_VALIDATOR
 
 from .common import ProjectField, TagFiltersField, TagSetField, username
 from .safety import (
@@ -26,6 +27,7 @@ from .safety import (
 
 
 class ApplicationSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=100, validators=[NAME_VALIDATOR])
     project = ProjectField(role=Role.CONTRIBUTOR)
     created_by = serializers.SerializerMethodField()
     deployment_groups = serializers.SerializerMethodField()
@@ -34,6 +36,16 @@ class ApplicationSerializer(serializers.ModelSerializer):
         model = Application
         fields = ["name", "project", "created_at", "created_by", "deployment_groups"]
         read_only_fields = ["created_at"]
+        # Names are unique per project, checked in validate() with a message that names the project.
+        validators: list = []
+
+    def validate(self, attrs: dict) -> dict:
+        project, name = attrs["project"], attrs["name"]
+        if Application.objects.filter(project=project, name=name).exists():
+            raise serializers.ValidationError(
+                {"name": [f"{project.slug} already has an application named {name}."]}
+            )
+        return attrs
 
     def get_created_by(self, obj) -> str | None:
         return username(obj.created_by)
@@ -82,6 +94,14 @@ class DeploymentGroupSerializer(serializers.ModelSerializer):
         read_only_fields = ["group_id", "created_at"]
         # Uniqueness per application is checked in validate_name: the application is not a field.
         validators: list = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The built-ins and the application's project's own: another project's config reads as unknown.
+        application = self.context.get("application")
+        self.fields["deployment_config"].queryset = DeploymentConfig.usable_in(
+            application.project_id if application is not None else None
+        )
 
     def get_instances(self, obj) -> list[str]:
         """Names of the instances the group targets right now, computed by the view."""
@@ -134,7 +154,7 @@ class DeploymentGroupSerializer(serializers.ModelSerializer):
                 }
             )
         if current is None and "deployment_config" not in attrs:
-            attrs["deployment_config"] = DeploymentConfig.objects.get(name=ONE_AT_A_TIME)
+            attrs["deployment_config"] = DeploymentConfig.objects.get(name=ONE_AT_A_TIME, builtin=True)
         return attrs
 
 

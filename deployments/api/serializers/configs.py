@@ -3,7 +3,11 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from dashboard.models import Role
 from deployments.models import DeploymentConfig, MinimumHealthyType
+from deployments.models.application import NAME_VALIDATOR
+
+from .common import ProjectField
 
 BUILTIN_PREFIX = "CodeDeployDefault."
 MAX_HOST_COUNT = 2**31 - 1  # the column is a 32-bit integer
@@ -45,13 +49,27 @@ class MinimumHealthyHostsField(serializers.Field):
         return {"minimum_healthy_type": kind, "minimum_healthy_value": value}
 
 
+def name_taken(project, name: str) -> str:
+    return f"{project.slug} already has a deployment configuration named {name}."
+
+
 class DeploymentConfigSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(max_length=100, validators=[NAME_VALIDATOR])
+    project = ProjectField(
+        role=Role.CONTRIBUTOR,
+        required=False,
+        allow_null=True,
+        help_text="The project it belongs to (null for the built-ins). Given when creating one; on an "
+        "update it may only say which project's config of that name is meant.",
+    )
     minimum_healthy_hosts = MinimumHealthyHostsField()
 
     class Meta:
         model = DeploymentConfig
-        fields = ["name", "minimum_healthy_hosts", "builtin", "created_at"]
+        fields = ["name", "project", "minimum_healthy_hosts", "builtin", "created_at"]
         read_only_fields = ["builtin", "created_at"]
+        # Names are unique per project, checked in validate() with a message that names the project.
+        validators: list = []
 
     def validate_name(self, value: str) -> str:
         if value.startswith(BUILTIN_PREFIX):
@@ -59,3 +77,29 @@ class DeploymentConfigSerializer(serializers.ModelSerializer):
                 f"Names starting with {BUILTIN_PREFIX} are reserved for built-ins."
             )
         return value
+
+    def validate(self, attrs: dict) -> dict:
+        current = self.instance
+        if current is not None:
+            if "project" in attrs and attrs["project"] != current.project:
+                raise serializers.ValidationError(
+                    {
+                        "project": [
+                            "A configuration stays in its project; create one in the other project instead."
+                        ]
+                    }
+                )
+            project = current.project
+        else:
+            project = attrs.get("project")
+            if project is None:
+                raise serializers.ValidationError(
+                    {"project": ["Give the slug of the project it belongs to."]}
+                )
+        name = attrs.get("name", current.name if current else None)
+        clash = DeploymentConfig.objects.filter(project=project, name=name)
+        if current is not None:
+            clash = clash.exclude(pk=current.pk)
+        if clash.exists():
+            raise serializers.ValidationError({"name": [name_taken(project, name)]})
+        return attrs

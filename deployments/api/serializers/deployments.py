@@ -38,26 +38,38 @@ class _Overview(serializers.Serializer):
 
 
 class GroupTargetFields(serializers.Serializer):
-    """Resolve application, group, config and revision names; shared by deployments and plan previews."""
+    """Resolve application, group, config and revision names; shared by deployments and plan previews.
 
-    application = serializers.SlugRelatedField(slug_field="name", queryset=Application.objects.all())
+    Context: "request", and "application": the one the view resolved from the body (`application`,
+    with `project` where the name is in several of the caller's projects) and checked the caller's
+    role in, before this runs. Only that application resolves here; any other name reads as unknown.
+    """
+
+    application = serializers.SlugRelatedField(slug_field="name", queryset=Application.objects.none())
+    project = serializers.CharField(
+        required=False, help_text="The application's project: needed when its name is in several of yours."
+    )
     deployment_group = serializers.CharField()
     deployment_config = serializers.SlugRelatedField(
-        slug_field="name", queryset=DeploymentConfig.objects.all(), required=False, allow_null=True
+        slug_field="name", queryset=DeploymentConfig.objects.none(), required=False, allow_null=True
     )
-    revision = serializers.PrimaryKeyRelatedField(queryset=Revision.objects.all())
+    revision = serializers.PrimaryKeyRelatedField(queryset=Revision.objects.none())
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only applications of the requester's projects resolve; others read as unknown names.
+        application = self.context.get("application")
         request = self.context.get("request")
+        if application is not None:
+            self.fields["application"].queryset = Application.objects.filter(pk=application.pk)
+            # The built-ins and the project's own configs: another project's reads as unknown.
+            self.fields["deployment_config"].queryset = DeploymentConfig.usable_in(application.project_id)
+        else:
+            self.fields["deployment_config"].queryset = DeploymentConfig.objects.filter(builtin=True)
         if request is not None:
             from deployments import access
 
-            user = request.user
-            self.fields["application"].queryset = access.scope(Application.objects.all(), user)
             self.fields["revision"].queryset = access.scope(
-                Revision.objects.all(), user, "application__project"
+                Revision.objects.all(), request.user, "application__project"
             )
 
     def validate(self, attrs: dict) -> dict:
@@ -118,6 +130,8 @@ class PlanSerializer(serializers.Serializer):
 class DeploymentSerializer(serializers.ModelSerializer):
     """The list row: no targets. The view supplies `overviews` for the page from one aggregate query."""
 
+    # Names are per project: the project says which application (and config) a name is.
+    project = serializers.CharField(source="application.project.slug", allow_null=True, read_only=True)
     application = serializers.CharField(source="application.name")
     deployment_group = serializers.CharField(source="deployment_group.name")
     deployment_config = serializers.CharField(source="deployment_config.name")
@@ -135,6 +149,7 @@ class DeploymentSerializer(serializers.ModelSerializer):
             "error_message",
             "creator",
             "created_by",
+            "project",
             "application",
             "deployment_group",
             "revision",

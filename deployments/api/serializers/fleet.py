@@ -8,6 +8,8 @@ from deployments.models import Instance, InstanceGroupState, RegistrationToken
 
 from .common import ProjectField, TagsField, username
 
+MAX_USES = 2**31 - 1  # the column is a 32-bit integer
+
 
 class InstalledSerializer(serializers.ModelSerializer):
     application = serializers.CharField(source="group.application.name")
@@ -58,11 +60,29 @@ class InstanceSerializer(serializers.ModelSerializer):
         read_only_fields = [f for f in fields if f != "tags"]
 
 
+class RegisteredInstanceSerializer(serializers.ModelSerializer):
+    """A host a token enrolled, as its owner sees it on the token."""
+
+    class Meta:
+        model = Instance
+        fields = ["name", "registered_at", "deregistered_at"]
+        read_only_fields = fields
+
+
 class RegistrationTokenSerializer(serializers.ModelSerializer):
     project = ProjectField(role=Role.OWNER)
     tags = TagsField(required=False)
+    max_uses = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_USES,
+        required=False,
+        allow_null=True,
+        help_text="How many hosts it may enrol; null (the default) for no limit. A host registering "
+        "again with its own credential does not count.",
+    )
     usable = serializers.BooleanField(source="is_usable", read_only=True)
     created_by = serializers.SerializerMethodField()
+    instances = RegisteredInstanceSerializer(many=True, read_only=True)
 
     class Meta:
         model = RegistrationToken
@@ -76,11 +96,13 @@ class RegistrationTokenSerializer(serializers.ModelSerializer):
             "revoked_at",
             "usable",
             "uses",
+            "max_uses",
             "last_used_at",
             "created_by",
             "created_at",
+            "instances",
         ]
-        read_only_fields = ["id", "prefix", "revoked_at", "uses", "last_used_at", "created_at"]
+        read_only_fields = ["id", "prefix", "revoked_at", "uses", "last_used_at", "created_at", "instances"]
 
     def get_created_by(self, obj) -> str | None:
         return username(obj.created_by)
