@@ -511,7 +511,7 @@ def test_beat_runs_the_cleanup_task_daily(fleet, policy):
     app, group, host = fleet
     old = finished(group, make_revision(app), host, days_ago=100)
 
-    result = tasks.cleanup.delay().get()
+    result = tasks.cleanup.apply(throw=True).result
 
     assert result["expired_logs"] == 1
     assert logs(old) == 0
