@@ -417,7 +417,12 @@ def bundle_members(path: str, bundle_type: Optional[str] = None) -> Dict[str, Tu
     """Every entry of an archive, by its normalised name: (kind, mode, link target). `fleetdeck push`
     uses it to check a ready archive's hook scripts as it checks a folder's."""
     kind = _resolve_type(path, bundle_type)
-    return {entry.name: (entry.kind, entry.mode, entry.link) for entry in _entries(path, kind) if entry.name}
+    tracker = _Tracker(DEFAULT_MAX_SIZE)
+    return {
+        entry.name: (entry.kind, entry.mode, entry.link)
+        for entry in _entries(path, kind, tracker)
+        if entry.name
+    }
 
 
 def _damaged(name: str, exc: BaseException) -> BundleError:

@@ -285,7 +285,9 @@ def test_run_acks_streams_logs_and_completes_each_command(
     assert all(r["authorization"] == "Bearer fdi_test_credential" for r in fake_server.requests)
     ack = next(r for r in fake_server.requests if r["path"] == "/agent/v1/commands/c2/ack/")
     assert ack["body"] == {"timeout_seconds": 30}
-    assert not list((agent.root / "ongoing-deployment").iterdir())
+    # The journal entry goes once the agent has read the server's answer to the completion.
+    ongoing = agent.root / "ongoing-deployment"
+    assert fake_server.wait_for(lambda: not list(ongoing.iterdir()), timeout=10), list(ongoing.iterdir())
     assert agent.terminate() == 0
 
 
