@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import redis
+from django.test import override_settings
 from e2e_harness import api_user, fleet_of, stack_env, started_stack
 
 LB_SCRIPT = """#!/bin/sh
@@ -65,7 +66,12 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    with started_stack(env, base / "logs") as stack:
+    # Tests also create deployments in this process (the engine checks that the bundle is in storage):
+    # it must see the stack's storage, not its own.
+    with (
+        started_stack(env, base / "logs") as stack,
+        override_settings(MEDIA_ROOT=env["FLEETDECK_STORAGE_DIR"]),
+    ):
         stack.lb_dir = lb_dir
         yield stack
 

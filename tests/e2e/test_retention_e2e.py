@@ -46,6 +46,7 @@ def test_a_cleanup_during_a_live_rollout_changes_nothing_about_it(live_stack, fl
     (r.ctl / "v3.AfterInstall.fail").write_text("")
     failed = r.deploy(r.revision("v3"))
     assert r.api.wait(failed, timeout=90)["status"] == "Failed"
+    records_before = [rec for rec in r.records(failed) if rec.phase == "start"]
     age(r.app, 400)
     # The live rollout: each host sleeps in BeforeInstall, so the cleanup runs while hosts work.
     for index in range(3):
@@ -83,11 +84,16 @@ def test_a_cleanup_during_a_live_rollout_changes_nothing_about_it(live_stack, fl
     # still stored, and its event log is whole: every sequence number, every line of every hook.
     assert detail["status"] == "Succeeded", detail
     assert detail["log_expired_at"] is None
+    # ApplicationStop runs the stop script of what is installed: v3 where v3's Install succeeded before
+    # its AfterInstall failed (CodeDeploy records the last successful install at Install), else v2.
+    installed = {rec.host for rec in records_before if rec.event == "AfterInstall"}
+    assert len(installed) == 1, installed
+    stopped = {host: "v3" if host in installed else "v2" for host in r.hosts}
     for host, target in by_host(detail).items():
         assert target["status"] == "Succeeded"
         assert {e["status"] for e in target["lifecycle_events"]} == {"Succeeded"}
         ran = [(rec.event, rec.label) for rec in r.records(live) if rec.host == host and rec.phase == "end"]
-        assert ran == [("ApplicationStop", "v2"), *((event, "v6") for event in AGENT_EVENTS[1:])]
+        assert ran == [("ApplicationStop", stopped[host]), *((event, "v6") for event in AGENT_EVENTS[1:])]
     assert Revision.objects.get(pk=live_revision).bundle_pruned_at is None
     row = Deployment.objects.get(pk=live)
     seqs = list(DeploymentEvent.objects.filter(deployment=row).order_by("seq").values_list("seq", flat=True))
@@ -95,7 +101,7 @@ def test_a_cleanup_during_a_live_rollout_changes_nothing_about_it(live_stack, fl
     lines = DeploymentEvent.objects.filter(deployment=row, kind="log")
     for host in r.hosts:
         for event in AGENT_EVENTS:
-            label = "v2" if event == "ApplicationStop" else "v6"
+            label = stopped[host] if event == "ApplicationStop" else "v6"
             texts = list(lines.filter(instance=host, event=event).values_list("message", flat=True))
             assert f"{label} {event} on {host}: first line" in texts, (host, event, texts)
             assert f"{label} {event} on {host}: second line" in texts, (host, event, texts)
