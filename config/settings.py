@@ -14,7 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
 
-from .env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
+from core.env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FLEETDECK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -63,7 +63,7 @@ def _encryption_keys() -> list[str]:
 
 
 SECRET_KEY = _secret_key()
-# Keys for integration secrets at rest (integrations/crypto.py); empty: one derived from SECRET_KEY.
+# Keys for integration secrets at rest (core/crypto.py); empty: one derived from SECRET_KEY.
 ENCRYPTION_KEYS = _encryption_keys()
 DEBUG = env_bool("FLEETDECK_DEBUG", False)
 # The base URL hosts, mails and outside systems reach this server at: bundle links, the install script,

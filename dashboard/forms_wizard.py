@@ -7,12 +7,12 @@ import re
 from django import forms
 from django.core.validators import RegexValidator
 
+from core.crypto import decrypt, encrypt
 from dashboard.models import Project
 from dashboard.starters import TEMPLATES
 from deployments import planner
 from deployments.models import ONE_AT_A_TIME, DeploymentConfig
 from deployments.models.application import NAME_VALIDATOR
-from integrations.crypto import decrypt, encrypt
 from integrations.forms import GitHubForm, JiraForm
 from integrations.models import JiraAuth
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.crypto import scrub
 from core.outbound import describe_error
 
 from . import settings as isettings
-from .crypto import scrub
 
 
 @dataclass

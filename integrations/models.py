@@ -13,7 +13,7 @@ import uuid
 from django.core.validators import RegexValidator
 from django.db import models
 
-from .crypto import EncryptedTextField
+from core.crypto import EncryptedTextField
 
 REPOSITORY_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", 'Use "owner/name".')
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from config.env import env_float, env_int
+from core.env import env_float, env_int
 
 
 def timeout() -> float:

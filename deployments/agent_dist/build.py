@@ -39,7 +39,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from config.env import env_bool
+from core.env import env_bool
 
 log = logging.getLogger(__name__)
 

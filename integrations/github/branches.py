@@ -17,9 +17,9 @@ from django.conf import settings
 from github import Auth, Github, GithubException, InputGitTreeElement
 from github.Repository import Repository
 
-from config.env import env_float
+from core.crypto import scrub
+from core.env import env_float
 from integrations import settings as isettings
-from integrations.crypto import scrub
 from integrations.models import GitHubConnection
 
 from .client import GitHubClient

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 
 from core import outbound
+from core.crypto import scrub
 from integrations import settings as isettings
-from integrations.crypto import scrub
 from integrations.models import DeliveryKind, Trigger
 
 USER_AGENT = "Fleetdeck-Trigger/1"
