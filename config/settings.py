@@ -207,6 +207,8 @@ MAX_BUNDLE_SIZE = env_int("FLEETDECK_MAX_BUNDLE_SIZE", 2 * 1024**3, minimum=1024
 MAX_BUNDLE_FILES = env_int("FLEETDECK_MAX_BUNDLE_FILES", 200_000, minimum=1)
 
 ALARM_POLL_INTERVAL = env_float("FLEETDECK_ALARM_POLL_INTERVAL", 10.0, minimum=0.5)
+# /agent/dist/ fetches PyYAML wheels from the package index; false (air-gapped): repacks the server's own.
+AGENT_DIST_DOWNLOAD = env_bool("FLEETDECK_AGENT_DIST_DOWNLOAD", True)
 
 # --- retention (deployments/retention.py, run daily by beat and by `manage.py cleanup`) ---------
 # Days after a deployment ends before its log lines are deleted; its state changes, per-host results,
@@ -307,11 +309,27 @@ EMAIL_USE_TLS = env_bool("FLEETDECK_EMAIL_STARTTLS", True)
 EMAIL_USE_SSL = env_bool("FLEETDECK_EMAIL_SSL", False)
 if EMAIL_USE_SSL:
     EMAIL_USE_TLS = False  # implicit TLS (port 465) replaces STARTTLS
-EMAIL_TIMEOUT = env_int("FLEETDECK_INTEGRATIONS_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("FLEETDECK_EMAIL_FROM", "Fleetdeck <fleetdeck@localhost>")
 
 # Email goes through the outbound-request policy's SMTP backend (core/outbound.py).
 EMAIL_BACKEND = "core.outbound.SMTPBackend"
+
+# --- integrations: GitHub, JIRA, AWS, trigger targets (integrations/) -------------------------
+# Seconds for one call from a worker; a float (2.5 is fine). SMTP (trigger email) uses it too.
+FLEETDECK_INTEGRATIONS_TIMEOUT = env_float("FLEETDECK_INTEGRATIONS_TIMEOUT", 10.0, minimum=0.1)
+EMAIL_TIMEOUT = FLEETDECK_INTEGRATIONS_TIMEOUT
+# Seconds for calls a person waits on: dashboard tiles, "Test connection", registering a revision.
+FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = env_float(
+    "FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT", 5.0, minimum=0.1
+)
+# Trigger deliveries: attempts, and the first retry's delay in seconds (it doubles each attempt).
+FLEETDECK_TRIGGER_ATTEMPTS = env_int("FLEETDECK_TRIGGER_ATTEMPTS", 5, minimum=1)
+FLEETDECK_TRIGGER_BACKOFF = env_float("FLEETDECK_TRIGGER_BACKOFF", 10.0, minimum=0)
+# Seconds a repository, build or issues tile (or, shorter, its error) is reused per project; 0: never.
+FLEETDECK_TILE_CACHE_TTL = env_int("FLEETDECK_TILE_CACHE_TTL", 60, minimum=0)
+FLEETDECK_TILE_ERROR_TTL = env_int("FLEETDECK_TILE_ERROR_TTL", 10, minimum=0)
+# Seconds between two GitHub writes when the wizard commits a starter bundle (PyGithub's default is 1).
+FLEETDECK_GITHUB_WRITE_INTERVAL = env_float("FLEETDECK_GITHUB_WRITE_INTERVAL", 0.25, minimum=0.0)
 
 # --- the outbound-request policy (core/outbound.py) and the server's AWS credentials --------
 # Destinations the server may reach although they are not public: CIDRs, addresses, host names,

@@ -63,10 +63,15 @@ def load_balancer_dns(connection, group) -> list[str]:
 
 
 def _lookup(connection, region: str, arns: list[str]) -> list[str]:
-    from integrations import settings as isettings
+    from django.conf import settings
+
     from integrations.aws.client import for_project
 
-    aws = for_project(connection.project_id, region=region or None, timeout=isettings.interactive_timeout())
+    aws = for_project(
+        connection.project_id,
+        region=region or None,
+        timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT,
+    )
     elbv2 = aws.client("elbv2")
     lb_arns = sorted(
         {

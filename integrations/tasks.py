@@ -13,10 +13,9 @@ import uuid
 
 import requests
 from celery import shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-
-from . import settings as isettings
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _backoff(retries: int) -> float:
-    return min(600.0, isettings.delivery_backoff() * (2**retries))
+    return min(600.0, settings.FLEETDECK_TRIGGER_BACKOFF * (2**retries))
 
 
 def _retry_or_record(task, exc: BaseException, what: str) -> None:
@@ -105,7 +104,7 @@ def deliver_trigger(
     )
     if outcome.ok:
         return True
-    if outcome.retry and attempt < isettings.delivery_attempts():
+    if outcome.retry and attempt < settings.FLEETDECK_TRIGGER_ATTEMPTS:
         deliver_trigger.apply_async(
             args=(trigger_id, event, deployment_id, instance, delivery_id, attempt + 1),
             countdown=_backoff(attempt - 1),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 
+from django.conf import settings
+
 from dashboard.tiles import NotConnected
 
 
@@ -23,9 +25,9 @@ def issues_tile(project) -> dict:
 
 
 def register() -> None:
+
     from dashboard import tiles
 
-    from . import settings as isettings
     from .github import tiles as github_tiles
 
     for key, provider in (
@@ -38,7 +40,10 @@ def register() -> None:
             # Cached per project: a dashboard view must not cost three calls to GitHub/JIRA.
             # invalidate() below drops them when a connection changes, a push arrives or a deployment ends.
             tiles.set_provider(
-                key, provider, cache_ttl=isettings.tile_cache_ttl, error_ttl=isettings.tile_error_ttl
+                key,
+                provider,
+                cache_ttl=lambda: settings.FLEETDECK_TILE_CACHE_TTL,
+                error_ttl=lambda: settings.FLEETDECK_TILE_ERROR_TTL,
             )
 
 

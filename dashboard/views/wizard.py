@@ -264,7 +264,8 @@ def starter_branch_offer(project: Project, template) -> dict | None:
 @require_http_methods(["POST"])
 def starter_branch(request: HttpRequest) -> HttpResponse:
     """Commit the project's starter bundle to a new branch of its linked GitHub repository."""
-    from integrations import settings as isettings
+    from django.conf import settings
+
     from integrations.github.branches import BranchError, commit_files
 
     project, _ = get_project_for_user(request, request.POST.get("project", ""), role=Role.CONTRIBUTOR)
@@ -283,7 +284,7 @@ def starter_branch(request: HttpRequest) -> HttpResponse:
             branch=branch,
             message=f"Fleetdeck starter bundle: {template.label}",
             executable=frozenset(p for p in bundle if p.endswith(".sh")),
-            timeout=isettings.interactive_timeout(),
+            timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT,
         )
     except BranchError as exc:
         context["error"] = str(exc)

@@ -39,8 +39,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from core.env import env_bool
-
 log = logging.getLogger(__name__)
 
 AGENT_DIR = Path(settings.BASE_DIR) / "agent"
@@ -157,7 +155,7 @@ def _add_pyyaml(out: Path) -> None:
         *("download", f"PyYAML=={version}", "--no-deps", "--only-binary=:all:", "--dest", str(out)),
         *("--timeout", "15", "--retries", "1"),
     ]
-    if not (env_bool("FLEETDECK_AGENT_DIST_DOWNLOAD", True) and _try_pip(download)):
+    if not (settings.AGENT_DIST_DOWNLOAD and _try_pip(download)):
         repack_installed("PyYAML", out)
     repack_installed("PyYAML", out, pure=True)
 

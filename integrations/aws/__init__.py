@@ -26,7 +26,6 @@ def register_s3_revision(
     from django.conf import settings
 
     from deployments.models import Revision, RevisionSource
-    from integrations import settings as isettings
     from integrations.models import AwsConnection
 
     from .client import AwsError, for_project
@@ -35,9 +34,9 @@ def register_s3_revision(
     if not AwsConnection.objects.filter(project=application.project_id).exists():
         raise S3RevisionError("This project has no AWS connection. An owner can add one under Integrations.")
     try:
-        head = for_project(application.project_id, timeout=isettings.interactive_timeout()).head_object(
-            bucket, key, version or None
-        )
+        head = for_project(
+            application.project_id, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT
+        ).head_object(bucket, key, version or None)
     except AwsError as exc:
         raise S3RevisionError(f"s3://{bucket}/{key} cannot be read: {exc}") from None
     actual = head.get("ETag", "").strip('"')

@@ -19,7 +19,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from core import outbound
-from integrations import settings as isettings
 from integrations.models import AwsConnection, external_id_for
 
 __all__ = ["AwsClient", "AwsError", "AwsNotConfigured", "BotoCoreError", "ClientError", "for_project"]
@@ -88,7 +87,7 @@ class AwsClient:
         config: Config | None = None,
     ):
         self.connection = connection
-        timeout = timeout or isettings.timeout()
+        timeout = timeout or settings.FLEETDECK_INTEGRATIONS_TIMEOUT
         self.config = config or Config(
             connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1, "mode": "standard"}
         )

@@ -31,8 +31,9 @@ def register_github_revision(application, repository: str, commit: str, *, descr
     download it from the server). An explicit user action: one synchronous call to GitHub with the
     interactive timeout, outside any transaction.
     """
+    from django.conf import settings
+
     from deployments.models import BundleType, Revision, RevisionSource
-    from integrations import settings as isettings
     from integrations.models import GitHubConnection
 
     from .client import GitHubClient, GithubException
@@ -54,7 +55,7 @@ def register_github_revision(application, repository: str, commit: str, *, descr
         raise GitHubRevisionError(
             f"{commit!r} is not a commit sha: give the 7 to 40 hex digits of the commit id.", "commit"
         )
-    client = GitHubClient(connection, timeout=isettings.interactive_timeout())
+    client = GitHubClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
     try:
         found = client.commit(commit)
     except GithubException as exc:

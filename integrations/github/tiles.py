@@ -6,8 +6,9 @@ They call GitHub while the page renders, with the short interactive timeout; any
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from dashboard.tiles import NotConnected
-from integrations import settings as isettings
 from integrations.models import GitHubConnection
 
 from .client import GitHubClient
@@ -19,7 +20,7 @@ def _client(project) -> GitHubClient:
     connection = GitHubConnection.objects.filter(project=project).first()
     if connection is None:
         raise NotConnected("No GitHub repository is connected.")
-    return GitHubClient(connection, timeout=isettings.interactive_timeout())
+    return GitHubClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
 
 
 def _first_line(message: str) -> str:

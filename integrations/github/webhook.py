@@ -151,11 +151,11 @@ class Push:
 
     def read_head(self) -> str:
         """Ask GitHub where the branch is now; "" when it answered (a missing branch is an answer)."""
-        from integrations import settings as isettings
+        from django.conf import settings
 
         from .client import GitHubClient, GithubException
 
-        client = GitHubClient(self.connection, timeout=isettings.interactive_timeout())
+        client = GitHubClient(self.connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
         try:
             branch = client.branch(self.branch)
         except GithubException as exc:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from dashboard.tiles import NotConnected
-from integrations import settings as isettings
 from integrations.models import JiraConnection
 
 from .client import JiraClient
@@ -13,7 +14,7 @@ def issues_tile(project) -> dict:
     connection = JiraConnection.objects.filter(project=project).first()
     if connection is None:
         raise NotConnected("No JIRA server is connected.")
-    client = JiraClient(connection, timeout=isettings.interactive_timeout())
+    client = JiraClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
     items = []
     for issue in client.search(connection.jql or "ORDER BY updated DESC", limit=10):
         fields = issue.get("fields", {})
