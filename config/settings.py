@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "projects",
     "deployments",
     "dashboard",
     "integrations",
@@ -273,7 +274,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Personal tokens (fdp_…, stored hashed; createapitoken issues them too), then the browser session.
-        "dashboard.api.authentication.PersonalTokenAuthentication",
+        "projects.api.authentication.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -8,7 +8,8 @@ import binascii
 from django import forms
 from django.contrib.auth import get_user_model
 
-from dashboard.models import SSH_KEY_TYPES, Membership, Project, Role
+from dashboard.models import SSH_KEY_TYPES
+from projects.models import Membership, Project, Role
 
 
 def validate_ssh_public_key(value: str) -> str:

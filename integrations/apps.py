@@ -16,7 +16,7 @@ class IntegrationsConfig(AppConfig):
         tiles.register()
         from django.db.models.signals import post_delete, post_save
 
-        from dashboard.models import Project
+        from projects.models import Project
 
         from .models import GitHubConnection, JiraConnection
 

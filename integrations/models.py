@@ -20,7 +20,7 @@ REPOSITORY_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", 'Use
 
 class GitHubConnection(models.Model):
     project = models.OneToOneField(
-        "dashboard.Project", on_delete=models.CASCADE, related_name="github_connection"
+        "projects.Project", on_delete=models.CASCADE, related_name="github_connection"
     )
     token = EncryptedTextField(blank=True)
     repository = models.CharField(max_length=200, validators=[REPOSITORY_VALIDATOR])
@@ -66,7 +66,7 @@ class AutoDeployRule(models.Model):
 class GitHubDelivery(models.Model):
     """Every push webhook we accepted, by GitHub's delivery id: a second one with the same id is a replay."""
 
-    project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
     delivery_id = models.CharField(max_length=100, unique=True)
     event = models.CharField(max_length=50)
     ref = models.CharField(max_length=255, blank=True)
@@ -93,7 +93,7 @@ class JiraAuth(models.TextChoices):
 
 class JiraConnection(models.Model):
     project = models.OneToOneField(
-        "dashboard.Project", on_delete=models.CASCADE, related_name="jira_connection"
+        "projects.Project", on_delete=models.CASCADE, related_name="jira_connection"
     )
     server_url = models.URLField()
     auth = models.CharField(max_length=8, choices=JiraAuth.choices, default=JiraAuth.CLOUD)
@@ -126,7 +126,7 @@ def external_id_for(project_id: int) -> str:
 
 class AwsConnection(models.Model):
     project = models.OneToOneField(
-        "dashboard.Project", on_delete=models.CASCADE, related_name="aws_connection"
+        "projects.Project", on_delete=models.CASCADE, related_name="aws_connection"
     )
     access_key_id = models.CharField(max_length=128, blank=True)
     secret_access_key = EncryptedTextField(blank=True)

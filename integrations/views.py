@@ -10,10 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dashboard.access import get_project_for_user
-from dashboard.models import Role
 from deployments.agent_dist.views import public_server_url
 from deployments.models import DeploymentGroup
+from projects.access import get_project_for_user
+from projects.models import Role
 
 from . import checks
 from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, JiraForm, TriggerForm

@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from deployments.models import Deployment
+from projects.access import get_project_for_user
+from projects.models import Role
 
-from ..access import get_project_for_user
 from ..forms import GroupSettingsForm, filter_lines
-from ..models import Role
 from ..summaries import active_instances, installed_by_instance, project_groups
 
 

@@ -12,7 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from dashboard.access import get_project_for_user
 from dashboard.forms_wizard import (
     ProjectStep,
     RepositoryStep,
@@ -22,13 +21,14 @@ from dashboard.forms_wizard import (
     parse_tag_pairs,
     secret_of,
 )
-from dashboard.models import Membership, Project, Role
 from dashboard.starters import TEMPLATES, build_tgz
 from dashboard.starters import files as starter_files
 from dashboard.views.fleet import TOKEN_PLACEHOLDER as FLEET_TOKEN_PLACEHOLDER
 from dashboard.views.fleet import install_commands
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
 from integrations.models import GitHubConnection, JiraConnection
+from projects.access import get_project_for_user
+from projects.models import Membership, Project, Role
 
 SESSION_KEY = "setup_wizard"
 STEPS = [

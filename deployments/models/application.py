@@ -27,7 +27,7 @@ ALL_AT_ONCE = "CodeDeployDefault.AllAtOnce"
 
 class Application(models.Model):
     project = models.ForeignKey(
-        "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="applications"
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="applications"
     )
     # Unique within the project: another project may use the same name (and never learns of this one).
     name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
@@ -58,7 +58,7 @@ class DeploymentConfig(models.Model):
     uses and changes it."""
 
     project = models.ForeignKey(
-        "dashboard.Project",
+        "projects.Project",
         null=True,
         blank=True,
         on_delete=models.CASCADE,

@@ -12,7 +12,6 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from dashboard.models import Role
 from deployments import engine
 from deployments.engine import DeploymentError
 from deployments.models import (
@@ -23,6 +22,7 @@ from deployments.models import (
     LifecycleEvent,
     TargetStatus,
 )
+from projects.models import Role
 
 from .common import can_deploy, deployment_in, get_project_for_user
 

@@ -20,11 +20,11 @@ from django.views.decorators.http import require_POST, require_safe
 from fleetdeck_agent.appspec import AppSpecError, parse_appspec
 from rest_framework.exceptions import ValidationError
 
-from dashboard.models import Role
 from deployments.api import bundles
 from deployments.api.serializers.applications import RevisionRegisterSerializer
 from deployments.models import Application, BundleType, Deployment, DeploymentGroup, Revision, RevisionSource
 from deployments.upload_limit import too_large_response
+from projects.models import Role
 
 from .common import can_deploy, get_project_for_user
 

@@ -31,7 +31,7 @@ def _close_pool_connections(monkeypatch):
 
 @pytest.fixture
 def project(transactional_db):
-    from dashboard.models import Project
+    from projects.models import Project
 
     return Project.objects.create(name="Shop", slug="shop")
 

@@ -356,7 +356,7 @@ def test_revisions_without_a_stored_bundle_are_left_alone(policy):
 
 
 def test_a_pruned_revision_is_refused_at_creation_with_revision_missing(fleet, policy, api_client, user):
-    from dashboard.models import Membership, Project
+    from projects.models import Membership, Project
 
     policy.KEEP_REVISIONS = 1
     app, group, _host = fleet

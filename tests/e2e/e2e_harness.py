@@ -269,7 +269,7 @@ def api_user(url: str, prefix: str) -> Api:
     """A new user with an API token (needs the database)."""
     from django.contrib.auth import get_user_model
 
-    from dashboard.models import ApiToken
+    from projects.models import ApiToken
 
     user = get_user_model().objects.create_user(f"{prefix}-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
     return Api(url, ApiToken.issue(user, "e2e")[1])

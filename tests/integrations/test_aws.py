@@ -121,7 +121,7 @@ def test_aws_test_connection_reports_each_service(project, client, settings):
     settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = 20  # moto's EC2 is slow on a loaded machine
     from django.contrib.auth import get_user_model
 
-    from dashboard.models import Membership
+    from projects.models import Membership
 
     user = get_user_model().objects.create_user("olivia", password="pw")
     Membership.objects.create(project=project, user=user, role="owner")

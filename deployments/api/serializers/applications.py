@@ -3,7 +3,6 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import ReturnDict
 
-from dashboard.models import Role
 from deployments.models import (
     ONE_AT_A_TIME,
     Application,
@@ -15,6 +14,7 @@ from deployments.models import (
     Revision,
 )
 from deployments.models.application import NAME_VALIDATOR
+from projects.models import Role
 
 from .common import ProjectField, TagFiltersField, TagSetField, username
 from .safety import (
