@@ -2,7 +2,7 @@
 
 `python -m config.stack` starts them on the embedded defaults and stays in the foreground until
 Ctrl-C, which stops every child it started. With `--demo` (what `make demo` calls) it first runs
-the setup steps of `dashboard.demo.run.Demo`: migrate, seed the demo project, start four local
+the setup steps of `config.demo.Demo`: migrate, seed the demo project, start four local
 agents as children too and deploy the sample app. The end-to-end tests use the same `Stack`
 class, so what the tests run is what users run.
 """
@@ -22,6 +22,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dashboard.demo import DemoError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -281,7 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     settings = configure()
-    from dashboard.demo import DemoError
+    # Only now that Django is set up: the demo reads and writes models.
+    from config.demo import Demo
 
     stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs")
     # Explicitly: a shell that starts us in the background would have SIGINT ignored.
@@ -291,8 +294,6 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         if args.demo:
-            from dashboard.demo.run import Demo
-
             demo = Demo(stack, settings.VAR_DIR, out=lambda line: print(line, flush=True), started=started)
             demo.setup()
             print(demo.summary(), flush=True)

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from core import outbound
+from deployments.integration_points import NotConfigured
 from integrations.models import AwsConnection, external_id_for
 
 __all__ = ["AwsClient", "AwsError", "AwsNotConfigured", "BotoCoreError", "ClientError", "for_project"]
@@ -27,7 +28,7 @@ AwsError = (BotoCoreError, ClientError)
 DEFAULT_REGION = "us-east-1"
 
 
-class AwsNotConfigured(BotoCoreError):
+class AwsNotConfigured(BotoCoreError, NotConfigured):
     """The project has no credentials of its own and may not use the server's."""
 
     fmt = "{message}"

@@ -23,7 +23,8 @@ from aws_fixtures import aws_client
 from e2e_harness import Fleet
 
 from deployments.models import Application, Deployment, DeploymentGroup, Instance
-from integrations.aws import missing_agents, register_s3_revision
+from integrations.aws.fleet import missing_agents
+from integrations.aws.revisions import register_s3_revision
 from integrations.models import AutoDeployRule, Ec2Discovery, IssueLink
 from integrations.tasks import discover_ec2
 from projects.models import Project

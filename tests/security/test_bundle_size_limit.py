@@ -32,7 +32,7 @@ from rest_framework.test import APIClient
 from deployments import engine
 from deployments.api import bundles
 from deployments.models import Deployment, Revision
-from integrations.aws import S3RevisionError, register_s3_revision
+from integrations.aws.revisions import S3RevisionError, register_s3_revision
 from integrations.github.revisions import register_github_revision
 from projects.models import Role
 
