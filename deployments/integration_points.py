@@ -2,8 +2,8 @@
 rollout core never imports it: it names here what it needs (a point), with what happens when nothing
 provides it, and integrations/ says which of its functions provides each point, as a dotted path,
 from its AppConfig.ready(). A provider is imported on its first call (a lazy import, as Django does
-for the dotted paths in settings), so deployments/ loads without integrations/, and boto3 or PyGithub
-are imported only by the processes that use them.
+for the dotted paths in settings), so importing any module of deployments/ never imports
+integrations/, whatever is imported first, and a server without integrations/ still deploys.
 
 To reach a new outside system from deployments/: add a function below that calls `_provider(name)`,
 give it a default, and provide it from the integration's AppConfig.ready().
