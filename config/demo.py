@@ -229,6 +229,7 @@ class Demo:
         self.error = f"still running after {self.deploy_timeout:.0f} s"
 
     def _check_children(self) -> None:
+        self.stack.restart_failed()  # a worker or beat that died starts again, as in the foreground
         for name, proc in self.stack.processes.items():
             if proc.poll() is not None:
                 raise DemoError(f"{name} exited with {proc.returncode}; see {self.stack.log_dir / name}.log")

@@ -14,6 +14,7 @@ import dj_database_url
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
 
+from config import embedded_redis
 from core.env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -155,14 +156,12 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: broker and pub/sub ---------------------------------------------------------
+# Unset: the embedded Redis on a unix socket under the var directory. Reading the settings never starts
+# it; the process that needs it does (config/embedded_redis.py: the stack, manage.py, the test session).
 REDIS_URL = env_str("REDIS_URL")
-if not REDIS_URL:
-    from .embedded_redis import ensure_running
-
-    REDIS_URL = f"unix://{ensure_running(VAR_DIR)}?db=0"
-    EMBEDDED_REDIS = True
-else:
-    EMBEDDED_REDIS = False
+EMBEDDED_REDIS = not REDIS_URL
+if EMBEDDED_REDIS:
+    REDIS_URL = embedded_redis.url(VAR_DIR)
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ConfigError(f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://")
 

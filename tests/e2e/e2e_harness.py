@@ -277,12 +277,14 @@ def api_user(url: str, prefix: str) -> Api:
 
 @contextlib.contextmanager
 def started_stack(env: dict, log_dir: Path):
-    """uvicorn, a Celery worker and beat (config.stack.Stack) on `env`, stopped afterwards."""
+    """uvicorn, a Celery worker and beat (config.stack.Stack) on `env`, stopped afterwards. A worker or
+    beat that dies is started again, as `python -m config.stack` and the systemd units do."""
     from config.stack import Stack
 
     stack = Stack(env=env, log_dir=log_dir)
     try:
         stack.start(timeout=60)
+        stack.supervise()
         yield stack
     finally:
         stack.stop()
