@@ -148,7 +148,13 @@ def collect(deployment_id: str) -> int:
 
 
 def comment_on_success(deployment_id: str) -> int:
-    """Comment on (and optionally transition) each linked JIRA issue once; return how many were done."""
+    """Comment on (and optionally transition) each linked JIRA issue once; return how many were done.
+
+    Two runs may overlap (a redelivered task, a retry beside the first run): each issue is claimed
+    with a conditional update of `notified_at` before JIRA is called, so only one run comments on it.
+    When the comment fails the claim is given back and the next run comments; a run that dies between
+    its claim and the comment loses that comment rather than ever posting it twice.
+    """
     deployment = Deployment.objects.select_related("application", "deployment_group").get(pk=deployment_id)
     if deployment.status != DeploymentStatus.SUCCEEDED:
         return 0
@@ -159,14 +165,19 @@ def comment_on_success(deployment_id: str) -> int:
     done = 0
     pending = IssueLink.objects.filter(
         deployment_id=deployment_id, tracker=Tracker.JIRA, notified_at__isnull=True
-    )
-    for link in pending:
-        if jira.comment_on_success:
-            client.comment(link.key, success_comment(deployment))
-        if jira.transition_on_success and not client.transition(link.key, jira.transition_on_success):
-            log.info("JIRA issue %s has no transition named %r", link.key, jira.transition_on_success)
-        # Per issue, so a retry after a failure part-way never comments twice on the ones already done.
-        IssueLink.objects.filter(pk=link.pk, notified_at__isnull=True).update(notified_at=timezone.now())
+    ).values_list("pk", "key")
+    for pk, key in pending:
+        if not IssueLink.objects.filter(pk=pk, notified_at__isnull=True).update(notified_at=timezone.now()):
+            continue  # another run has it
+        try:
+            if jira.comment_on_success:
+                client.comment(key, success_comment(deployment))
+        except Exception:
+            IssueLink.objects.filter(pk=pk).update(notified_at=None)  # not commented: the next run does it
+            raise
+        # After the comment, a failed transition is not retried: a retry would comment again.
+        if jira.transition_on_success and not client.transition(key, jira.transition_on_success):
+            log.info("JIRA issue %s has no transition named %r", key, jira.transition_on_success)
         done += 1
     return done
 

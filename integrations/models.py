@@ -244,7 +244,8 @@ class IssueLink(models.Model):
     title = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=100, blank=True)
     url = models.URLField(max_length=500, blank=True)
-    # When we commented on it after success: a rerun never comments twice.
+    # When a run claimed it to comment after success (cleared again if the comment failed): a rerun,
+    # or a run beside it, never comments twice.
     notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -265,6 +266,8 @@ class DeploymentSync(models.Model):
     links_error = models.TextField(blank=True)
     github_deployment_id = models.BigIntegerField(null=True, blank=True)
     github_state = models.CharField(max_length=20, blank=True)
+    # Set while one run of github_deployment_sync posts to GitHub: two runs never post the same state.
+    github_posting_since = models.DateTimeField(null=True, blank=True)
     commented_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
