@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -16,6 +17,7 @@ from cryptography.fernet import Fernet
 
 from config import embedded_redis
 from core.env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
+from core.outbound import parse_allow
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FLEETDECK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -344,10 +346,6 @@ AWS_DEFAULT_CREDENTIALS = env_list("FLEETDECK_AWS_DEFAULT_CREDENTIALS", ["none"]
 
 
 def _check_outbound_settings() -> None:
-    import ipaddress
-
-    from core.outbound import parse_allow
-
     try:
         parse_allow(OUTBOUND_ALLOW)
     except ValueError as exc:

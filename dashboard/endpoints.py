@@ -12,7 +12,11 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
+
+from deployments import healthcheck
+from integrations.models import AwsConnection
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +67,7 @@ def load_balancer_dns(connection, group) -> list[str]:
 
 
 def _lookup(connection, region: str, arns: list[str]) -> list[str]:
-    from django.conf import settings
-
-    from integrations.aws.client import for_project
+    from integrations.aws.client import for_project  # boto3 only when a group has target groups
 
     aws = for_project(
         connection.project_id,
@@ -103,12 +105,8 @@ def _cache_set(key: str, value, seconds: int) -> None:
 
 def application_endpoints(project, summaries) -> list[Endpoint]:
     """One Endpoint per group summary (dashboard.summaries.GroupSummary)."""
-    from deployments import healthcheck
-
     connection = None
     if any(_target_groups(s.group) for s in summaries):
-        from integrations.models import AwsConnection
-
         connection = AwsConnection.objects.filter(project=project).first()
     out = []
     for summary in summaries:

@@ -9,6 +9,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from dashboard.models import SSH_KEY_TYPES
+from deployments.api.serializers.applications import DeploymentGroupSerializer
+from deployments.models import DeploymentConfig, DeploymentOption, DeploymentStyle, FileExistsBehavior
 from projects.models import Membership, Project, Role
 
 
@@ -298,8 +300,6 @@ class GroupSettingsForm(forms.Form):
     }
 
     def __init__(self, *args, group, **kwargs):
-        from deployments.models import DeploymentConfig, DeploymentOption, DeploymentStyle, FileExistsBehavior
-
         self.group = group
         kwargs.setdefault("initial", self.initial_for(group))
         super().__init__(*args, **kwargs)
@@ -444,8 +444,6 @@ class GroupSettingsForm(forms.Form):
         return body
 
     def clean(self):
-        from deployments.api.serializers.applications import DeploymentGroupSerializer
-
         data = super().clean()
         if self.errors:
             return data

@@ -13,6 +13,9 @@ from django.conf import settings
 from core.crypto import scrub
 from core.outbound import describe_error
 
+from .github.client import GitHubClient
+from .jira.client import JiraClient
+
 
 @dataclass
 class Check:
@@ -33,8 +36,6 @@ def _run(results: list[Check], name: str, fn, secrets: tuple[str, ...]) -> objec
 
 
 def github(connection) -> list[Check]:
-    from .github.client import GitHubClient
-
     client = GitHubClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
     secrets = (connection.token, connection.webhook_secret)
     results: list[Check] = []
@@ -67,8 +68,6 @@ def github(connection) -> list[Check]:
 
 
 def jira(connection) -> list[Check]:
-    from .jira.client import JiraClient
-
     client = JiraClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
     secrets = (connection.token,)
     results: list[Check] = []

@@ -10,6 +10,7 @@ import hmac
 import secrets as _secrets
 import uuid
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -116,8 +117,6 @@ def external_id_for(project_id: int) -> str:
     and chosen by the server, never by a user, so one project cannot have the server assume another's
     role (the confused-deputy problem external IDs exist for). Stored on the connection when saved, so
     a later change of the secret key does not break the role's trust policy."""
-    from django.conf import settings
-
     digest = hmac.new(
         settings.SECRET_KEY.encode(), f"fleetdeck-aws-external-id:{project_id}".encode(), hashlib.sha256
     ).hexdigest()

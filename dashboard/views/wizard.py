@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -26,6 +27,7 @@ from dashboard.starters import files as starter_files
 from dashboard.views.fleet import TOKEN_PLACEHOLDER as FLEET_TOKEN_PLACEHOLDER
 from dashboard.views.fleet import install_commands
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
+from integrations.github.branches import BranchError, commit_files
 from integrations.models import GitHubConnection, JiraConnection
 from projects.access import get_project_for_user
 from projects.models import Membership, Project, Role
@@ -264,10 +266,6 @@ def starter_branch_offer(project: Project, template) -> dict | None:
 @require_http_methods(["POST"])
 def starter_branch(request: HttpRequest) -> HttpResponse:
     """Commit the project's starter bundle to a new branch of its linked GitHub repository."""
-    from django.conf import settings
-
-    from integrations.github.branches import BranchError, commit_files
-
     project, _ = get_project_for_user(request, request.POST.get("project", ""), role=Role.CONTRIBUTOR)
     template = TEMPLATES.get(project.template)
     offer = starter_branch_offer(project, template)

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from deployments.planner import HealthRule, matches_tags
+
 from .choices import (
     BundleType,
     DeploymentOption,
@@ -104,8 +106,6 @@ class DeploymentConfig(models.Model):
         return cls.objects.filter(models.Q(builtin=True) | models.Q(project_id=project_id, builtin=False))
 
     def health_rule(self):
-        from deployments.planner import HealthRule
-
         if self.name == ONE_AT_A_TIME:
             return HealthRule.one_at_a_time()
         return HealthRule(self.minimum_healthy_type, self.minimum_healthy_value)
@@ -159,8 +159,6 @@ class DeploymentGroup(models.Model):
         return self.deployment_option == DeploymentOption.WITH_TRAFFIC_CONTROL
 
     def matches(self, tags: dict[str, str]) -> bool:
-        from deployments.planner import matches_tags
-
         return matches_tags(tags, self.tag_filters, self.tag_set)
 
 
