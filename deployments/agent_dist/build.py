@@ -220,19 +220,13 @@ def _sha256(data: bytes) -> str:
 
 
 def _has_setuptools() -> bool:
-    """Can the server's own setuptools build the wheel (no index needed)? From 70.1 it has
-    bdist_wheel built in; before that it needs the `wheel` package next to it."""
+    """Can the server's own setuptools build the wheel (no index needed)? From 77 it reads the agent's
+    SPDX `license` string (and has bdist_wheel built in, since 70.1)."""
     try:
         found = tuple(int(p) for p in importlib.metadata.version("setuptools").split(".")[:2])
     except (importlib.metadata.PackageNotFoundError, ValueError):
         return False
-    if found >= (70, 1):
-        return True
-    try:
-        importlib.metadata.version("wheel")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return found >= (61, 0)
+    return found >= (77, 0)
 
 
 def _pip_command(args: list[str]) -> list[str]:
