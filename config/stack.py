@@ -231,6 +231,22 @@ class Stack:
                 restarted.append(name)
         return restarted
 
+    def start_missing(self) -> list[str]:
+        """Start web, worker and beat where they are missing or not running; return their names."""
+        started = []
+        with self._lock:
+            for name, start in (
+                ("web", self.start_web),
+                ("worker", self.start_worker),
+                ("beat", self.start_beat),
+            ):
+                proc = self.processes.get(name)
+                if (name != "beat" or self.beat) and (proc is None or proc.poll() is not None):
+                    self.processes.pop(name, None)
+                    start()
+                    started.append(name)
+        return started
+
     def supervise(self, interval: float = 0.5) -> None:
         """Restart failed workers and beat from a thread of this process, until `stop()`."""
 
