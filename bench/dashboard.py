@@ -33,7 +33,6 @@ def seed(deployments: int, instances: int, groups: int = 10):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from dashboard.models import Membership, Project, Role
     from deployments.models import (
         Application,
         Deployment,
@@ -44,6 +43,7 @@ def seed(deployments: int, instances: int, groups: int = 10):
         Revision,
     )
     from deployments.models.fleet import hash_secret
+    from projects.models import Membership, Project, Role
 
     user = get_user_model().objects.create_user("bench", password="bench")
     project = Project.objects.create(name="Bench", slug="bench")
@@ -151,7 +151,7 @@ def report(label: str, times: list[float], cpu: list[float], queries: int) -> No
 def profile_tiles() -> None:
     """Time each tile's provider on its own, to see where a slow dashboard spends its time."""
     from dashboard import tiles
-    from dashboard.models import Project
+    from projects.models import Project
 
     for tile in tiles.registered():
         project = Project.objects.get(slug="bench")

@@ -123,10 +123,10 @@ def main() -> int:
     from django.test import Client
 
     from config.stack import Stack
-    from dashboard.models import Membership, Project
     from deployments import engine
     from deployments.api.bundles import store_upload
     from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
+    from projects.models import Membership, Project
 
     user = get_user_model().objects.create_user("bench")
     project = Project.objects.create(name="Bench", slug="bench")

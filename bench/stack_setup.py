@@ -43,7 +43,7 @@ def bench_owner(slug: str) -> str:
     """A user who owns project `slug`, and an API token for them (call after setup_django)."""
     from django.contrib.auth import get_user_model
 
-    from dashboard.models import ApiToken, Membership, Project, Role
+    from projects.models import ApiToken, Membership, Project, Role
 
     user = get_user_model().objects.create_user("bench")
     project = Project.objects.create(name=slug.title(), slug=slug, created_by=user)

@@ -417,9 +417,9 @@ def main() -> int:
             )
 
         # 2. The cleanup of 10,000 finished deployments, log expiry first, then whole deployments.
-        from dashboard.models import Project
         from deployments import retention
         from deployments.models import Deployment, DeploymentEvent, Instance, LifecycleEvent
+        from projects.models import Project
 
         host_ids = list(Instance.objects.order_by("name").values_list("pk", flat=True)[: args.history_hosts])
         if "2" in args.parts:

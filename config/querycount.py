@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
+
+from django.db.backends.signals import connection_created
 
 _count = 0
 _lock = threading.Lock()
@@ -22,8 +25,6 @@ def _wrapper(execute, sql, params, many, context):
 
 
 def _writer(directory: Path) -> None:
-    import time
-
     last = -1
     while True:
         time.sleep(0.5)
@@ -47,8 +48,6 @@ def install() -> None:
     if not directory:
         return
     if not _connected:
-        from django.db.backends.signals import connection_created
-
         connection_created.connect(_on_connect, weak=False)
         _connected = True
     _count = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -14,7 +15,9 @@ import dj_database_url
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
 
-from .env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
+from config import embedded_redis
+from core.env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
+from core.outbound import parse_allow
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FLEETDECK_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -63,7 +66,7 @@ def _encryption_keys() -> list[str]:
 
 
 SECRET_KEY = _secret_key()
-# Keys for integration secrets at rest (integrations/crypto.py); empty: one derived from SECRET_KEY.
+# Keys for integration secrets at rest (core/crypto.py); empty: one derived from SECRET_KEY.
 ENCRYPTION_KEYS = _encryption_keys()
 DEBUG = env_bool("FLEETDECK_DEBUG", False)
 # The base URL hosts, mails and outside systems reach this server at: bundle links, the install script,
@@ -92,6 +95,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "projects",
     "deployments",
     "dashboard",
     "integrations",
@@ -154,14 +158,12 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- redis: broker and pub/sub ---------------------------------------------------------
+# Unset: the embedded Redis on a unix socket under the var directory. Reading the settings never starts
+# it; the process that needs it does (config/embedded_redis.py: the stack, manage.py, the test session).
 REDIS_URL = env_str("REDIS_URL")
-if not REDIS_URL:
-    from .embedded_redis import ensure_running
-
-    REDIS_URL = f"unix://{ensure_running(VAR_DIR)}?db=0"
-    EMBEDDED_REDIS = True
-else:
-    EMBEDDED_REDIS = False
+EMBEDDED_REDIS = not REDIS_URL
+if EMBEDDED_REDIS:
+    REDIS_URL = embedded_redis.url(VAR_DIR)
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ConfigError(f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://")
 
@@ -207,6 +209,8 @@ MAX_BUNDLE_SIZE = env_int("FLEETDECK_MAX_BUNDLE_SIZE", 2 * 1024**3, minimum=1024
 MAX_BUNDLE_FILES = env_int("FLEETDECK_MAX_BUNDLE_FILES", 200_000, minimum=1)
 
 ALARM_POLL_INTERVAL = env_float("FLEETDECK_ALARM_POLL_INTERVAL", 10.0, minimum=0.5)
+# /agent/dist/ fetches PyYAML wheels from the package index; false (air-gapped): repacks the server's own.
+AGENT_DIST_DOWNLOAD = env_bool("FLEETDECK_AGENT_DIST_DOWNLOAD", True)
 
 # --- retention (deployments/retention.py, run daily by beat and by `manage.py cleanup`) ---------
 # Days after a deployment ends before its log lines are deleted; its state changes, per-host results,
@@ -271,7 +275,7 @@ AUTH_PASSWORD_VALIDATORS = [
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Personal tokens (fdp_…, stored hashed; createapitoken issues them too), then the browser session.
-        "dashboard.api.authentication.PersonalTokenAuthentication",
+        "projects.api.authentication.PersonalTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -307,11 +311,27 @@ EMAIL_USE_TLS = env_bool("FLEETDECK_EMAIL_STARTTLS", True)
 EMAIL_USE_SSL = env_bool("FLEETDECK_EMAIL_SSL", False)
 if EMAIL_USE_SSL:
     EMAIL_USE_TLS = False  # implicit TLS (port 465) replaces STARTTLS
-EMAIL_TIMEOUT = env_int("FLEETDECK_INTEGRATIONS_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("FLEETDECK_EMAIL_FROM", "Fleetdeck <fleetdeck@localhost>")
 
 # Email goes through the outbound-request policy's SMTP backend (core/outbound.py).
 EMAIL_BACKEND = "core.outbound.SMTPBackend"
+
+# --- integrations: GitHub, JIRA, AWS, trigger targets (integrations/) -------------------------
+# Seconds for one call from a worker; a float (2.5 is fine). SMTP (trigger email) uses it too.
+FLEETDECK_INTEGRATIONS_TIMEOUT = env_float("FLEETDECK_INTEGRATIONS_TIMEOUT", 10.0, minimum=0.1)
+EMAIL_TIMEOUT = FLEETDECK_INTEGRATIONS_TIMEOUT
+# Seconds for calls a person waits on: dashboard tiles, "Test connection", registering a revision.
+FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = env_float(
+    "FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT", 5.0, minimum=0.1
+)
+# Trigger deliveries: attempts, and the first retry's delay in seconds (it doubles each attempt).
+FLEETDECK_TRIGGER_ATTEMPTS = env_int("FLEETDECK_TRIGGER_ATTEMPTS", 5, minimum=1)
+FLEETDECK_TRIGGER_BACKOFF = env_float("FLEETDECK_TRIGGER_BACKOFF", 10.0, minimum=0)
+# Seconds a repository, build or issues tile (or, shorter, its error) is reused per project; 0: never.
+FLEETDECK_TILE_CACHE_TTL = env_int("FLEETDECK_TILE_CACHE_TTL", 60, minimum=0)
+FLEETDECK_TILE_ERROR_TTL = env_int("FLEETDECK_TILE_ERROR_TTL", 10, minimum=0)
+# Seconds between two GitHub writes when the wizard commits a starter bundle (PyGithub's default is 1).
+FLEETDECK_GITHUB_WRITE_INTERVAL = env_float("FLEETDECK_GITHUB_WRITE_INTERVAL", 0.25, minimum=0.0)
 
 # --- the outbound-request policy (core/outbound.py) and the server's AWS credentials --------
 # Destinations the server may reach although they are not public: CIDRs, addresses, host names,
@@ -326,10 +346,6 @@ AWS_DEFAULT_CREDENTIALS = env_list("FLEETDECK_AWS_DEFAULT_CREDENTIALS", ["none"]
 
 
 def _check_outbound_settings() -> None:
-    import ipaddress
-
-    from core.outbound import parse_allow
-
     try:
         parse_allow(OUTBOUND_ALLOW)
     except ValueError as exc:

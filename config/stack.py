@@ -1,8 +1,10 @@
 """Run the whole server side as child processes: uvicorn, a Celery worker and beat.
 
-`python -m config.stack` starts them on the embedded defaults and stays in the foreground until
-Ctrl-C, which stops every child it started. With `--demo` (what `make demo` calls) it first runs
-the setup steps of `dashboard.demo.run.Demo`: migrate, seed the demo project, start four local
+`python -m config.stack` starts them on the embedded defaults (starting the embedded Redis first when
+REDIS_URL is unset) and stays in the foreground until Ctrl-C, which stops every child it started and
+then that Redis. A worker or beat that dies is started again, as systemd's `Restart=on-failure` does
+for their units (kombu's Redis transport can take a worker down when Redis goes away). With `--demo` (what `make demo` calls) it first runs
+the setup steps of `config.demo.Demo`: migrate, seed the demo project, start four local
 agents as children too and deploy the sample app. The end-to-end tests use the same `Stack`
 class, so what the tests run is what users run.
 """
@@ -12,28 +14,34 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ipaddress
+import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import django
+from django.conf import settings
+
+from config import embedded_redis
+from config.processes import die_with_parent
+from dashboard.demo import DemoError
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
-
-def _die_with_parent() -> None:
-    """Children get SIGTERM if the process that started them dies, so nothing is left behind."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+# Started again when they exit with a failure, like their systemd units (deploy/systemd/); a process
+# that fails RESTART_LIMIT times within RESTART_WINDOW seconds stays down (systemd's StartLimitBurst).
+RESTART_ON_FAILURE = ("worker", "beat")
+RESTART_LIMIT = 5
+RESTART_WINDOW = 60.0
 
 
 def _is_loopback(host: str) -> bool:
@@ -61,6 +69,10 @@ class Stack:
     web_workers: int = int(os.environ.get("FLEETDECK_WEB_WORKERS", "1"))
     beat: bool = True
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+    restarts: dict[str, list[float]] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _supervisor: threading.Thread | None = field(default=None, repr=False)
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @property
     def url(self) -> str:
@@ -80,16 +92,17 @@ class Stack:
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        self.processes[name] = subprocess.Popen(
-            argv,
-            cwd=BASE_DIR,
-            env={**self._env(), **(env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        output = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        with self._lock:
+            self.processes[name] = subprocess.Popen(
+                argv,
+                cwd=BASE_DIR,
+                env={**self._env(), **(env or {})},
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
 
     def start_web(self) -> None:
         self._spawn(
@@ -196,8 +209,63 @@ class Stack:
             time.sleep(0.1)
         raise RuntimeError(f"the web server did not answer on {self.url} within {timeout:.0f} s")
 
+    def restart_failed(self) -> list[str]:
+        """Start again each worker or beat that exited with a failure; return their names. Raises
+        RuntimeError, and leaves it down, when one failed RESTART_LIMIT times in RESTART_WINDOW s."""
+        restarted = []
+        with self._lock:
+            for name in RESTART_ON_FAILURE:
+                proc = self.processes.get(name)
+                if proc is None or proc.poll() is None or proc.returncode == 0 or self._stopping.is_set():
+                    continue
+                now = time.monotonic()
+                recent = [at for at in self.restarts.get(name, []) if now - at < RESTART_WINDOW]
+                if len(recent) >= RESTART_LIMIT:
+                    raise RuntimeError(
+                        f"{name} failed {len(recent) + 1} times within {RESTART_WINDOW:.0f} s and stays down; "
+                        f"see {self.log_dir / name}.log"
+                    )
+                self.restarts[name] = [*recent, now]
+                log.warning("%s exited with %s; starting it again", name, proc.returncode)
+                self.start_worker() if name == "worker" else self.start_beat()
+                restarted.append(name)
+        return restarted
+
+    def start_missing(self) -> list[str]:
+        """Start web, worker and beat where they are missing or not running; return their names."""
+        started = []
+        with self._lock:
+            for name, start in (
+                ("web", self.start_web),
+                ("worker", self.start_worker),
+                ("beat", self.start_beat),
+            ):
+                proc = self.processes.get(name)
+                if (name != "beat" or self.beat) and (proc is None or proc.poll() is not None):
+                    self.processes.pop(name, None)
+                    start()
+                    started.append(name)
+        return started
+
+    def supervise(self, interval: float = 0.5) -> None:
+        """Restart failed workers and beat from a thread of this process, until `stop()`."""
+
+        def watch() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.restart_failed()
+                except RuntimeError as exc:
+                    log.error("%s", exc)
+                    return
+
+        self._stopping.clear()
+        self._supervisor = threading.Thread(target=watch, name="stack-supervisor", daemon=True)
+        self._supervisor.start()
+
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.processes.pop(name)
+        """Kill a child and forget it: it is not restarted (a test restarts it when it means to)."""
+        with self._lock:
+            proc = self.processes.pop(name)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
         proc.wait(timeout=30)
@@ -211,8 +279,14 @@ class Stack:
         )
 
     def stop(self, names: list[str] | None = None, timeout: float = 10.0) -> None:
-        """SIGTERM the named children (default: all), then SIGKILL whatever outlives `timeout`."""
-        chosen = {n: p for n, p in self.processes.items() if names is None or n in names}
+        """SIGTERM the named children (default: all, and supervision ends), then SIGKILL whatever
+        outlives `timeout`."""
+        if names is None:
+            self._stopping.set()
+            if self._supervisor is not None:
+                self._supervisor.join(timeout=timeout)
+        with self._lock:
+            chosen = {n: p for n, p in self.processes.items() if names is None or n in names}
         for proc in chosen.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -228,28 +302,30 @@ class Stack:
             self.processes.pop(name, None)
 
 
+_redis: embedded_redis.EmbeddedRedis | None = None
+
+
 def configure():
-    """Set Django up in this process and make the children share its Redis and var directory."""
+    """Set Django up in this process, start the embedded Redis when REDIS_URL is unset (this process
+    then owns it), and make the children share that Redis and the var directory."""
+    global _redis
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()  # starts the embedded Redis when REDIS_URL is unset
-    from django.conf import settings
-
+    django.setup()
+    if settings.EMBEDDED_REDIS:
+        _redis = embedded_redis.start(settings.VAR_DIR)
     os.environ["REDIS_URL"] = settings.REDIS_URL
     os.environ.setdefault("FLEETDECK_VAR_DIR", str(settings.VAR_DIR))
     return settings
 
 
 def shutdown(running) -> None:
-    """Stop a Stack (or a demo) and then the embedded Redis, if this process started one."""
-    from django.conf import settings
-
+    """Stop a Stack (or a demo), then the embedded Redis if `configure` started it: last, so the
+    worker can still acknowledge its tasks while it stops."""
+    global _redis
     running.stop()
-    if settings.EMBEDDED_REDIS:
-        from .embedded_redis import stop as stop_redis
-
-        stop_redis(settings.VAR_DIR)
+    if _redis is not None:
+        _redis.stop()
+        _redis = None
 
 
 def _interrupt(signum, frame):
@@ -258,10 +334,18 @@ def _interrupt(signum, frame):
 
 
 def _foreground(stack: Stack) -> int:
-    """Wait for Ctrl-C; a child that exits on its own ends the wait too."""
+    """Wait for Ctrl-C. A worker or beat that fails is started again; any other child that exits (or
+    a worker or beat that keeps failing) ends the wait."""
     while True:
+        try:
+            for name in stack.restart_failed():
+                print(f"{name} died; started it again (see {stack.log_dir / name}.log)", file=sys.stderr)
+        except RuntimeError as exc:
+            print(exc, file=sys.stderr)
+            return 1
         for name, proc in stack.processes.items():
-            if proc.poll() is not None:
+            failed_restartable = name in RESTART_ON_FAILURE and proc.returncode not in (None, 0)
+            if proc.poll() is not None and not failed_restartable:
                 print(
                     f"{name} exited with {proc.returncode}; see {stack.log_dir / name}.log", file=sys.stderr
                 )
@@ -281,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.monotonic()
     settings = configure()
-    from dashboard.demo import DemoError
+    # Only now that Django is set up: the demo reads and writes models.
+    from config.demo import Demo
 
     stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs")
     # Explicitly: a shell that starts us in the background would have SIGINT ignored.
@@ -291,8 +376,6 @@ def main(argv: list[str] | None = None) -> int:
     code = 0
     try:
         if args.demo:
-            from dashboard.demo.run import Demo
-
             demo = Demo(stack, settings.VAR_DIR, out=lambda line: print(line, flush=True), started=started)
             demo.setup()
             print(demo.summary(), flush=True)

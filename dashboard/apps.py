@@ -6,4 +6,10 @@ class DashboardConfig(AppConfig):
     verbose_name = "Dashboard"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401 - registers the system checks
+        # Both import models, so not before the app registry is ready.
+        from . import (
+            checks,  # noqa: F401 - registers the system checks
+            outside_tiles,
+        )
+
+        outside_tiles.connect()

@@ -12,7 +12,11 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
+
+from deployments import healthcheck
+from integrations.models import AwsConnection
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +67,13 @@ def load_balancer_dns(connection, group) -> list[str]:
 
 
 def _lookup(connection, region: str, arns: list[str]) -> list[str]:
-    from integrations import settings as isettings
-    from integrations.aws.client import for_project
+    from integrations.aws.client import for_project  # boto3 only when a group has target groups
 
-    aws = for_project(connection.project_id, region=region or None, timeout=isettings.interactive_timeout())
+    aws = for_project(
+        connection.project_id,
+        region=region or None,
+        timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT,
+    )
     elbv2 = aws.client("elbv2")
     lb_arns = sorted(
         {
@@ -98,12 +105,8 @@ def _cache_set(key: str, value, seconds: int) -> None:
 
 def application_endpoints(project, summaries) -> list[Endpoint]:
     """One Endpoint per group summary (dashboard.summaries.GroupSummary)."""
-    from deployments import healthcheck
-
     connection = None
     if any(_target_groups(s.group) for s in summaries):
-        from integrations.models import AwsConnection
-
         connection = AwsConnection.objects.filter(project=project).first()
     out = []
     for summary in summaries:

@@ -8,7 +8,10 @@ import binascii
 from django import forms
 from django.contrib.auth import get_user_model
 
-from dashboard.models import SSH_KEY_TYPES, Membership, Project, Role
+from dashboard.models import SSH_KEY_TYPES
+from deployments.api.serializers.applications import DeploymentGroupSerializer
+from deployments.models import DeploymentConfig, DeploymentOption, DeploymentStyle, FileExistsBehavior
+from projects.models import Membership, Project, Role
 
 
 def validate_ssh_public_key(value: str) -> str:
@@ -297,8 +300,6 @@ class GroupSettingsForm(forms.Form):
     }
 
     def __init__(self, *args, group, **kwargs):
-        from deployments.models import DeploymentConfig, DeploymentOption, DeploymentStyle, FileExistsBehavior
-
         self.group = group
         kwargs.setdefault("initial", self.initial_for(group))
         super().__init__(*args, **kwargs)
@@ -443,8 +444,6 @@ class GroupSettingsForm(forms.Form):
         return body
 
     def clean(self):
-        from deployments.api.serializers.applications import DeploymentGroupSerializer
-
         data = super().clean()
         if self.errors:
             return data

@@ -7,14 +7,14 @@ import re
 from django import forms
 from django.core.validators import RegexValidator
 
-from dashboard.models import Project
+from core.crypto import decrypt, encrypt
 from dashboard.starters import TEMPLATES
 from deployments import planner
 from deployments.models import ONE_AT_A_TIME, DeploymentConfig
 from deployments.models.application import NAME_VALIDATOR
-from integrations.crypto import decrypt, encrypt
 from integrations.forms import GitHubForm, JiraForm
 from integrations.models import JiraAuth
+from projects.models import Project
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9][a-z0-9-]*$", "Use lowercase letters, digits and dashes, starting with a letter or digit."

@@ -30,6 +30,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from . import charts, summaries
+from .endpoints import application_endpoints
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +191,6 @@ def groups_tile(project) -> dict:
 
 
 def endpoint_tile(project) -> dict:
-    from .endpoints import application_endpoints
-
     return {"endpoints": application_endpoints(project, summaries.group_summaries(project))}
 
 

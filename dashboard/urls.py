@@ -8,7 +8,6 @@ urlpatterns = [
     # Before Django's own: the reset mail links to FLEETDECK_PUBLIC_URL, never to the request's Host.
     path("accounts/password_reset/", accounts.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("api/v1/", include("dashboard.api.urls")),
     path("", views.home, name="home"),
     path("profile/", accounts.profile, name="profile"),
     path("profile/tokens/", accounts.tokens, name="profile_tokens"),

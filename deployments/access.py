@@ -20,10 +20,12 @@ The built-in deployment configurations are global: everyone signed in reads them
 from __future__ import annotations
 
 from django.db.models import Model, QuerySet
+from django.http import Http404
 from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from dashboard.models import ROLE_RANK, Membership, Project, Role
+from projects import access as project_access
+from projects.models import Membership, Project, Role
 
 VIEW = "view"
 DEPLOY = "deploy"
@@ -45,10 +47,7 @@ def role_for_action(action: str) -> str:
 
 def project_ids(user, role: str = Role.VIEWER) -> QuerySet:
     """A subquery of the ids of projects where `user` holds `role` or better."""
-    if not _active(user):
-        return Membership.objects.none().values("project_id")
-    allowed = [r for r, rank in ROLE_RANK.items() if rank >= ROLE_RANK[role]]
-    return Membership.objects.filter(user=user, role__in=allowed).values("project_id")
+    return Membership.objects.project_ids(user, role)
 
 
 def scope(queryset: QuerySet, user, path: str = "project") -> QuerySet:
@@ -69,11 +68,6 @@ def project_of(obj) -> int | None:
     return None
 
 
-def _role_in(user, project_id: int) -> str | None:
-    # Not cached on the user: tests and long-lived clients reuse user objects across role changes.
-    return Membership.objects.filter(user=user, project_id=project_id).values_list("role", flat=True).first()
-
-
 def _is_global(obj) -> bool:
     return (
         obj is None
@@ -91,9 +85,9 @@ def can(user, action: str, obj=None) -> bool:
         # Global things (deployment configurations): reading is for everyone signed in, writing for
         # anyone holding the needed role in some project.
         return action == VIEW or project_ids(user, needed).exists()
-    project_id = project_of(obj)
-    role = _role_in(user, project_id) if project_id is not None else None
-    return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
+    # Not cached on the user: tests and long-lived clients reuse user objects across role changes.
+    membership = project_access.membership_for(user, project_of(obj))
+    return membership is not None and membership.allows(needed)
 
 
 def require(user, action: str, obj=None) -> None:
@@ -105,12 +99,10 @@ def require(user, action: str, obj=None) -> None:
         if not can(user, action, obj):
             raise PermissionDenied(f"This needs the {needed} role in at least one project.")
         return
-    project_id = project_of(obj)
-    role = _role_in(user, project_id) if project_id is not None else None
-    if role is None:
-        raise NotFound("Not found.")
-    if ROLE_RANK[role] < ROLE_RANK[needed]:
-        raise PermissionDenied(f"This needs the {needed} role in this project; you are a {role}.")
+    try:
+        project_access.require(user, project_of(obj), needed)
+    except Http404:
+        raise NotFound("Not found.") from None  # the same answer as for a name that matches nothing
 
 
 def require_project_in_body(request, action: str) -> None:
@@ -123,14 +115,10 @@ def require_project_in_body(request, action: str) -> None:
     slug = data.get("project") if hasattr(data, "get") else None
     if not isinstance(slug, str) or not slug or not _active(request.user):
         return
-    role = (
-        Membership.objects.filter(user=request.user, project__slug=slug)
-        .values_list("role", flat=True)
-        .first()
-    )
+    membership = Membership.objects.filter(user=request.user, project__slug=slug).first()
     needed = role_for_action(action)
-    if role is not None and ROLE_RANK[role] < ROLE_RANK[needed]:
-        raise PermissionDenied(f"This needs the {needed} role in this project; you are a {role}.")
+    if membership is not None and not membership.allows(needed):
+        raise PermissionDenied(project_access.refusal(membership, needed))
 
 
 def action_for(request, view) -> str:

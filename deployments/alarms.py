@@ -6,14 +6,14 @@ or stop as CodeDeploy does.
 
 The group's `alarm_configuration` is {"enabled": true, "alarms": ["name", ...],
 "ignore_poll_alarm_failure": false, "region": "eu-west-1", "endpoint_url": null}. Credentials
-are the project's AWS connection's (integrations.aws.client.for_project).
+are the project's AWS connection's (deployments.integration_points.aws_for_project).
 """
 
 from __future__ import annotations
 
 import logging
 
-from . import engine
+from . import engine, integration_points
 from .models import Deployment, DeploymentStatus, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,7 @@ log = logging.getLogger(__name__)
 def read_alarm_states(config: dict, project=None) -> dict[str, str]:
     from botocore.config import Config
 
-    from integrations.aws.client import for_project
-
-    client = for_project(
+    client = integration_points.aws_for_project(
         project,
         region=config.get("region") or None,
         endpoint_url=config.get("endpoint_url") or None,

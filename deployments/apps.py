@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from projects.signals import deletion_blocked_by, project_deleting
+
 BUILTIN_CONFIGS = [
     # OneAtATime is special-cased by name in DeploymentConfig.health_rule(): minimum = fleet - 1.
     ("CodeDeployDefault.OneAtATime", "FLEET_PERCENT", 99),
@@ -27,7 +29,8 @@ class DeploymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        post_migrate.connect(ensure_builtin_configs, sender=self)
-        from config import querycount
+        from .project_deletion import delete_history, running_deployment
 
-        querycount.install()
+        post_migrate.connect(ensure_builtin_configs, sender=self)
+        deletion_blocked_by.connect(running_deployment, dispatch_uid="deployments.running_deployment")
+        project_deleting.connect(delete_history, dispatch_uid="deployments.delete_history")

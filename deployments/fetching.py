@@ -2,7 +2,7 @@
 
 Hosts never receive an integration secret, so they cannot download from GitHub themselves. Instead a
 deployment of a GitHub revision whose archive the server does not hold yet waits in Queued while a
-worker fetches it once, with the project's token (`integrations.fetch_revision`), into the revision's
+worker fetches it once, with the project's token (`integration_points.fetch_revision`), into the revision's
 storage, exactly where an upload goes (`Revision.bundle`, `size`, `sha256`). Then the deployment starts
 and its hosts download the archive from the server with their own credential, like an upload.
 
@@ -19,6 +19,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from . import integration_points
+from .integration_points import RevisionUnavailable
 from .models import Deployment, DeploymentGroup, DeploymentStatus, ErrorCode, Revision, RevisionSource
 
 log = logging.getLogger(__name__)
@@ -27,14 +29,6 @@ log = logging.getLogger(__name__)
 # second worker (the sweep re-sends the task while a deployment waits) never fetches the same archive
 # alongside; a worker that died mid-fetch holds its deployments up this long at most.
 CLAIM_SECONDS = 2100
-
-
-class RevisionUnavailable(Exception):
-    """A revision the server could not get or cannot use; `code` is the deployment's error code."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code, self.message = code, message
 
 
 def must_fetch(revision: Revision) -> bool:
@@ -92,9 +86,7 @@ def fetch(revision_id: int) -> None:
         if not _claim(claim):
             return  # another worker is fetching it, and starts the deployments when it is done
         try:
-            import integrations
-
-            integrations.fetch_revision(revision)
+            integration_points.fetch_revision(revision)
         except RevisionUnavailable as exc:
             log.warning("revision %s not fetched: %s", revision_id, exc.message)
             _fail_waiting(revision_id, exc.code, exc.message)

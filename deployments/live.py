@@ -20,10 +20,10 @@ from django.db import close_old_connections
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.views.decorators.http import require_safe
 
-from dashboard.access import membership_for
-from dashboard.models import Project
 from deployments import realtime
 from deployments.models import DEPLOYMENT_TERMINAL, Deployment, DeploymentEvent
+from projects.access import membership_for
+from projects.models import Project
 
 log = logging.getLogger(__name__)
 

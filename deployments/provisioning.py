@@ -16,16 +16,15 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from . import integration_points
 from .models import Deployment, Instance
 
 
 def _client(cfg: dict, deployment: Deployment):
-    """Auto Scaling with the deployment's project's AWS connection (integrations.aws.client.for_project)."""
+    """Auto Scaling with the deployment's project's AWS connection (integration_points.aws_for_project)."""
     from botocore.config import Config
 
-    from integrations.aws.client import for_project
-
-    return for_project(
+    return integration_points.aws_for_project(
         deployment.deployment_group.application.project_id,
         region=cfg.get("region") or None,
         endpoint_url=cfg.get("endpoint_url") or None,

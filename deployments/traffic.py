@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from . import integration_points
+
 ALLOW, BLOCK = "allow", "block"
 
 
@@ -113,11 +115,9 @@ class Elbv2Router:
         """The project's AWS connection (its keys or role; the server's chain only where the operator
         allows it), made on first use so a misconfiguration is reported by the event that needs it."""
         if self._aws is None:
-            from integrations.aws.client import AwsNotConfigured, for_project
-
             try:
-                self._aws = for_project(self.project, **self._aws_args)
-            except AwsNotConfigured as exc:
+                self._aws = integration_points.aws_for_project(self.project, **self._aws_args)
+            except integration_points.NotConfigured as exc:
                 raise RouterError(str(exc), code="ELASTIC_LOAD_BALANCING_INVALID") from None
         return self._aws
 

@@ -20,20 +20,18 @@ from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler, StopUpload
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from deployments.api.bundles import UPLOAD_OVERHEAD, too_large_message
+
 _STOPPED = "fleetdeck_bundle_too_large"
 
 
 def _limits() -> tuple[int, int]:
     """The bundle limit, and the largest request body that may carry such a bundle."""
-    from deployments.api.bundles import UPLOAD_OVERHEAD
-
     return settings.MAX_BUNDLE_SIZE, settings.MAX_BUNDLE_SIZE + UPLOAD_OVERHEAD
 
 
 def _answer(path: str, accept: str) -> tuple[str, bytes]:
     """(content type, body) of the 413: JSON for the API and JSON clients, a short page otherwise."""
-    from deployments.api.bundles import too_large_message
-
     limit, _ = _limits()
     message = too_large_message(limit)
     if path.startswith("/api/") or "json" in accept:

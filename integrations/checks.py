@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
+
+from core.crypto import scrub
 from core.outbound import describe_error
 
-from . import settings as isettings
-from .crypto import scrub
+from .github.client import GitHubClient
+from .jira.client import JiraClient
 
 
 @dataclass
@@ -33,9 +36,7 @@ def _run(results: list[Check], name: str, fn, secrets: tuple[str, ...]) -> objec
 
 
 def github(connection) -> list[Check]:
-    from .github.client import GitHubClient
-
-    client = GitHubClient(connection, timeout=isettings.interactive_timeout())
+    client = GitHubClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
     secrets = (connection.token, connection.webhook_secret)
     results: list[Check] = []
     if connection.token:
@@ -67,9 +68,7 @@ def github(connection) -> list[Check]:
 
 
 def jira(connection) -> list[Check]:
-    from .jira.client import JiraClient
-
-    client = JiraClient(connection, timeout=isettings.interactive_timeout())
+    client = JiraClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
     secrets = (connection.token,)
     results: list[Check] = []
     _run(results, "Credentials", lambda: (1, f"Authenticated as {_jira_name(client.myself())}."), secrets)
@@ -98,7 +97,9 @@ def aws(connection) -> list[Check]:
         results,
         "Credentials",
         lambda: (
-            c := for_project(connection.project_id, timeout=isettings.interactive_timeout()),
+            c := for_project(
+                connection.project_id, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT
+            ),
             f"Account {c.caller_identity().get('Account')}.",
         ),
         secrets,

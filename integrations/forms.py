@@ -8,6 +8,7 @@ import re
 from django import forms
 from django.core.validators import URLValidator, validate_email
 
+from core.outbound import OutboundRefused, check_url
 from deployments.models import DeploymentGroup
 
 from .models import (
@@ -55,8 +56,6 @@ class SecretsKeptForm(forms.ModelForm):
 def refused(url: str) -> str | None:
     """Why the outbound policy will never let the server reach this URL, said when it is saved (the
     policy refuses it again at every use). A name that does not resolve yet is left to that use."""
-    from core.outbound import OutboundRefused, check_url
-
     if not url:
         return None
     try:

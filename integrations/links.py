@@ -8,11 +8,15 @@ from __future__ import annotations
 import logging
 import re
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from deployments.models import Deployment, DeploymentStatus, RevisionSource
 
+from .github.client import GitHubClient, GithubException
+from .jira.client import JiraClient, JIRAError
 from .models import DeploymentSync, GitHubConnection, IssueLink, JiraConnection, Tracker
 
 log = logging.getLogger(__name__)
@@ -21,6 +25,20 @@ log = logging.getLogger(__name__)
 ISSUE_REF = re.compile(r"(?<![\w/#])#(\d{1,7})\b")
 # "ABC-123": a project key is an uppercase letter then 1-9 uppercase letters or digits.
 JIRA_KEY = re.compile(r"(?<![A-Za-z0-9-])([A-Z][A-Z0-9]{1,9}-[1-9]\d{0,6})(?![A-Za-z0-9])")
+
+
+def links_for(deployment_id: str) -> list[dict]:
+    """Issues linked to a deployment: tracker, key, title, status, url. One query, no network."""
+    return list(
+        IssueLink.objects.filter(deployment_id=deployment_id)
+        .order_by("tracker", "key")
+        .values("tracker", "key", "title", "status", "url")
+    )
+
+
+def has_links(deployment_ref: str = "pk") -> Exists:
+    """Exists() of issue links for annotating a Deployment queryset: no query of its own."""
+    return Exists(IssueLink.objects.filter(deployment_id=OuterRef(deployment_ref)))
 
 
 def references(texts: list[str]) -> tuple[list[int], list[str]]:
@@ -48,8 +66,6 @@ def shipped_texts(deployment: Deployment, github: GitHubConnection | None) -> li
     texts.append(branch_of(location.get("ref", "")))
     if github is None:
         return texts
-    from .github.client import GitHubClient
-
     client = GitHubClient(github)
     if location.get("repository"):
         client.repo = location["repository"]
@@ -84,8 +100,6 @@ def collect(deployment_id: str) -> int:
     numbers, keys = references(shipped_texts(deployment, github))
     links = []
     if github is not None and numbers:
-        from .github.client import GitHubClient, GithubException
-
         client = GitHubClient(github)
         for number in numbers[:50]:
             try:
@@ -105,8 +119,6 @@ def collect(deployment_id: str) -> int:
                 )
             )
     if jira is not None and keys:
-        from .jira.client import JiraClient, JIRAError
-
         jclient = JiraClient(jira)
         for key in keys[:50]:
             try:
@@ -136,34 +148,41 @@ def collect(deployment_id: str) -> int:
 
 
 def comment_on_success(deployment_id: str) -> int:
-    """Comment on (and optionally transition) each linked JIRA issue once; return how many were done."""
+    """Comment on (and optionally transition) each linked JIRA issue once; return how many were done.
+
+    Two runs may overlap (a redelivered task, a retry beside the first run): each issue is claimed
+    with a conditional update of `notified_at` before JIRA is called, so only one run comments on it.
+    When the comment fails the claim is given back and the next run comments; a run that dies between
+    its claim and the comment loses that comment rather than ever posting it twice.
+    """
     deployment = Deployment.objects.select_related("application", "deployment_group").get(pk=deployment_id)
     if deployment.status != DeploymentStatus.SUCCEEDED:
         return 0
     jira = JiraConnection.objects.filter(project_id=deployment.application.project_id).first()
     if jira is None or not (jira.comment_on_success or jira.transition_on_success):
         return 0
-    from .jira.client import JiraClient
-
     client = JiraClient(jira)
     done = 0
     pending = IssueLink.objects.filter(
         deployment_id=deployment_id, tracker=Tracker.JIRA, notified_at__isnull=True
-    )
-    for link in pending:
-        if jira.comment_on_success:
-            client.comment(link.key, success_comment(deployment))
-        if jira.transition_on_success and not client.transition(link.key, jira.transition_on_success):
-            log.info("JIRA issue %s has no transition named %r", link.key, jira.transition_on_success)
-        # Per issue, so a retry after a failure part-way never comments twice on the ones already done.
-        IssueLink.objects.filter(pk=link.pk, notified_at__isnull=True).update(notified_at=timezone.now())
+    ).values_list("pk", "key")
+    for pk, key in pending:
+        if not IssueLink.objects.filter(pk=pk, notified_at__isnull=True).update(notified_at=timezone.now()):
+            continue  # another run has it
+        try:
+            if jira.comment_on_success:
+                client.comment(key, success_comment(deployment))
+        except Exception:
+            IssueLink.objects.filter(pk=pk).update(notified_at=None)  # not commented: the next run does it
+            raise
+        # After the comment, a failed transition is not retried: a retry would comment again.
+        if jira.transition_on_success and not client.transition(key, jira.transition_on_success):
+            log.info("JIRA issue %s has no transition named %r", key, jira.transition_on_success)
         done += 1
     return done
 
 
 def success_comment(deployment: Deployment) -> str:
-    from django.conf import settings
-
     where = f"{deployment.application.name}/{deployment.deployment_group.name}"
     text = f"Deployed to {where} by Fleetdeck deployment {deployment.id}"
     commit = (deployment.revision.location or {}).get("commit")

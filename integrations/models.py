@@ -10,17 +10,18 @@ import hmac
 import secrets as _secrets
 import uuid
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-from .crypto import EncryptedTextField
+from core.crypto import EncryptedTextField
 
 REPOSITORY_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", 'Use "owner/name".')
 
 
 class GitHubConnection(models.Model):
     project = models.OneToOneField(
-        "dashboard.Project", on_delete=models.CASCADE, related_name="github_connection"
+        "projects.Project", on_delete=models.CASCADE, related_name="github_connection"
     )
     token = EncryptedTextField(blank=True)
     repository = models.CharField(max_length=200, validators=[REPOSITORY_VALIDATOR])
@@ -66,7 +67,7 @@ class AutoDeployRule(models.Model):
 class GitHubDelivery(models.Model):
     """Every push webhook we accepted, by GitHub's delivery id: a second one with the same id is a replay."""
 
-    project = models.ForeignKey("dashboard.Project", on_delete=models.CASCADE, related_name="+")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
     delivery_id = models.CharField(max_length=100, unique=True)
     event = models.CharField(max_length=50)
     ref = models.CharField(max_length=255, blank=True)
@@ -93,7 +94,7 @@ class JiraAuth(models.TextChoices):
 
 class JiraConnection(models.Model):
     project = models.OneToOneField(
-        "dashboard.Project", on_delete=models.CASCADE, related_name="jira_connection"
+        "projects.Project", on_delete=models.CASCADE, related_name="jira_connection"
     )
     server_url = models.URLField()
     auth = models.CharField(max_length=8, choices=JiraAuth.choices, default=JiraAuth.CLOUD)
@@ -116,8 +117,6 @@ def external_id_for(project_id: int) -> str:
     and chosen by the server, never by a user, so one project cannot have the server assume another's
     role (the confused-deputy problem external IDs exist for). Stored on the connection when saved, so
     a later change of the secret key does not break the role's trust policy."""
-    from django.conf import settings
-
     digest = hmac.new(
         settings.SECRET_KEY.encode(), f"fleetdeck-aws-external-id:{project_id}".encode(), hashlib.sha256
     ).hexdigest()
@@ -126,7 +125,7 @@ def external_id_for(project_id: int) -> str:
 
 class AwsConnection(models.Model):
     project = models.OneToOneField(
-        "dashboard.Project", on_delete=models.CASCADE, related_name="aws_connection"
+        "projects.Project", on_delete=models.CASCADE, related_name="aws_connection"
     )
     access_key_id = models.CharField(max_length=128, blank=True)
     secret_access_key = EncryptedTextField(blank=True)
@@ -244,7 +243,8 @@ class IssueLink(models.Model):
     title = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=100, blank=True)
     url = models.URLField(max_length=500, blank=True)
-    # When we commented on it after success: a rerun never comments twice.
+    # When a run claimed it to comment after success (cleared again if the comment failed): a rerun,
+    # or a run beside it, never comments twice.
     notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -265,6 +265,8 @@ class DeploymentSync(models.Model):
     links_error = models.TextField(blank=True)
     github_deployment_id = models.BigIntegerField(null=True, blank=True)
     github_state = models.CharField(max_length=20, blank=True)
+    # Set while one run of github_deployment_sync posts to GitHub: two runs never post the same state.
+    github_posting_since = models.DateTimeField(null=True, blank=True)
     commented_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:

@@ -11,6 +11,13 @@ import uuid
 
 from django.db.models import Exists, OuterRef
 
+from deployments.models import Deployment
+
+from . import tasks
+from .models import GitHubConnection, JiraConnection, Trigger
+from .notifications import event_for
+from .signals import outside_data_changed
+
 log = logging.getLogger(__name__)
 
 
@@ -24,14 +31,8 @@ def on_deployment_changed(
 
 
 def dispatch(deployment_id: str, kind: str, status: str, instance: str) -> None:
-    from . import tasks
-    from .models import GitHubConnection, JiraConnection, Trigger
-    from .notifications import event_for
-
     rollback = False
     if kind == "deployment":
-        from deployments.models import Deployment
-
         info = (
             Deployment.objects.filter(pk=deployment_id)
             .annotate(
@@ -70,10 +71,8 @@ def _integrations(tasks, deployment_id: str, status: str, info: dict) -> None:
     if status == "Succeeded":
         _enqueue(tasks.deployment_succeeded, deployment_id)
         if info["has_github"]:
-            # The build tile lists each group's deployed commit.
-            from .tiles import invalidate
-
-            invalidate(info["application__project_id"])
+            # The dashboard's build tile lists each group's deployed commit.
+            outside_data_changed.send(sender=Deployment, project_id=info["application__project_id"])
 
 
 def _enqueue(task, *args) -> None:

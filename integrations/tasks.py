@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime, timedelta
 
 import requests
 from celery import shared_task
-from django.db import transaction
+from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
+from github import GithubException
+from jira import JIRAError
 
-from . import settings as isettings
+from core.outbound import OutboundRefused
+from deployments.models import Deployment, DeploymentGroup, Instance, RevisionSource
+
+from . import links
+from .github.client import GitHubClient
+from .models import AwsConnection, DeploymentSync, Ec2Discovery, GitHubConnection, Trigger, TriggerDelivery
+from .notifications import delivery
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +34,9 @@ MAX_RETRIES = 5
 
 
 def is_transient(exc: BaseException) -> bool:
+    # botocore only here: a worker that never talks to AWS does not load it.
     from botocore.exceptions import ClientError, ReadTimeoutError
     from botocore.exceptions import ConnectionError as BotoConnectionError
-    from github import GithubException
-    from jira import JIRAError
-
-    from core.outbound import OutboundRefused
 
     if isinstance(exc, OutboundRefused):
         return False  # the policy refused the destination: a retry would be refused too
@@ -49,7 +56,7 @@ def is_transient(exc: BaseException) -> bool:
 
 
 def _backoff(retries: int) -> float:
-    return min(600.0, isettings.delivery_backoff() * (2**retries))
+    return min(600.0, settings.FLEETDECK_TRIGGER_BACKOFF * (2**retries))
 
 
 def _retry_or_record(task, exc: BaseException, what: str) -> None:
@@ -73,11 +80,6 @@ def deliver_trigger(
     attempt: int = 1,
 ) -> bool:
     """One attempt; on failure it schedules the next with backoff until the attempts run out."""
-    from deployments.models import Deployment
-
-    from .models import Trigger, TriggerDelivery
-    from .notifications import delivery
-
     trigger = Trigger.objects.filter(pk=trigger_id, enabled=True).first()
     deployment = (
         Deployment.objects.select_related("application", "deployment_group", "revision")
@@ -105,7 +107,7 @@ def deliver_trigger(
     )
     if outcome.ok:
         return True
-    if outcome.retry and attempt < isettings.delivery_attempts():
+    if outcome.retry and attempt < settings.FLEETDECK_TRIGGER_ATTEMPTS:
         deliver_trigger.apply_async(
             args=(trigger_id, event, deployment_id, instance, delivery_id, attempt + 1),
             countdown=_backoff(attempt - 1),
@@ -122,9 +124,6 @@ def deliver_trigger(
 
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def collect_links(self, deployment_id: str) -> None:
-    from . import links
-    from .models import DeploymentSync
-
     try:
         links.collect(deployment_id)
     except Exception as exc:
@@ -137,9 +136,6 @@ def collect_links(self, deployment_id: str) -> None:
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def deployment_succeeded(self, deployment_id: str) -> None:
     """Comment on linked JIRA issues; collects the links first if creation-time collection has not run."""
-    from . import links
-    from .models import DeploymentSync
-
     try:
         sync = DeploymentSync.objects.filter(deployment_id=deployment_id).first()
         if sync is None or sync.links_collected_at is None:
@@ -161,16 +157,21 @@ GITHUB_STATES = {
 }
 
 
+# A run that claimed a deployment's GitHub posting and died holds it this long at most.
+POSTING_LEASE = timedelta(minutes=5)
+
+
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def github_deployment_sync(self, deployment_id: str) -> None:
-    """Mirror our deployment on GitHub: create it once, then post the current state if it changed."""
-    from django.conf import settings
+    """Mirror our deployment on GitHub: create it once, then post each state change once.
 
-    from deployments.models import Deployment, RevisionSource
-
-    from .github.client import GitHubClient
-    from .models import DeploymentSync, GitHubConnection
-
+    Runs overlap (a sync is queued on every change, a redelivered task runs again), so a run first
+    claims the deployment's posting: a conditional update of `DeploymentSync.github_posting_since`.
+    The holder creates the GitHub deployment if needed, posts the current state if it is not the one
+    recorded, records it, releases the claim, and looks again: a change that came while it posted is
+    posted by it. A run that finds the claim held leaves everything to the holder; a claim older than
+    POSTING_LEASE (its run died) may be taken over.
+    """
     deployment = Deployment.objects.select_related(
         "revision", "application__project", "deployment_group"
     ).get(pk=deployment_id)
@@ -183,42 +184,60 @@ def github_deployment_sync(self, deployment_id: str) -> None:
     DeploymentSync.objects.get_or_create(deployment_id=deployment_id)
     client = GitHubClient(connection)
     try:
-        # Claim the creation with a conditional update, so two runs never create two GitHub deployments.
-        with transaction.atomic():
-            claimed = DeploymentSync.objects.filter(
-                deployment_id=deployment_id, github_deployment_id__isnull=True, github_state=""
-            ).update(github_state="creating")
-        if claimed:
+        while claimed := _claim_github_posting(deployment_id):
             try:
-                created = client.create_deployment(
-                    location["commit"],
-                    deployment.deployment_group.name,
-                    deployment.description or deployment.id,
-                )
-            except Exception:
-                DeploymentSync.objects.filter(deployment_id=deployment_id).update(github_state="")
-                raise
-            DeploymentSync.objects.filter(deployment_id=deployment_id).update(
-                github_deployment_id=created["id"], github_state=""
-            )
-        sync = DeploymentSync.objects.get(deployment_id=deployment_id)
-        if sync.github_deployment_id is None:
-            return  # another run is creating it and will post the state
-        deployment.refresh_from_db(fields=["status"])
-        state = GITHUB_STATES.get(deployment.status, "")
-        if not state or state == sync.github_state:
-            return
-        log_url = ""
-        if settings.PUBLIC_URL and deployment.application.project:
-            log_url = (
-                f"{settings.PUBLIC_URL}/p/{deployment.application.project.slug}/deployments/{deployment.id}/"
-            )
-        client.create_deployment_status(
-            sync.github_deployment_id, state, f"Fleetdeck {deployment.id}: {deployment.status}", log_url
-        )
-        DeploymentSync.objects.filter(deployment_id=deployment_id).update(github_state=state)
+                _post_github_state(client, deployment)
+            finally:
+                DeploymentSync.objects.filter(
+                    deployment_id=deployment_id, github_posting_since=claimed
+                ).update(github_posting_since=None)
+            if not _github_state_behind(deployment_id):
+                return
     except Exception as exc:
         _retry_or_record(self, exc, f"GitHub deployment status for {deployment_id}")
+
+
+def _claim_github_posting(deployment_id: str) -> datetime | None:
+    now = timezone.now()
+    free = Q(github_posting_since__isnull=True) | Q(github_posting_since__lt=now - POSTING_LEASE)
+    claimed = DeploymentSync.objects.filter(free, deployment_id=deployment_id).update(
+        github_posting_since=now
+    )
+    return now if claimed else None
+
+
+def _github_state_behind(deployment_id: str) -> bool:
+    """Whether our deployment's state differs from the one last posted to GitHub."""
+    status = Deployment.objects.filter(pk=deployment_id).values_list("status", flat=True).first()
+    posted = DeploymentSync.objects.filter(deployment_id=deployment_id).values_list("github_state", flat=True)
+    state = GITHUB_STATES.get(status or "", "")
+    return bool(state) and state != posted.first()
+
+
+def _post_github_state(client: GitHubClient, deployment: Deployment) -> None:
+    """With the posting claimed: create the GitHub deployment once, post the state if it changed."""
+    sync = DeploymentSync.objects.get(deployment_id=deployment.pk)
+    if sync.github_deployment_id is None:
+        created = client.create_deployment(
+            deployment.revision.location["commit"],
+            deployment.deployment_group.name,
+            deployment.description or deployment.id,
+        )
+        sync.github_deployment_id = created["id"]
+        DeploymentSync.objects.filter(pk=sync.pk).update(github_deployment_id=created["id"])
+    deployment.refresh_from_db(fields=["status"])
+    state = GITHUB_STATES.get(deployment.status, "")
+    if not state or state == sync.github_state:
+        return
+    log_url = ""
+    if settings.PUBLIC_URL and deployment.application.project:
+        log_url = (
+            f"{settings.PUBLIC_URL}/p/{deployment.application.project.slug}/deployments/{deployment.id}/"
+        )
+    client.create_deployment_status(
+        sync.github_deployment_id, state, f"Fleetdeck {deployment.id}: {deployment.status}", log_url
+    )
+    DeploymentSync.objects.filter(pk=sync.pk).update(github_state=state)
 
 
 # --- EC2 discovery ---------------------------------------------------------------------------
@@ -227,10 +246,7 @@ def github_deployment_sync(self, deployment_id: str) -> None:
 @shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def discover_ec2(self, group_id: int) -> None:
     """Match the group's EC2 tag filters and ASGs to registered agents; remember the ids with no agent."""
-    from deployments.models import DeploymentGroup, Instance
-
-    from .aws.client import for_project
-    from .models import AwsConnection, Ec2Discovery
+    from .aws.client import for_project  # boto3 only in the processes that discover EC2
 
     discovery = Ec2Discovery.objects.filter(group_id=group_id).first()
     group = DeploymentGroup.objects.select_related("application").filter(pk=group_id).first()
@@ -266,8 +282,6 @@ def discover_ec2(self, group_id: int) -> None:
 @shared_task(acks_late=True)
 def discover_all_ec2() -> int:
     """For celery beat: refresh every group's EC2 discovery."""
-    from .models import Ec2Discovery
-
     ids = list(Ec2Discovery.objects.values_list("group_id", flat=True))
     for group_id in ids:
         discover_ec2.delay(group_id)

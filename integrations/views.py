@@ -5,15 +5,16 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from dashboard.access import get_project_for_user
-from dashboard.models import Role
 from deployments.agent_dist.views import public_server_url
 from deployments.models import DeploymentGroup
+from projects.access import get_project_for_user
+from projects.models import Role
 
 from . import checks
 from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, JiraForm, TriggerForm
@@ -25,7 +26,9 @@ from .models import (
     JiraConnection,
     Trigger,
     TriggerDelivery,
+    external_id_for,
 )
+from .tasks import discover_ec2
 
 KINDS = {
     "github": ("GitHub", GitHubConnection, GitHubForm),
@@ -82,8 +85,7 @@ def edit(request, slug, kind):
     webhook_url = external_id = ""
     server_credentials = False
     if kind == "aws":
-        from .aws.client import default_credentials_allowed
-        from .models import external_id_for
+        from .aws.client import default_credentials_allowed  # boto3 only for the AWS page
 
         external_id = (connection.external_id if connection else "") or external_id_for(project.pk)
         server_credentials = default_credentials_allowed(project.slug)
@@ -201,10 +203,6 @@ def ec2(request, slug, group_id):
         }
     form = Ec2DiscoveryForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        from django.db import transaction
-
-        from .tasks import discover_ec2
-
         Ec2Discovery.objects.update_or_create(
             group=group,
             defaults={

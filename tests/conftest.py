@@ -11,6 +11,7 @@ import os
 import pytest
 from aws_fixtures import aws_env, moto_server  # noqa: F401  (one moto server for every test)
 
+from config import embedded_redis
 from config.celery import app as celery_app
 
 # Every fake the suite talks to (GitHub, JIRA, trigger receivers, health-check servers, moto) is on
@@ -19,8 +20,16 @@ from config.celery import app as celery_app
 LOOPBACK = "127.0.0.0/8,::1"
 
 
+# Without REDIS_URL the session starts the embedded Redis and owns it: it ends with the run.
+_redis: embedded_redis.EmbeddedRedis | None = None
+
+
 def pytest_configure(config):
+    global _redis
     from django.conf import settings
+
+    if settings.EMBEDDED_REDIS and not hasattr(config, "workerinput"):  # xdist's workers use the controller's
+        _redis = embedded_redis.start(settings.VAR_DIR)
 
     os.environ.setdefault("FLEETDECK_OUTBOUND_ALLOW", LOOPBACK)
     settings.OUTBOUND_ALLOW = [entry for entry in os.environ["FLEETDECK_OUTBOUND_ALLOW"].split(",") if entry]
@@ -29,6 +38,13 @@ def pytest_configure(config):
     celery_app.conf.task_eager_propagates = True
     # PBKDF2 costs ~0.5 s per user; tests need no password strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def pytest_unconfigure(config):
+    global _redis
+    if _redis is not None:
+        _redis.stop()
+        _redis = None
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard.models import Membership, Project, Role
 from deployments import engine
 from deployments.api.bundles import store_upload
 from deployments.models import (
@@ -26,6 +25,7 @@ from deployments.models import (
     RegistrationToken,
     Revision,
 )
+from projects.models import Membership, Project, Role
 
 from . import (
     APPLICATION,

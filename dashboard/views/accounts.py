@@ -13,8 +13,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dashboard.forms import ApiTokenForm, ProfileForm
-from dashboard.models import ApiToken, Profile
+from dashboard.models import Profile
 from deployments.agent_dist.views import public_server_url
+from projects.models import ApiToken
 
 
 @login_required

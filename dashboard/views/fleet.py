@@ -18,9 +18,9 @@ from django.views.decorators.http import require_POST, require_safe
 
 from deployments.agent_dist.views import public_server_url
 from deployments.models import Instance, RegistrationToken
+from projects.access import get_project_for_user
+from projects.models import Role
 
-from ..access import get_project_for_user
-from ..models import Role
 from ..summaries import active_instances, installed_by_instance
 
 PAGE_SIZE = 50

@@ -11,10 +11,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from deployments.models import Deployment
+from integrations.aws.fleet import missing_agents
+from integrations.models import AwsConnection, Ec2Discovery
+from projects.access import get_project_for_user
+from projects.models import Role
 
-from ..access import get_project_for_user
 from ..forms import GroupSettingsForm, filter_lines
-from ..models import Role
 from ..summaries import active_instances, installed_by_instance, project_groups
 
 
@@ -85,9 +87,6 @@ def group_detail(request: HttpRequest, slug: str, app: str, group: str) -> HttpR
 def ec2_agents(project, group) -> dict | None:
     """EC2 instances the group should have that run no agent, from the last discovery (no network:
     a beat task refreshes it). None when the project has no AWS connection."""
-    import integrations.aws
-    from integrations.models import AwsConnection, Ec2Discovery
-
     if not AwsConnection.objects.filter(project=project).exists():
         return None
     discovery = Ec2Discovery.objects.filter(group=group).only("error", "checked_at").first()
@@ -95,5 +94,5 @@ def ec2_agents(project, group) -> dict | None:
         "configured": discovery is not None,
         "error": discovery.error if discovery else "",
         "checked_at": discovery.checked_at if discovery else None,
-        "missing": integrations.aws.missing_agents(group) if discovery and not discovery.error else [],
+        "missing": missing_agents(group) if discovery and not discovery.error else [],
     }

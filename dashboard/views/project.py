@@ -5,8 +5,9 @@ from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_safe
 
-from ..access import get_project_for_user, projects_for
-from ..models import Role
+from projects.access import get_project_for_user
+from projects.models import Project, Role
+
 from ..tiles import render_tiles
 
 
@@ -18,7 +19,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"projects": projects_for(request.user)})
+    return render(request, "home.html", {"projects": Project.objects.for_user(request.user)})
 
 
 @login_required

@@ -9,10 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dashboard.access import get_project_for_user
 from dashboard.forms import AddMemberForm, DeleteProjectForm, ProjectSettingsForm, RoleForm
-from dashboard.models import Membership, Role
 from deployments import retention
+from projects.access import get_project_for_user
+from projects.models import Membership, Role
 
 
 def _members(project):
@@ -98,10 +98,10 @@ def delete(request: HttpRequest, slug: str) -> HttpResponse:
     project, _ = get_project_for_user(request, slug, role=Role.OWNER)
     form = DeleteProjectForm(request.POST, project=project)
     valid = form.is_valid()
-    active = project.active_deployment()
-    if active:
-        form.add_error(None, f"Deployment {active} is still running; stop it first.")
-    if valid and not active:
+    busy = project.busy_with()
+    if busy:
+        form.add_error(None, f"{busy} is still running; stop it first.")
+    if valid and not busy:
         name = project.name
         project.delete_with_history()
         messages.success(request, f"Deleted {name}.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -12,7 +13,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from dashboard.access import get_project_for_user
 from dashboard.forms_wizard import (
     ProjectStep,
     RepositoryStep,
@@ -22,13 +22,15 @@ from dashboard.forms_wizard import (
     parse_tag_pairs,
     secret_of,
 )
-from dashboard.models import Membership, Project, Role
 from dashboard.starters import TEMPLATES, build_tgz
 from dashboard.starters import files as starter_files
 from dashboard.views.fleet import TOKEN_PLACEHOLDER as FLEET_TOKEN_PLACEHOLDER
 from dashboard.views.fleet import install_commands
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
+from integrations.github.branches import BranchError, commit_files
 from integrations.models import GitHubConnection, JiraConnection
+from projects.access import get_project_for_user
+from projects.models import Membership, Project, Role
 
 SESSION_KEY = "setup_wizard"
 STEPS = [
@@ -264,9 +266,6 @@ def starter_branch_offer(project: Project, template) -> dict | None:
 @require_http_methods(["POST"])
 def starter_branch(request: HttpRequest) -> HttpResponse:
     """Commit the project's starter bundle to a new branch of its linked GitHub repository."""
-    from integrations import settings as isettings
-    from integrations.github.branches import BranchError, commit_files
-
     project, _ = get_project_for_user(request, request.POST.get("project", ""), role=Role.CONTRIBUTOR)
     template = TEMPLATES.get(project.template)
     offer = starter_branch_offer(project, template)
@@ -283,7 +282,7 @@ def starter_branch(request: HttpRequest) -> HttpResponse:
             branch=branch,
             message=f"Fleetdeck starter bundle: {template.label}",
             executable=frozenset(p for p in bundle if p.endswith(".sh")),
-            timeout=isettings.interactive_timeout(),
+            timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT,
         )
     except BranchError as exc:
         context["error"] = str(exc)

@@ -21,7 +21,7 @@ from django.http import FileResponse, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from deployments import engine
+from deployments import engine, integration_points
 from deployments.models import (
     COMMAND_OPEN,
     CommandStatus,
@@ -279,8 +279,6 @@ def _external_sources(commands: list[dict]) -> None:
     GitHub archives (fetched by the server before the deployment started) come from this server with
     the agent's own credential, so a GitHub revision is handed out as served here ("fleetdeck", which
     old agents also answer with their bearer credential); S3 gets a fresh presigned URL, never stored."""
-    from integrations import revision_fetch
-
     fetched: dict[int, dict | None] = {}
     for command in commands:
         revision = command.get("revision") or {}
@@ -292,7 +290,7 @@ def _external_sources(commands: list[dict]) -> None:
         if revision["id"] not in fetched:
             stored = Revision.objects.filter(pk=revision["id"]).first()
             try:
-                fetched[revision["id"]] = revision_fetch(stored) if stored else None
+                fetched[revision["id"]] = integration_points.revision_download(stored) if stored else None
             except Exception as exc:  # the connection is missing or AWS is down: DownloadBundle says so
                 logging.getLogger(__name__).warning(
                     "no download link for revision %s: %s", revision["id"], exc

@@ -39,8 +39,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from config.env import env_bool
-
 log = logging.getLogger(__name__)
 
 AGENT_DIR = Path(settings.BASE_DIR) / "agent"
@@ -157,7 +155,7 @@ def _add_pyyaml(out: Path) -> None:
         *("download", f"PyYAML=={version}", "--no-deps", "--only-binary=:all:", "--dest", str(out)),
         *("--timeout", "15", "--retries", "1"),
     ]
-    if not (env_bool("FLEETDECK_AGENT_DIST_DOWNLOAD", True) and _try_pip(download)):
+    if not (settings.AGENT_DIST_DOWNLOAD and _try_pip(download)):
         repack_installed("PyYAML", out)
     repack_installed("PyYAML", out, pure=True)
 
@@ -222,19 +220,13 @@ def _sha256(data: bytes) -> str:
 
 
 def _has_setuptools() -> bool:
-    """Can the server's own setuptools build the wheel (no index needed)? From 70.1 it has
-    bdist_wheel built in; before that it needs the `wheel` package next to it."""
+    """Can the server's own setuptools build the wheel (no index needed)? From 77 it reads the agent's
+    SPDX `license` string (and has bdist_wheel built in, since 70.1)."""
     try:
         found = tuple(int(p) for p in importlib.metadata.version("setuptools").split(".")[:2])
     except (importlib.metadata.PackageNotFoundError, ValueError):
         return False
-    if found >= (70, 1):
-        return True
-    try:
-        importlib.metadata.version("wheel")
-    except importlib.metadata.PackageNotFoundError:
-        return False
-    return found >= (61, 0)
+    return found >= (77, 0)
 
 
 def _pip_command(args: list[str]) -> list[str]:

@@ -20,9 +20,10 @@ from deployments.models import (
     Instance,
     Revision,
 )
+from projects.api.exceptions import Conflict
 
 from . import bundles, lookup
-from .base import ApiViewSet, ApplicationScoped, Conflict
+from .base import ApiViewSet, ApplicationScoped
 from .serializers.applications import (
     ApplicationSerializer,
     DeploymentGroupSerializer,

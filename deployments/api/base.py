@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import viewsets
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import SAFE_METHODS
 
 from deployments import access
@@ -14,12 +14,6 @@ from . import lookup
 
 # Names may contain dots (CodeDeployDefault.OneAtATime), so lookups accept anything but a slash.
 NAME_REGEX = "[^/]+"
-
-
-class Conflict(APIException):
-    status_code = 409
-    default_detail = "The request conflicts with the current state."
-    default_code = "conflict"
 
 
 class ApiViewSet(viewsets.GenericViewSet):

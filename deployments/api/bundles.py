@@ -18,6 +18,7 @@ from fleetdeck_agent.appspec import AppSpecError, parse_appspec
 from fleetdeck_agent.bundle import BundleError, BundleLimitError, inspect_bundle
 from rest_framework.exceptions import APIException, ValidationError
 
+from deployments import integration_points
 from deployments.models import Application, Revision, RevisionSource
 
 # What a multipart upload may carry besides the bundle itself (boundaries, part headers, the
@@ -130,11 +131,11 @@ def store_upload(
 
 
 def _store_in_s3(application, path, uri, found: Inspected, sha256: str, description: str, user) -> Revision:
-    from integrations.aws import S3RevisionError, upload_s3_revision
-
     try:
-        revision = upload_s3_revision(application, path, uri, bundle_type=found.bundle_type, user=user)
-    except S3RevisionError as exc:
+        revision = integration_points.upload_s3_revision(
+            application, path, uri, bundle_type=found.bundle_type, user=user
+        )
+    except integration_points.RevisionRefused as exc:
         raise ValidationError({"s3_location": [str(exc)]}) from None
     revision.sha256, revision.appspec, revision.description = sha256, found.appspec, description
     revision.save(update_fields=["sha256", "appspec", "description"])

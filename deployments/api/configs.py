@@ -10,9 +10,10 @@ from rest_framework.exceptions import PermissionDenied, ValidationError
 
 from deployments import access
 from deployments.models import Deployment, DeploymentConfig
+from projects.api.exceptions import Conflict
 
 from . import lookup
-from .base import ApiViewSet, Conflict
+from .base import ApiViewSet
 from .serializers.configs import DeploymentConfigSerializer, name_taken
 
 

@@ -21,9 +21,10 @@ from deployments.models import (
     ErrorCode,
     LifecycleEvent,
 )
+from projects.api.exceptions import Conflict
 
 from . import lookup
-from .base import ApiViewSet, Conflict, int_param
+from .base import ApiViewSet, int_param
 from .serializers.deployments import (
     DeploymentCreateSerializer,
     DeploymentDetailSerializer,

@@ -14,9 +14,9 @@ from django.db.models import Q, QuerySet
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import SAFE_METHODS
 
-from dashboard.models import Membership
 from deployments import access
 from deployments.models import Application, DeploymentConfig, Instance
+from projects.models import Membership
 
 
 def _slug(value) -> str | None:

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
+from deployments.planner import HealthRule, matches_tags
+
 from .choices import (
     BundleType,
     DeploymentOption,
@@ -27,7 +29,7 @@ ALL_AT_ONCE = "CodeDeployDefault.AllAtOnce"
 
 class Application(models.Model):
     project = models.ForeignKey(
-        "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="applications"
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="applications"
     )
     # Unique within the project: another project may use the same name (and never learns of this one).
     name = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
@@ -58,7 +60,7 @@ class DeploymentConfig(models.Model):
     uses and changes it."""
 
     project = models.ForeignKey(
-        "dashboard.Project",
+        "projects.Project",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -104,8 +106,6 @@ class DeploymentConfig(models.Model):
         return cls.objects.filter(models.Q(builtin=True) | models.Q(project_id=project_id, builtin=False))
 
     def health_rule(self):
-        from deployments.planner import HealthRule
-
         if self.name == ONE_AT_A_TIME:
             return HealthRule.one_at_a_time()
         return HealthRule(self.minimum_healthy_type, self.minimum_healthy_value)
@@ -159,8 +159,6 @@ class DeploymentGroup(models.Model):
         return self.deployment_option == DeploymentOption.WITH_TRAFFIC_CONTROL
 
     def matches(self, tags: dict[str, str]) -> bool:
-        from deployments.planner import matches_tags
-
         return matches_tags(tags, self.tag_filters, self.tag_set)
 
 

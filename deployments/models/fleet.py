@@ -24,7 +24,7 @@ class RegistrationToken(models.Model):
     """Exchanged by an agent for its own credential. Shown once; stored only as a hash."""
 
     project = models.ForeignKey(
-        "dashboard.Project",
+        "projects.Project",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
@@ -114,7 +114,7 @@ class Instance(models.Model):
     """A host running fleetdeck-agent. It belongs to the project of the token it registered with."""
 
     project = models.ForeignKey(
-        "dashboard.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="instances"
+        "projects.Project", null=True, blank=True, on_delete=models.CASCADE, related_name="instances"
     )
     # Unique among the project's live instances: a deregistered instance keeps its name in the history
     # while a new host registers under it.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import Http404
 
-from dashboard.access import get_project_for_user
-from dashboard.models import ROLE_RANK, Role
 from deployments.models import Deployment
+from projects.access import get_project_for_user
+from projects.models import Role
 
 
 def deployment_in(project, deployment_id: str, queryset=None) -> Deployment:
@@ -19,7 +19,7 @@ def deployment_in(project, deployment_id: str, queryset=None) -> Deployment:
 
 
 def can_deploy(membership) -> bool:
-    return ROLE_RANK[membership.role] >= ROLE_RANK[Role.CONTRIBUTOR]
+    return membership.allows(Role.CONTRIBUTOR)
 
 
 __all__ = ["can_deploy", "deployment_in", "get_project_for_user"]

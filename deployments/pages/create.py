@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
-from dashboard.models import Role
 from deployments import engine
 from deployments.engine import DeploymentError
+from projects.models import Role
 
 from .common import get_project_for_user
 from .forms import DeploymentForm

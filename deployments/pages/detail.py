@@ -12,8 +12,7 @@ from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
-from dashboard.models import Role
-from deployments import engine
+from deployments import engine, integration_points
 from deployments.engine import DeploymentError
 from deployments.models import (
     DEPLOYMENT_TERMINAL,
@@ -23,6 +22,7 @@ from deployments.models import (
     LifecycleEvent,
     TargetStatus,
 )
+from projects.models import Role
 
 from .common import can_deploy, deployment_in, get_project_for_user
 
@@ -153,24 +153,19 @@ def build_context(deployment: Deployment) -> dict:
 
 def _integration_links(deployment: Deployment) -> dict:
     """Linked JIRA/GitHub issues (one query, only when there are any) and the commit's page."""
-    import integrations
-    from integrations.github import commit_url
-
-    links = integrations.links_for(deployment.pk) if deployment.has_issue_links else []
+    links = integration_points.issue_links(deployment.pk) if deployment.has_issue_links else []
     for link in links:
         # Only web links become hrefs: the URL came from an outside server.
         if not link["url"].startswith(("https://", "http://")):
             link["url"] = ""
-    return {"issue_links": links, "commit_url": commit_url(deployment.revision)}
+    return {"issue_links": links, "commit_url": integration_points.commit_url(deployment.revision)}
 
 
 @login_required
 @require_safe
 def detail(request, slug: str, deployment_id: str):
-    import integrations
-
     project, membership = get_project_for_user(request, slug)
-    deployments = _deployments().annotate(has_issue_links=integrations.has_links())
+    deployments = _deployments().annotate(has_issue_links=integration_points.has_issue_links())
     deployment = deployment_in(project, deployment_id, deployments)
     context = build_context(deployment)
     context.update(_integration_links(deployment))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 
 from deployments.models import (
     DeploymentConfig,
@@ -95,8 +96,6 @@ class FilterForm(forms.Form):
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)
-        from django.contrib.auth import get_user_model
-
         self.fields["group"].queryset = DeploymentGroup.objects.filter(
             application__project=project
         ).select_related("application")

@@ -7,7 +7,7 @@ the page refuses exactly what the API refuses, with the same messages, and store
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
@@ -20,11 +20,12 @@ from django.views.decorators.http import require_POST, require_safe
 from fleetdeck_agent.appspec import AppSpecError, parse_appspec
 from rest_framework.exceptions import ValidationError
 
-from dashboard.models import Role
+from deployments import integration_points
 from deployments.api import bundles
 from deployments.api.serializers.applications import RevisionRegisterSerializer
 from deployments.models import Application, BundleType, Deployment, DeploymentGroup, Revision, RevisionSource
 from deployments.upload_limit import too_large_response
+from projects.models import Role
 
 from .common import can_deploy, get_project_for_user
 
@@ -130,31 +131,8 @@ def _hooks_summary(revision: Revision) -> str:
     return ", ".join(f"{event} ({len(hooks)})" for event, hooks in spec.hooks.items() if hooks)
 
 
-def _source_link(revision: Revision, github, aws) -> tuple[str, str]:
-    """(text, URL) for where the revision lives; no queries: the connections are fetched once per page."""
-    location = revision.location or {}
-    if revision.source == RevisionSource.S3:
-        text = f"s3://{location.get('bucket', '')}/{location.get('key', '')}"
-        if aws is not None and aws.endpoint_url:
-            return text, ""  # an S3-compatible store: no console to link to
-        url = f"https://s3.console.aws.amazon.com/s3/object/{quote(location.get('bucket', ''))}?" + urlencode(
-            {"prefix": location.get("key", "")}
-        )
-        return text, url
-    if revision.source == RevisionSource.GITHUB:
-        from integrations.github.client import web_url
-
-        repository, commit = location.get("repository", ""), location.get("commit", "")
-        api_url = github.api_url if github is not None else "https://api.github.com"
-        url = web_url(api_url, repository, f"/commit/{commit}") if repository and commit else ""
-        return f"{repository}@{commit[:12]}", url
-    return "Stored on the server", ""
-
-
 def _page_context(request, project, membership, application, upload=None, register=None) -> dict:
     """Everything the page shows, in a fixed number of queries whatever the number of revisions."""
-    from integrations.models import AwsConnection, GitHubConnection
-
     applications = list(Application.objects.filter(project=project).order_by("name").only("id", "name"))
     context = {
         "project": project,
@@ -199,11 +177,10 @@ def _page_context(request, project, membership, application, upload=None, regist
     ):
         if revision_id is not None:
             deployed_to.setdefault(revision_id, []).append(name)
-    github = GitHubConnection.objects.filter(project=project).only("api_url").first()
-    aws = AwsConnection.objects.filter(project=project).only("endpoint_url").first()
+    source_link = integration_points.revision_source_links(project)
     rows = []
     for revision in page.object_list:
-        text, url = _source_link(revision, github, aws)
+        text, url = source_link(revision)
         rows.append(
             {
                 "revision": revision,

@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from core import outbound
-from integrations import settings as isettings
+from deployments.integration_points import NotConfigured
 from integrations.models import AwsConnection, external_id_for
 
 __all__ = ["AwsClient", "AwsError", "AwsNotConfigured", "BotoCoreError", "ClientError", "for_project"]
@@ -28,7 +28,7 @@ AwsError = (BotoCoreError, ClientError)
 DEFAULT_REGION = "us-east-1"
 
 
-class AwsNotConfigured(BotoCoreError):
+class AwsNotConfigured(BotoCoreError, NotConfigured):
     """The project has no credentials of its own and may not use the server's."""
 
     fmt = "{message}"
@@ -88,7 +88,7 @@ class AwsClient:
         config: Config | None = None,
     ):
         self.connection = connection
-        timeout = timeout or isettings.timeout()
+        timeout = timeout or settings.FLEETDECK_INTEGRATIONS_TIMEOUT
         self.config = config or Config(
             connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1, "mode": "standard"}
         )

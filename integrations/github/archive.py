@@ -12,18 +12,17 @@ import tempfile
 from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
-from deployments.fetching import RevisionUnavailable
+from deployments.api.bundles import store_fetched
+from deployments.integration_points import RevisionUnavailable
 from deployments.models import ErrorCode
+from integrations.models import GitHubConnection
+
+from .client import ArchiveTooLarge, DownloadError, GitHubClient
 
 
 def fetch_archive(revision) -> None:
     """Download the commit's tarball (streamed, bounded by FLEETDECK_MAX_BUNDLE_SIZE), check it as an
     upload is checked and store it as the revision's bundle. Raises RevisionUnavailable."""
-    from deployments.api.bundles import store_fetched
-    from integrations.models import GitHubConnection
-
-    from .client import ArchiveTooLarge, DownloadError, GitHubClient
-
     location = revision.location or {}
     commit = str(location.get("commit") or "")
     connection = GitHubConnection.objects.filter(project__applications=revision.application_id).first()

@@ -17,9 +17,7 @@ from django.conf import settings
 from github import Auth, Github, GithubException, InputGitTreeElement
 from github.Repository import Repository
 
-from config.env import env_float
-from integrations import settings as isettings
-from integrations.crypto import scrub
+from core.crypto import scrub
 from integrations.models import GitHubConnection
 
 from .client import GitHubClient
@@ -42,9 +40,7 @@ class Committed:
 def write_interval() -> float:
     """Seconds between two writes. PyGithub waits 1 s by default (GitHub's advice for bulk writes);
     a starter bundle is a dozen writes a person waits for, so a shorter pause is enough."""
-    return getattr(settings, "FLEETDECK_GITHUB_WRITE_INTERVAL", None) or env_float(
-        "FLEETDECK_GITHUB_WRITE_INTERVAL", 0.25, minimum=0.0
-    )
+    return settings.FLEETDECK_GITHUB_WRITE_INTERVAL
 
 
 def _repository(connection: GitHubConnection, timeout: float) -> Repository:
@@ -88,7 +84,7 @@ def commit_files(
     if not re.match(BRANCH_RE, branch):
         raise BranchError(f"{branch!r} is not a usable branch name (letters, digits, ._/- only).")
     client = GitHubClient(connection, timeout=timeout)
-    repo = _repository(connection, timeout or isettings.timeout())
+    repo = _repository(connection, timeout or settings.FLEETDECK_INTEGRATIONS_TIMEOUT)
     step = f"checking whether {branch} exists"
     try:
         try:

@@ -13,10 +13,10 @@ from urllib.parse import quote
 
 import requests
 import urllib3
+from django.conf import settings
 from github import Auth, Github, GithubException
 
 from core import outbound
-from integrations import settings as isettings
 from integrations.models import GitHubConnection
 
 __all__ = ["ArchiveTooLarge", "DownloadError", "GitHubClient", "GithubException"]
@@ -48,7 +48,7 @@ class GitHubClient:
         self.connection = connection
         self.base = connection.api_url.rstrip("/")
         self.repo = connection.repository
-        self.timeout = timeout or isettings.timeout()
+        self.timeout = timeout or settings.FLEETDECK_INTEGRATIONS_TIMEOUT
         auth = Auth.Token(connection.token) if connection.token else None
         self.github = Github(
             auth=auth,

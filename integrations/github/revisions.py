@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
+
+from deployments.integration_points import RevisionRefused
+from deployments.models import BundleType, Revision, RevisionSource
+from integrations.models import GitHubConnection
+
+from .client import GitHubClient, GithubException
+
 COMMIT_RE = re.compile(r"^[0-9a-fA-F]{7,40}$")
 
 
-class GitHubRevisionError(Exception):
+class GitHubRevisionError(RevisionRefused):
     """The commit cannot be used as a revision; the message says why and what to do.
 
     `field` is "repository" or "commit" when one of them is the problem, "" otherwise.
     """
-
-    def __init__(self, message: str, field: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 def register_github_revision(application, repository: str, commit: str, *, description: str = "", user=None):
@@ -31,12 +34,6 @@ def register_github_revision(application, repository: str, commit: str, *, descr
     download it from the server). An explicit user action: one synchronous call to GitHub with the
     interactive timeout, outside any transaction.
     """
-    from deployments.models import BundleType, Revision, RevisionSource
-    from integrations import settings as isettings
-    from integrations.models import GitHubConnection
-
-    from .client import GitHubClient, GithubException
-
     connection = GitHubConnection.objects.filter(project=application.project_id).first()
     if connection is None:
         raise GitHubRevisionError(
@@ -54,7 +51,7 @@ def register_github_revision(application, repository: str, commit: str, *, descr
         raise GitHubRevisionError(
             f"{commit!r} is not a commit sha: give the 7 to 40 hex digits of the commit id.", "commit"
         )
-    client = GitHubClient(connection, timeout=isettings.interactive_timeout())
+    client = GitHubClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
     try:
         found = client.commit(commit)
     except GithubException as exc:

@@ -20,14 +20,18 @@ import json
 import logging
 from urllib.parse import parse_qs
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from integrations import tiles
+from deployments import engine
+from deployments.models import BundleType, Creator, Deployment, DeploymentGroup, Revision, RevisionSource
 from integrations.models import GitHubConnection, GitHubDelivery
+from integrations.signals import outside_data_changed
 
+from .client import GitHubClient, GithubException
 from .revisions import COMMIT_RE
 
 log = logging.getLogger(__name__)
@@ -94,8 +98,8 @@ def receive(request: HttpRequest, slug: str) -> HttpResponse:
             )
             if push is not None:
                 result, deployments = push.deploy()
-                # New commits: the repository and build tiles must not show the cached ones.
-                tiles.invalidate(connection.project_id)
+                # New commits: the dashboard's repository and build tiles must not show cached ones.
+                outside_data_changed.send(sender=GitHubDelivery, project_id=connection.project_id)
             else:
                 result, deployments = f"Ignored a {event or 'unnamed'} event.", []
             delivery.result, delivery.deployments = result, deployments
@@ -151,11 +155,7 @@ class Push:
 
     def read_head(self) -> str:
         """Ask GitHub where the branch is now; "" when it answered (a missing branch is an answer)."""
-        from integrations import settings as isettings
-
-        from .client import GitHubClient, GithubException
-
-        client = GitHubClient(self.connection, timeout=isettings.interactive_timeout())
+        client = GitHubClient(self.connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
         try:
             branch = client.branch(self.branch)
         except GithubException as exc:
@@ -184,9 +184,6 @@ class Push:
 
         Runs in the delivery's transaction; each group's row lock makes "latest deployment" and the
         new one a single decision, so two deliveries at once cannot both deploy."""
-        from deployments import engine
-        from deployments.models import BundleType, Creator, DeploymentGroup, Revision, RevisionSource
-
         if self.refusal or self.skip:
             return self.refusal or self.skip, []
         pusher = _text(self.payload, "pusher", "name") or _text(self.payload, "sender", "login") or "someone"
@@ -231,8 +228,6 @@ class Push:
 
 def _latest_commit(group) -> str:
     """The commit of the group's most recent deployment, "" when it is not a GitHub revision."""
-    from deployments.models import Deployment, RevisionSource
-
     latest = (
         Deployment.objects.filter(deployment_group=group)
         .order_by("-created_at", "-id")

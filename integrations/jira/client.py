@@ -7,10 +7,10 @@ from a constructor); Cloud is told it is Cloud so searches use the current `sear
 
 from __future__ import annotations
 
+from django.conf import settings
 from jira import JIRA, JIRAError
 
 from core import outbound
-from integrations import settings as isettings
 from integrations.models import JiraAuth, JiraConnection
 
 __all__ = ["JIRAError", "JiraClient"]
@@ -24,7 +24,7 @@ class JiraClient:
             "server": self.server,
             "get_server_info": False,
             "max_retries": 0,
-            "timeout": timeout or isettings.timeout(),
+            "timeout": timeout or settings.FLEETDECK_INTEGRATIONS_TIMEOUT,
             "options": {"rest_api_version": "2"},
         }
         if connection.auth == JiraAuth.CLOUD:

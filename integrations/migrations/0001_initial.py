@@ -2,7 +2,7 @@
 
 import django.core.validators
 import django.db.models.deletion
-import integrations.crypto
+import core.crypto
 import uuid
 from django.db import migrations, models
 
@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('access_key_id', models.CharField(blank=True, max_length=128)),
-                ('secret_access_key', integrations.crypto.EncryptedTextField(blank=True)),
+                ('secret_access_key', core.crypto.EncryptedTextField(blank=True)),
                 ('role_arn', models.CharField(blank=True, max_length=300)),
                 ('region', models.CharField(default='us-east-1', max_length=32)),
                 ('endpoint_url', models.URLField(blank=True)),
@@ -59,11 +59,11 @@ class Migration(migrations.Migration):
             name='GitHubConnection',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', integrations.crypto.EncryptedTextField(blank=True)),
+                ('token', core.crypto.EncryptedTextField(blank=True)),
                 ('repository', models.CharField(max_length=200, validators=[django.core.validators.RegexValidator('^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', 'Use "owner/name".')])),
                 ('default_branch', models.CharField(default='main', max_length=200)),
                 ('api_url', models.URLField(default='https://api.github.com')),
-                ('webhook_secret', integrations.crypto.EncryptedTextField(blank=True)),
+                ('webhook_secret', core.crypto.EncryptedTextField(blank=True)),
                 ('deployments_api', models.BooleanField(default=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('project', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='github_connection', to='dashboard.project')),
@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
                 ('server_url', models.URLField()),
                 ('auth', models.CharField(choices=[('cloud', 'JIRA Cloud: email + API token'), ('pat', 'JIRA Server / Data Center: personal access token')], default='cloud', max_length=8)),
                 ('email', models.EmailField(blank=True, max_length=254)),
-                ('token', integrations.crypto.EncryptedTextField(blank=True)),
+                ('token', core.crypto.EncryptedTextField(blank=True)),
                 ('jql', models.CharField(blank=True, default='resolution = Unresolved ORDER BY updated DESC', max_length=1000)),
                 ('comment_on_success', models.BooleanField(default=True)),
                 ('transition_on_success', models.CharField(blank=True, max_length=100)),
@@ -92,7 +92,7 @@ class Migration(migrations.Migration):
                 ('events', models.JSONField(default=list)),
                 ('kind', models.CharField(choices=[('webhook', 'Webhook (signed JSON)'), ('slack', 'Slack-compatible incoming webhook'), ('email', 'Email')], default='webhook', max_length=8)),
                 ('target', models.CharField(max_length=1000)),
-                ('secret', integrations.crypto.EncryptedTextField(blank=True)),
+                ('secret', core.crypto.EncryptedTextField(blank=True)),
                 ('enabled', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='triggers', to='deployments.deploymentgroup')),

@@ -2,7 +2,7 @@
 
 from django.db import migrations
 
-import integrations.crypto
+import core.crypto
 
 
 def encrypt_targets(apps, schema_editor):
@@ -12,8 +12,8 @@ def encrypt_targets(apps, schema_editor):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, target FROM {table}")  # noqa: S608 - a fixed table name
         for pk, target in cursor.fetchall():
-            if target and not target.startswith(integrations.crypto.PREFIX):
-                encrypted = integrations.crypto.encrypt(target)
+            if target and not target.startswith(core.crypto.PREFIX):
+                encrypted = core.crypto.encrypt(target)
                 cursor.execute(f"UPDATE {table} SET target = %s WHERE id = %s", [encrypted, pk])  # noqa: S608
 
 
@@ -23,8 +23,8 @@ def decrypt_targets(apps, schema_editor):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id, target FROM {table}")  # noqa: S608 - a fixed table name
         for pk, target in cursor.fetchall():
-            if target and target.startswith(integrations.crypto.PREFIX):
-                plain = integrations.crypto.decrypt(target)
+            if target and target.startswith(core.crypto.PREFIX):
+                plain = core.crypto.decrypt(target)
                 cursor.execute(f"UPDATE {table} SET target = %s WHERE id = %s", [plain, pk])  # noqa: S608
 
 
@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="trigger",
             name="target",
-            field=integrations.crypto.EncryptedTextField(max_length=1000),
+            field=core.crypto.EncryptedTextField(max_length=1000),
         ),
         migrations.RunPython(encrypt_targets, decrypt_targets),
     ]

@@ -15,8 +15,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 
 from core import outbound
-from integrations import settings as isettings
-from integrations.crypto import scrub
+from core.crypto import scrub
 from integrations.models import DeliveryKind, Trigger
 
 USER_AGENT = "Fleetdeck-Trigger/1"
@@ -103,7 +102,7 @@ def send(trigger: Trigger, data: dict) -> Outcome:
                 "X-Fleetdeck-Delivery": data["delivery_id"],
                 "X-Fleetdeck-Signature": sign(trigger.secret, body),
             }
-        with outbound.session(timeout=isettings.timeout()) as http:
+        with outbound.session(timeout=settings.FLEETDECK_INTEGRATIONS_TIMEOUT) as http:
             response = http.post(trigger.target, data=body, headers=headers, allow_redirects=False)
             response.close()
     except outbound.OutboundRefused as exc:

@@ -16,8 +16,8 @@ def dist_var_dir(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _offline_dist(monkeypatch, settings, dist_var_dir):
-    monkeypatch.setenv("FLEETDECK_AGENT_DIST_DOWNLOAD", "0")
+def _offline_dist(settings, dist_var_dir):
+    settings.AGENT_DIST_DOWNLOAD = False
     settings.VAR_DIR = dist_var_dir
 
 
@@ -31,7 +31,7 @@ def _close_pool_connections(monkeypatch):
 
 @pytest.fixture
 def project(transactional_db):
-    from dashboard.models import Project
+    from projects.models import Project
 
     return Project.objects.create(name="Shop", slug="shop")
 

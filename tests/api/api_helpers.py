@@ -6,8 +6,8 @@ import io
 import tarfile
 import zipfile
 
-from dashboard.models import Project
 from deployments.models import Instance
+from projects.models import Project
 
 # The slug of the project the `project` fixture creates; helpers put new rows in it by default.
 PROJECT = "team"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from api_helpers import APPSPEC, PROJECT
 
-from dashboard.models import Membership, Project, Role
 from deployments.models import HALF_AT_A_TIME, Application, DeploymentConfig, DeploymentGroup, Revision
+from projects.models import Membership, Project, Role
 
 
 @pytest.fixture(autouse=True)

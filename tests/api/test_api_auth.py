@@ -5,8 +5,8 @@ from django.core.management import CommandError, call_command
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.test import APIClient
 
-from dashboard.models import ApiToken
 from deployments import access
+from projects.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

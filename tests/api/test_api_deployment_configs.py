@@ -57,7 +57,7 @@ def test_a_name_is_unique_within_the_project(api_client):
 
 
 def test_a_config_stays_in_its_project(api_client, project, user):
-    from dashboard.models import Membership, Project
+    from projects.models import Membership, Project
 
     other = Project.objects.create(name="Other", slug="other")
     Membership.objects.create(project=other, user=user, role="owner")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from dashboard.models import ApiToken
+from projects.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

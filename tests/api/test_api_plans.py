@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from api_helpers import PROJECT, make_fleet
 
-from dashboard.models import Project
 from deployments.models import DeploymentConfig
+from projects.models import Project
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.models import Membership, Project, Role
 from deployments.models import Application
+from projects.models import Membership, Project, Role
 
 pytestmark = pytest.mark.django_db
 

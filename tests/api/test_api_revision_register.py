@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
 from fakes import sha
 from revision_helpers import connected_github, releases_bucket
 
-from dashboard.models import Membership
 from deployments.models import Revision
+from projects.models import Membership
 
 pytestmark = pytest.mark.django_db
 

@@ -14,9 +14,9 @@ import pytest
 from api_helpers import build_archive, bundle_files, make_instance
 from rest_framework.test import APIClient
 
-from dashboard.models import Membership, Role
 from deployments import engine
 from deployments.models import DeploymentConfig, RegistrationToken
+from projects.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -197,8 +197,8 @@ def test_a_viewer_is_told_which_role_is_needed(world, django_user_model):
 def test_lists_show_only_the_callers_projects(world, django_user_model, project):
     from api_helpers import make_instance as instance
 
-    from dashboard.models import Project
     from deployments.models import Application
+    from projects.models import Project
 
     other = Project.objects.create(name="Other", slug="other")
     Application.objects.create(name="secret", project=other)

@@ -46,7 +46,7 @@ def owner(transactional_db, django_user_model):
 
 @pytest.fixture
 def project(owner):
-    from dashboard.models import Membership, Project, Role
+    from projects.models import Membership, Project, Role
 
     project = Project.objects.create(name="Shop", slug="shop", created_by=owner)
     Membership.objects.create(project=project, user=owner, role=Role.OWNER)
@@ -74,7 +74,7 @@ def group(application):
 
 @pytest.fixture
 def personal_token(owner) -> str:
-    from dashboard.models import ApiToken
+    from projects.models import ApiToken
 
     return ApiToken.issue(owner, "ci")[1]
 

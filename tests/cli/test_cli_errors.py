@@ -10,7 +10,7 @@ import pytest
 from cli_helpers import make_revision
 from fleetdeck_cli.errors import AUTH, ERROR, NETWORK
 
-from dashboard.models import ApiToken
+from projects.models import ApiToken
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_a_refused_token_exits_7_and_says_where_to_get_one(as_token, server, gro
 
 
 def test_a_revoked_personal_token_is_refused(as_token, owner, group):
-    from dashboard.models import ApiToken
+    from projects.models import ApiToken
 
     token, raw = ApiToken.issue(owner, "ci")
     token.revoke()
@@ -47,7 +47,7 @@ def test_a_revoked_personal_token_is_refused(as_token, owner, group):
 
 
 def test_a_viewer_cannot_deploy_and_is_told_the_role(as_token, group, project, django_user_model):
-    from dashboard.models import ApiToken, Membership, Role
+    from projects.models import ApiToken, Membership, Role
 
     viewer = django_user_model.objects.create_user("viewer", password="pw")
     Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
@@ -58,7 +58,7 @@ def test_a_viewer_cannot_deploy_and_is_told_the_role(as_token, group, project, d
 
 
 def test_an_outsider_sees_the_application_as_missing(as_token, group, django_user_model):
-    from dashboard.models import ApiToken
+    from projects.models import ApiToken
 
     outsider = django_user_model.objects.create_user("mallory", password="pw")
     cli = as_token(ApiToken.issue(outsider, "ci")[1])

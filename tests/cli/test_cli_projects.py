@@ -14,7 +14,7 @@ from deployments.models import Application, Deployment, DeploymentConfig, Deploy
 @pytest.fixture
 def twin(project, owner, application, group):
     """A second project of the owner's, `north`, with its own application `shop-app` and group `web`."""
-    from dashboard.models import Membership, Project, Role
+    from projects.models import Membership, Project, Role
 
     north = Project.objects.create(name="North", slug="north", created_by=owner)
     Membership.objects.create(project=north, user=owner, role=Role.OWNER)

@@ -110,7 +110,7 @@ def test_s3_and_github_together_is_a_usage_error(offline_cli):
 def test_a_viewer_is_told_the_role_and_an_unknown_application_is_named(
     cli, server, application, github, project, django_user_model, monkeypatch
 ):
-    from dashboard.models import ApiToken, Membership, Role
+    from projects.models import ApiToken, Membership, Role
 
     assert cli("register", "-a", "no-such-app", "--github", "acme/shop", "--commit", sha(1)).code == ERROR
     assert "Application 'no-such-app'" in cli.last.err

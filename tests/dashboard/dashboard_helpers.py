@@ -8,7 +8,6 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from dashboard.models import Membership, Project
 from deployments.models import (
     Application,
     Deployment,
@@ -19,6 +18,7 @@ from deployments.models import (
     InstanceGroupState,
     Revision,
 )
+from projects.models import Membership, Project
 
 _seq = itertools.count(1)
 PASSWORD = "pw"

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import pytest
 from django.test import Client
 
-from dashboard.models import ApiToken, Membership, Profile, Project, Role
+from dashboard.models import Profile
 from deployments.models import Application
+from projects.models import ApiToken, Membership, Project, Role
 
 pytestmark = pytest.mark.django_db
 

@@ -19,8 +19,8 @@ from dashboard_helpers import (
 )
 from django.test import Client
 
-from dashboard.models import Role
 from deployments.models import RegistrationToken
+from projects.models import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from dashboard_helpers import (
 from django.test import Client
 
 from dashboard import tiles
-from dashboard.models import Role
+from projects.models import Role
 
 pytestmark = pytest.mark.django_db
 

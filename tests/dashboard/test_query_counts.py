@@ -21,7 +21,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from dashboard import tiles
-from dashboard.models import Role
+from projects.models import Role
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deployments"))
 
 from fleet_factories import deploy, make_group, make_instance, make_revision
 
-from dashboard.models import Membership, Project, Role
 from deployments import eventlog, retention
 from deployments.models import Application
+from projects.models import Membership, Project, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

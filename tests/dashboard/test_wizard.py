@@ -9,9 +9,9 @@ import pytest
 from django.db import IntegrityError, connection
 from django.utils import timezone
 
-from dashboard.models import Membership, Project
 from deployments.models import Application, DeploymentGroup, RegistrationToken
 from integrations.models import GitHubConnection, JiraConnection
+from projects.models import Membership, Project
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from config.stack import Stack, configure, shutdown
 
 def main() -> int:
     settings = configure()
-    from dashboard.demo.run import Demo
+    from config.demo import Demo  # after Django is set up
 
     demo = Demo(Stack(port=int(sys.argv[1]), log_dir=settings.VAR_DIR / "logs"), settings.VAR_DIR)
     demo.out = lambda line: print(

@@ -9,8 +9,8 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from dashboard.demo import PROJECT_SLUG, TAG_SET, DemoError, hosts, seed
-from dashboard.models import Membership, Project, Role
 from deployments.models import Application, DeploymentGroup, Instance, RegistrationToken
+from projects.models import Membership, Project, Role
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ import itertools
 from django.contrib.auth import get_user_model
 from fleet_factories import deploy, make_app, make_group, make_instance, make_revision
 
-from dashboard.models import Membership, Project
 from deployments import eventlog
 from deployments.models import Deployment, DeploymentEvent, HostCommand
+from projects.models import Membership, Project
 
 _n = itertools.count(1)
 ROLES = ("owner", "contributor", "viewer")

@@ -119,7 +119,7 @@ def test_the_query_count_stays_the_same_for_10_and_100_deployments(client, proje
     seed(small_group, 10, user=make_member(small_project, "contributor"))
     seed(large_group, 100, user=make_member(large_project, "contributor"))
     viewer = make_member(small_project, "viewer")
-    from dashboard.models import Membership
+    from projects.models import Membership
 
     Membership.objects.create(project=large_project, user=viewer, role="viewer")
     login(client, viewer)

@@ -356,7 +356,7 @@ def test_revisions_without_a_stored_bundle_are_left_alone(policy):
 
 
 def test_a_pruned_revision_is_refused_at_creation_with_revision_missing(fleet, policy, api_client, user):
-    from dashboard.models import Membership, Project
+    from projects.models import Membership, Project
 
     policy.KEEP_REVISIONS = 1
     app, group, _host = fleet
@@ -522,7 +522,7 @@ def test_beat_runs_the_cleanup_task_daily(fleet, policy):
     [("", 90), ("never", None), ("NEVER", None), ("30", 30)],
 )
 def test_retention_days_are_a_number_of_days_or_never(monkeypatch, value, expected):
-    from config.env import env_days
+    from core.env import env_days
 
     monkeypatch.setenv("FLEETDECK_LOG_RETENTION_DAYS", value)
     assert env_days("FLEETDECK_LOG_RETENTION_DAYS", 90) == expected
@@ -530,7 +530,7 @@ def test_retention_days_are_a_number_of_days_or_never(monkeypatch, value, expect
 
 @pytest.mark.parametrize(("value", "message"), [("0", "at least 1 day, or never"), ("ninety", "or never")])
 def test_a_bad_retention_value_names_the_variable_and_what_to_use(monkeypatch, value, message):
-    from config.env import ConfigError, env_days
+    from core.env import ConfigError, env_days
 
     monkeypatch.setenv("FLEETDECK_DEPLOYMENT_RETENTION_DAYS", value)
     with pytest.raises(ConfigError, match="FLEETDECK_DEPLOYMENT_RETENTION_DAYS") as error:

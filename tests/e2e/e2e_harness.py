@@ -269,7 +269,7 @@ def api_user(url: str, prefix: str) -> Api:
     """A new user with an API token (needs the database)."""
     from django.contrib.auth import get_user_model
 
-    from dashboard.models import ApiToken
+    from projects.models import ApiToken
 
     user = get_user_model().objects.create_user(f"{prefix}-{uuid.uuid4().hex[:8]}", password=uuid.uuid4().hex)
     return Api(url, ApiToken.issue(user, "e2e")[1])
@@ -277,12 +277,14 @@ def api_user(url: str, prefix: str) -> Api:
 
 @contextlib.contextmanager
 def started_stack(env: dict, log_dir: Path):
-    """uvicorn, a Celery worker and beat (config.stack.Stack) on `env`, stopped afterwards."""
+    """uvicorn, a Celery worker and beat (config.stack.Stack) on `env`, stopped afterwards. A worker or
+    beat that dies is started again, as `python -m config.stack` and the systemd units do."""
     from config.stack import Stack
 
     stack = Stack(env=env, log_dir=log_dir)
     try:
         stack.start(timeout=60)
+        stack.supervise()
         yield stack
     finally:
         stack.stop()

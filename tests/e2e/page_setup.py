@@ -30,7 +30,7 @@ def _server_password_hash() -> str:
 
 
 def make_user(project, role: str | None, name: str | None = None):
-    from dashboard.models import Membership
+    from projects.models import Membership
 
     user = get_user_model().objects.create_user(name or f"{role or 'nobody'}-{uuid.uuid4().hex[:6]}")
     user.password = _server_password_hash()
@@ -55,8 +55,8 @@ class PageRollout:
     def __init__(
         self, stack, fleet: Fleet, tmp_path: Path, hosts: list[str], config="CodeDeployDefault.AllAtOnce"
     ):
-        from dashboard.models import Project
         from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
+        from projects.models import Project
 
         self.stack, self.fleet, self.tmp = stack, fleet, tmp_path
         self.storage = Path(stack.env["FLEETDECK_STORAGE_DIR"])

@@ -22,11 +22,12 @@ import requests
 from aws_fixtures import aws_client
 from e2e_harness import Fleet
 
-from dashboard.models import Project
 from deployments.models import Application, Deployment, DeploymentGroup, Instance
-from integrations.aws import missing_agents, register_s3_revision
+from integrations.aws.fleet import missing_agents
+from integrations.aws.revisions import register_s3_revision
 from integrations.models import AutoDeployRule, Ec2Discovery, IssueLink
 from integrations.tasks import discover_ec2
+from projects.models import Project
 
 # The fakes and helpers of the integration tests (a folder this run may not collect).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))

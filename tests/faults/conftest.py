@@ -83,13 +83,5 @@ def whole_stack(fault_stack):
     yield fault_stack
     if fault_stack.redis.proc is None:
         fault_stack.redis.start()
-    for name, start in (
-        ("web", fault_stack.start_web),
-        ("worker", fault_stack.start_worker),
-        ("beat", fault_stack.start_beat),
-    ):
-        proc = fault_stack.processes.get(name)
-        if proc is None or proc.poll() is not None:
-            fault_stack.processes.pop(name, None)
-            start()
+    fault_stack.start_missing()  # under the stack's lock, so its supervisor never starts a second one
     fault_stack.wait_healthy(60)

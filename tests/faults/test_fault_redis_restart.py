@@ -9,8 +9,8 @@ from page_setup import make_user, session_cookie
 from test_in_place_rollout import Rollout, by_host
 from test_live_stream import SSE, seqs
 
-from dashboard.models import Project
 from deployments.models import Deployment
+from projects.models import Project
 
 LOST_ADVANCE = "could not queue deployments.tasks.advance_deployment"
 

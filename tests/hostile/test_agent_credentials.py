@@ -18,8 +18,8 @@ from django.core.files.base import ContentFile
 from django.urls import get_resolver
 from fleet_factories import ALL_AT_ONCE, deploy, issued, make_app, make_group, make_instance, make_revision
 
-from dashboard.models import Project
 from deployments.models import Instance, RegistrationToken
+from projects.models import Project
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("agent_api_settings")]
 

@@ -14,8 +14,8 @@ import pytest
 from hostile_archives import APPSPEC, build, zip_bytes
 from rest_framework.test import APIClient
 
-from dashboard.models import Membership, Project, Role
 from deployments.models import Application, Revision
+from projects.models import Membership, Project, Role
 
 URL = "/api/v1/applications/shop/revisions/"
 

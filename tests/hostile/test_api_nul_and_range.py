@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from dashboard.models import Membership, Project, Role
 from deployments.models import Application, DeploymentConfig
+from projects.models import Membership, Project, Role
 
 NUL = "a\x00b"
 

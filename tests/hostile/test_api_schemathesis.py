@@ -21,9 +21,9 @@ from django.db import transaction
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
-from dashboard.models import ApiToken, Membership, Project, Role
 from deployments import engine
 from deployments.models import HALF_AT_A_TIME, Application, DeploymentConfig, DeploymentGroup, Revision
+from projects.models import ApiToken, Membership, Project, Role
 
 EXAMPLES = int(os.environ.get("FLEETDECK_SCHEMATHESIS_EXAMPLES", "20"))  # per operation and caller
 FUZZ = settings(

@@ -6,9 +6,9 @@ import itertools
 
 from django.contrib.auth import get_user_model
 
-from dashboard.models import Membership, Project
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, Instance
 from integrations.models import AwsConnection, GitHubConnection, JiraConnection
+from projects.models import Membership, Project
 
 _seq = itertools.count(1)
 GITHUB_TOKEN = "gh-secret-token"

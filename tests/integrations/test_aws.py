@@ -7,8 +7,8 @@ import requests
 from aws_fixtures import aws_client
 from integration_helpers import AWS_SECRET, make_app, make_aws, make_group, make_instance, make_project
 
-import integrations.aws
-from integrations.aws import S3RevisionError, register_s3_revision
+from integrations.aws.fleet import missing_agents
+from integrations.aws.revisions import S3RevisionError, register_s3_revision, revision_fetch
 from integrations.models import Ec2Discovery
 from integrations.tasks import discover_ec2
 
@@ -63,7 +63,7 @@ def test_a_malformed_uri_is_refused(project):
 
 def test_the_agent_downloads_through_a_presigned_url(project, bundle):
     revision = register_s3_revision(make_app(project), "s3://releases/shop/v1.tgz", bundle_type="tgz")
-    fetch = integrations.aws.revision_fetch(revision)
+    fetch = revision_fetch(revision)
     assert set(fetch) == {"url"} and "X-Amz-Signature=" in fetch["url"]
     assert AWS_SECRET not in fetch["url"]
     response = requests.get(fetch["url"], timeout=5)
@@ -104,7 +104,7 @@ def test_ec2_discovery_reports_matching_instances_without_an_agent(project, aws_
     discovery = Ec2Discovery.objects.get(group=group)
     assert discovery.error == ""
     assert set(discovery.matched) == {*tagged_ids, *asg_ids}
-    assert integrations.aws.missing_agents(group) == sorted({*tagged_ids[1:], *asg_ids})
+    assert missing_agents(group) == sorted({*tagged_ids[1:], *asg_ids})
 
 
 def test_discovery_records_an_error_instead_of_raising(project, aws_env, settings):
@@ -121,7 +121,7 @@ def test_aws_test_connection_reports_each_service(project, client, settings):
     settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT = 20  # moto's EC2 is slow on a loaded machine
     from django.contrib.auth import get_user_model
 
-    from dashboard.models import Membership
+    from projects.models import Membership
 
     user = get_user_model().objects.create_user("olivia", password="pw")
     Membership.objects.create(project=project, user=user, role="owner")

@@ -7,7 +7,7 @@ from cryptography.fernet import Fernet
 from django.db import connection
 from integration_helpers import GITHUB_TOKEN, make_github, make_project
 
-from integrations import crypto
+from core import crypto
 from integrations.models import GitHubConnection
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def test_an_explicit_key_from_the_environment_is_used(settings):
 
 
 def test_a_malformed_key_fails_loudly(settings):
-    from config.env import ConfigError
+    from core.env import ConfigError
 
     settings.ENCRYPTION_KEYS = ["not-a-key"]
     with pytest.raises(ConfigError, match="FLEETDECK_ENCRYPTION_KEY"):

@@ -15,8 +15,7 @@ from integration_helpers import (
     make_project,
 )
 
-import integrations
-from deployments import engine
+from deployments import engine, integration_points
 from deployments.models import Revision
 from integrations.links import references
 from integrations.models import IssueLink
@@ -60,7 +59,7 @@ def test_a_deployment_links_the_issues_of_the_commits_since_the_groups_last_succ
     deployment = deploy(group, sha(3))
     (compare,) = github.requests_to("GET", f"/repos/acme/shop/compare/{sha(1)}\\.\\.\\.{sha(3)}")
     assert compare
-    links = integrations.links_for(deployment.id)
+    links = integration_points.issue_links(deployment.id)
     assert [(link["tracker"], link["key"]) for link in links] == [
         ("github", "#12"),
         ("github", "#15"),
@@ -77,14 +76,14 @@ def test_a_deployment_links_the_issues_of_the_commits_since_the_groups_last_succ
 def test_a_first_deployment_links_the_head_commit_and_the_branch_name(group, jira):
     jira.state.issues["SHOP-9"] = {"summary": "Branch work", "status": "To Do"}
     deployment = deploy(group, sha(2), ref="refs/heads/feature/SHOP-9-totals")
-    keys = {link["key"] for link in integrations.links_for(deployment.id)}
+    keys = {link["key"] for link in integration_points.issue_links(deployment.id)}
     assert keys == {"#12", "SHOP-7", "SHOP-9"}
 
 
 def test_keys_jira_does_not_know_are_not_linked(group, github, jira):
     github.state.commits[1]["message"] = "Use UTF-8 everywhere for SHOP-7"
     deployment = deploy(group, sha(2))
-    assert [link["key"] for link in integrations.links_for(deployment.id)] == ["SHOP-7"]
+    assert [link["key"] for link in integration_points.issue_links(deployment.id)] == ["SHOP-7"]
 
 
 def test_after_success_jira_gets_one_comment_per_linked_issue(group, jira):
@@ -136,6 +135,6 @@ def test_a_down_github_does_not_break_the_deployment(group, github):
     github.fail_status = 500
     deployment = finish(deploy(group, sha(3), fetched=True).id)
     assert deployment.status == "Succeeded"
-    assert integrations.links_for(deployment.id) == [] or all(
-        link["tracker"] == "jira" for link in integrations.links_for(deployment.id)
+    assert integration_points.issue_links(deployment.id) == [] or all(
+        link["tracker"] == "jira" for link in integration_points.issue_links(deployment.id)
     )

@@ -23,9 +23,7 @@ from integration_helpers import (
     make_project,
 )
 
-import integrations
-import integrations.github
-from deployments import engine
+from deployments import engine, integration_points
 from deployments.models import Deployment, Revision
 from integrations.models import AutoDeployRule
 
@@ -60,7 +58,7 @@ def test_a_github_revision_is_fetched_once_by_the_server_and_stored_like_an_uplo
     assert revision.bundle.name.startswith(f"bundles/{app.pk}/"), "where uploads go, for retention"
     (fetch,) = github.requests_to("GET", f"/repos/acme/shop/tarball/{HEAD}")
     assert fetch.headers["authorization"] == f"token {GITHUB_TOKEN}"
-    assert integrations.revision_fetch(revision) is None, "agents are given no GitHub URL or token"
+    assert integration_points.revision_download(revision) is None, "agents are given no GitHub URL or token"
 
 
 def test_the_token_is_not_sent_on_when_github_redirects_the_download_elsewhere(github):
@@ -210,7 +208,7 @@ def test_other_revisions_are_not_fetched_by_the_server(github):
     project = make_project()
     make_github(project, github.url)
     upload = Revision.objects.create(application=make_app(project), bundle_type="tgz", sha256="a" * 64)
-    assert integrations.revision_fetch(upload) is None
+    assert integration_points.revision_download(upload) is None
     make_instance(project, "web-1", role="web")
     engine.create_deployment(group=make_group(upload.application, "web"), revision=upload)
     assert not github.requests
@@ -220,7 +218,7 @@ def test_the_commit_links_to_its_github_page(github):
     project = make_project()
     make_github(project, "https://api.github.com")
     revision = github_revision(make_app(project))
-    assert integrations.github.commit_url(revision) == f"https://github.com/acme/shop/commit/{sha(3)}"
+    assert integration_points.commit_url(revision) == f"https://github.com/acme/shop/commit/{sha(3)}"
 
 
 def test_no_secret_reaches_the_logs_through_a_whole_push_to_success(github, jira, receiver, caplog, client):

@@ -137,7 +137,7 @@ def test_a_jira_500_shows_the_error_state(project, jira):
 def test_the_project_page_still_renders_when_github_is_down(project, github, client):
     from django.contrib.auth import get_user_model
 
-    from dashboard.models import Membership
+    from projects.models import Membership
 
     user = get_user_model().objects.create_user("olivia", password="pw")
     Membership.objects.create(project=project, user=user, role="owner")

@@ -24,7 +24,7 @@ from django.apps import apps
 from django.contrib.sessions.models import Session
 from django.db import connection
 
-from dashboard.models import ApiToken, Profile, Role
+from dashboard.models import Profile
 from deployments.models import DeploymentConfig, RegistrationToken
 from integrations.models import (
     AutoDeployRule,
@@ -36,6 +36,7 @@ from integrations.models import (
     Trigger,
     TriggerDelivery,
 )
+from projects.models import ApiToken, Role
 
 SLUG = "zq-vault"
 MARKERS = (SLUG, "zq-app", "zq-group", "zq-host", "zq-trigger", "zq-token-desc", "zq-config")

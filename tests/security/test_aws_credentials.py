@@ -21,9 +21,9 @@ from integration_helpers import (
     make_project,
 )
 
-from dashboard.models import Project
 from deployments import engine
 from deployments.models import DeploymentGroup, Revision
+from projects.models import Project
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -29,12 +29,12 @@ from integration_helpers import make_aws, make_github
 from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from dashboard.models import Role
 from deployments import engine
 from deployments.api import bundles
 from deployments.models import Deployment, Revision
-from integrations.aws import S3RevisionError, register_s3_revision
+from integrations.aws.revisions import S3RevisionError, register_s3_revision
 from integrations.github.revisions import register_github_revision
+from projects.models import Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -11,10 +11,10 @@ import pytest
 from dashboard_helpers import make_app, make_group, make_member, make_project, make_revision
 from rest_framework.test import APIClient
 
-from dashboard.models import Membership, Role
 from deployments import engine
 from deployments.engine import DeploymentError
 from deployments.models import DeploymentConfig, DeploymentGroup
+from projects.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
 

@@ -119,7 +119,7 @@ def test_loopback_peers_stay_refused_unless_the_operator_allows_them(project, se
     ["http://169.254.169.254/latest/meta-data/", "http://127.0.0.1:6379/", "http://web.internal:8080/health"],
 )
 def test_a_template_may_not_name_a_host(api_client, user, project, url):
-    from dashboard.models import Membership
+    from projects.models import Membership
 
     Membership.objects.create(project=project, user=user, role="owner")
     group = make_group(make_app(project), "web")

@@ -14,8 +14,8 @@ from dashboard_helpers import make_app, make_group, make_instance, make_member, 
 from django.test import Client
 from rest_framework.test import APIClient
 
-from dashboard.models import Membership, Role
 from deployments.models import Application, Deployment, DeploymentGroup, Instance, RegistrationToken
+from projects.models import Membership, Role
 
 pytestmark = pytest.mark.django_db
 

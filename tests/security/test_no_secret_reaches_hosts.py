@@ -23,7 +23,7 @@ from security_world import SECRETS
 from deployments import engine
 from deployments.api.bundles import store_upload
 from deployments.models import DEPLOYMENT_TERMINAL, Deployment, RegistrationToken
-from integrations.aws import register_s3_revision
+from integrations.aws.revisions import register_s3_revision
 from integrations.github.revisions import register_github_revision
 from integrations.models import AwsConnection, GitHubConnection, JiraConnection, Trigger
 

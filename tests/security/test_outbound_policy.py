@@ -348,7 +348,7 @@ def test_a_connection_to_a_refused_address_is_not_saved_and_the_form_says_why(pr
 
 @pytest.mark.parametrize("field", ["load_balancer_info", "alarm_configuration"])
 def test_a_groups_aws_endpoint_to_the_metadata_service_is_refused(api_client, user, project, field, guard):
-    from dashboard.models import Membership
+    from projects.models import Membership
 
     Membership.objects.create(project=project, user=user, role="owner")
     group = make_group(make_app(project), "web")

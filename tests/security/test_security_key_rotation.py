@@ -16,7 +16,7 @@ from django.db import connection
 from security_world import SECRETS, seed
 from server_process import run, server_env, settings_of
 
-from integrations import crypto
+from core import crypto
 from integrations.models import AwsConnection, GitHubConnection, JiraConnection, Trigger
 
 pytestmark = pytest.mark.django_db

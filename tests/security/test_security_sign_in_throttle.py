@@ -16,7 +16,7 @@ from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from dashboard.models import ApiToken
+from projects.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from django.test import Client
 from django.utils import timezone
 from security_world import changed, snapshot
 
-from dashboard.models import ApiToken
 from deployments import engine
 from deployments.models import HostCommand, Instance, RegistrationToken, Revision
+from projects.models import ApiToken
 
 # The agent API views do their database work in a thread pool, which sees only committed rows.
 pytestmark = pytest.mark.django_db(transaction=True)

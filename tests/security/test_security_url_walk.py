@@ -271,7 +271,7 @@ def forgetful_view(request, slug):
     """A page added tomorrow that forgets get_project_for_user."""
     from django.shortcuts import get_object_or_404
 
-    from dashboard.models import Project
+    from projects.models import Project
 
     return HttpResponse(get_object_or_404(Project, slug=slug).name)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework.utils.serializer_helpers import ReturnDict
 
-from dashboard.models import Role
+from deployments import integration_points
 from deployments.models import (
     ONE_AT_A_TIME,
     Application,
@@ -15,6 +15,7 @@ from deployments.models import (
     Revision,
 )
 from deployments.models.application import NAME_VALIDATOR
+from projects.models import Role
 
 from .common import ProjectField, TagFiltersField, TagSetField, username
 from .safety import (
@@ -294,14 +295,11 @@ class RevisionRegisterSerializer(serializers.Serializer):
         return attrs
 
     def create(self, validated_data) -> Revision:
-        from integrations.aws import S3RevisionError, register_s3_revision
-        from integrations.github.revisions import GitHubRevisionError, register_github_revision
-
         application, user = self.context["application"], self.context.get("user")
         description = validated_data["description"]
         if s3 := validated_data.get("s3"):
             try:
-                revision = register_s3_revision(
+                revision = integration_points.register_s3_revision(
                     application,
                     f"s3://{s3['bucket']}/{s3['key']}",
                     bundle_type=s3["bundle_type"],
@@ -309,7 +307,7 @@ class RevisionRegisterSerializer(serializers.Serializer):
                     etag=s3["etag"],
                     user=user,
                 )
-            except S3RevisionError as exc:
+            except integration_points.RevisionRefused as exc:
                 raise serializers.ValidationError({"s3": [_s3_advice(str(exc))]}) from None
             if description:
                 revision.description = description
@@ -317,16 +315,16 @@ class RevisionRegisterSerializer(serializers.Serializer):
             return revision
         github = validated_data["github"]
         try:
-            return register_github_revision(
+            return integration_points.register_github_revision(
                 application, github["repository"], github["commit"], description=description, user=user
             )
-        except GitHubRevisionError as exc:
+        except integration_points.RevisionRefused as exc:
             field = f"github.{exc.field}" if exc.field else "github"
             raise serializers.ValidationError({field: [exc.message]}) from None
 
 
 def _s3_advice(message: str) -> str:
-    """integrations.aws says what is wrong; add what to do about it."""
+    """The S3 integration says what is wrong; add what to do about it."""
     if " cannot be read: " in message:
         return f"{message}. Check the bucket, key and version, and that the AWS connection may read them."
     if " has ETag " in message:

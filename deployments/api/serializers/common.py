@@ -5,6 +5,8 @@ from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied
 
 from deployments import planner
+from projects.access import refusal
+from projects.models import Membership
 
 _FILTER_SCHEMA = {
     "type": "object",
@@ -104,8 +106,6 @@ class ProjectField(serializers.Field):
         return value.slug if value is not None else None
 
     def to_internal_value(self, data):
-        from dashboard.models import ROLE_RANK, Membership
-
         if not isinstance(data, str) or not data:
             raise serializers.ValidationError("Give the project's slug.")
         request = self.context.get("request")
@@ -117,10 +117,8 @@ class ProjectField(serializers.Field):
         )
         if membership is None:
             raise serializers.ValidationError(f"No project {data!r} that you are a member of.")
-        if ROLE_RANK[membership.role] < ROLE_RANK[self.role]:
+        if not membership.allows(self.role):
             # A member without the role: a 403, as everywhere else (outsiders get the 400 above,
             # which says no more than an unknown slug does).
-            raise PermissionDenied(
-                f"This needs the {self.role} role in this project; you are a {membership.role}."
-            )
+            raise PermissionDenied(refusal(membership, self.role))
         return membership.project

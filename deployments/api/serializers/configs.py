@@ -3,9 +3,9 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dashboard.models import Role
 from deployments.models import DeploymentConfig, MinimumHealthyType
 from deployments.models.application import NAME_VALIDATOR
+from projects.models import Role
 
 from .common import ProjectField
 

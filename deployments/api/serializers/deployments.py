@@ -4,6 +4,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from deployments import access
 from deployments.models import (
     Application,
     Deployment,
@@ -66,8 +67,6 @@ class GroupTargetFields(serializers.Serializer):
         else:
             self.fields["deployment_config"].queryset = DeploymentConfig.objects.filter(builtin=True)
         if request is not None:
-            from deployments import access
-
             self.fields["revision"].queryset = access.scope(
                 Revision.objects.all(), request.user, "application__project"
             )

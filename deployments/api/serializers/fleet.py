@@ -3,8 +3,8 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dashboard.models import Role
 from deployments.models import Instance, InstanceGroupState, RegistrationToken
+from projects.models import Role
 
 from .common import ProjectField, TagsField, username
 

@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.outbound import OutboundRefused, check_url
 from deployments import bluegreen, healthcheck, traffic
 from deployments.rollback import ROLLBACK_EVENTS
 
@@ -65,8 +66,6 @@ class HealthCheckSerializer(_Strict):
 
 def _reachable_endpoint(url):
     """A custom AWS endpoint_url the outbound policy refuses is refused here too, with its reason."""
-    from core.outbound import OutboundRefused, check_url
-
     if url:
         try:
             check_url(url)

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import models, transaction
 from django.db.models.functions import Cast
 
-from integrations.crypto import PREFIX, EncryptedTextField, encrypted_fields, rotate
+from core.crypto import PREFIX, EncryptedTextField, encrypted_fields, rotate
 
 
 def _rotate_column(model: type[models.Model], field: EncryptedTextField, *, dry_run: bool) -> Counter:

@@ -7,25 +7,20 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from dashboard.models import ROLE_RANK, Membership, Project, Role
-from deployments.api.base import Conflict
+from projects.access import require_slug
+from projects.models import Membership, Project, Role
 
+from .exceptions import Conflict
 from .serializers import MembershipSerializer, ProjectSerializer
 
 
 def _member_project(request, slug: str, role: str) -> Project:
-    project = Project.objects.filter(slug=slug).first()
-    membership = (
-        Membership.objects.filter(project=project, user=request.user).first() if project is not None else None
-    )
-    if membership is None:
-        raise NotFound("No such project.")
-    if ROLE_RANK[membership.role] < ROLE_RANK[role]:
-        raise PermissionDenied(f"This needs the {role} role in {project.slug}; you are a {membership.role}.")
+    membership = require_slug(request.user, slug, role)
+    project = membership.project
     project.my_role = membership.role
     return project
 
@@ -59,7 +54,7 @@ class ProjectViewSet(
             return Project.objects.none()
         mine = Membership.objects.filter(project=OuterRef("pk"), user=self.request.user).values("role")[:1]
         return (
-            Project.objects.filter(memberships__user=self.request.user)
+            Project.objects.for_user(self.request.user)
             .annotate(my_role=Subquery(mine))
             .order_by("name", "pk")
         )
@@ -69,9 +64,9 @@ class ProjectViewSet(
         return _member_project(self.request, self.kwargs["slug"], needed)
 
     def perform_destroy(self, instance: Project) -> None:
-        active = instance.active_deployment()
-        if active:
-            raise Conflict(f"Deployment {active} is still running in {instance.slug}; stop it first.")
+        busy = instance.busy_with()
+        if busy:
+            raise Conflict(f"{busy} is still running in {instance.slug}; stop it first.")
         instance.delete_with_history()
 
     def perform_create(self, serializer) -> None:

@@ -5,6 +5,9 @@ revision and deploys it through `engine.create_deployment` (the dashboard's path
 the result. `Demo.stop()` undoes every start. `config.stack --demo` runs setup, waits for Ctrl-C,
 then stops; tests call setup and stop themselves.
 
+It lives in config/, the composition root, because it drives every part: the stack's processes
+(config.stack), the demo's rows and sample app (dashboard.demo), the engine and the real agent CLI.
+
 Each run deploys a fresh revision ("demo vN"): stopping the demo stops the sample services, and
 a new rollout is what brings them back, showing ApplicationStop of the previous revision on the way.
 """
@@ -20,17 +23,20 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.core.management import call_command
 from django.db import close_old_connections, connections
 from django.urls import reverse
 from django.utils import timezone
+from fleetdeck_agent.config import ConfigError, load_config, save_config
 
-from config.stack import Stack
+from dashboard.demo import PROJECT_SLUG, DemoError, DemoHost, demo_dir, hosts, seed
+from dashboard.demo.sample import port_in_use, prepare_host, stop_services
 from deployments.models import DEPLOYMENT_TERMINAL, Deployment, Instance
 
-from . import PROJECT_SLUG, DemoError, DemoHost, demo_dir, hosts, seed
-from .sample import port_in_use, prepare_host, stop_services
+if TYPE_CHECKING:  # config.stack starts the demo (and imports this module): no import back at runtime
+    from config.stack import Stack
 
 AGENT = [sys.executable, "-m", "fleetdeck_agent"]
 
@@ -130,7 +136,6 @@ class Demo:
 
     def _register(self, project, user) -> None:
         """Register (with the real CLI) only the agents without a valid stored credential."""
-        from fleetdeck_agent.config import ConfigError, load_config, save_config
 
         def stored(host: DemoHost):
             try:
@@ -224,6 +229,7 @@ class Demo:
         self.error = f"still running after {self.deploy_timeout:.0f} s"
 
     def _check_children(self) -> None:
+        self.stack.restart_failed()  # a worker or beat that died starts again, as in the foreground
         for name, proc in self.stack.processes.items():
             if proc.poll() is not None:
                 raise DemoError(f"{name} exited with {proc.returncode}; see {self.stack.log_dir / name}.log")

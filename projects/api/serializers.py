@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from dashboard.models import Membership, Project, Role
+from projects.models import Membership, Project, Role
 
 
 class ProjectSerializer(serializers.ModelSerializer):

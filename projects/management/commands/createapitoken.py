@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from dashboard.models import ApiToken
+from projects.models import ApiToken
 
 
 class Command(BaseCommand):

@@ -9,7 +9,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from dashboard.models import ApiToken
+from projects.models import ApiToken
 
 
 class PersonalTokenAuthentication(BaseAuthentication):
@@ -37,7 +37,7 @@ class PersonalTokenAuthentication(BaseAuthentication):
 
 
 class PersonalTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "dashboard.api.authentication.PersonalTokenAuthentication"
+    target_class = "projects.api.authentication.PersonalTokenAuthentication"
     name = "personalToken"
 
     def get_security_definition(self, auto_schema):

@@ -23,7 +23,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import models
 
-from config.env import ConfigError
+from core.env import ConfigError
 
 log = logging.getLogger(__name__)
 PREFIX = "fernet:"
