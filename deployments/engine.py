@@ -20,7 +20,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import bluegreen, eventlog, fetching, lifecycle, planner, realtime, retention, writebehind
+from . import bluegreen, eventlog, fetching, healthcheck, lifecycle, planner, realtime, retention, writebehind
 from .models import (
     COMMAND_OPEN,
     CommandStatus,
@@ -240,6 +240,13 @@ def _start(deployment: Deployment) -> None:
     if missing:
         # Every host would fail DownloadBundle: fail now, touching no host, with the code that says why.
         deployment.move_to(DeploymentStatus.FAILED, error_code=ErrorCode.REVISION_MISSING, message=missing)
+        _enqueue_next_queued(group.pk)
+        return
+    unusable = healthcheck.group_problem(group)
+    if unusable:
+        deployment.move_to(
+            DeploymentStatus.FAILED, error_code=ErrorCode.HEALTH_CONSTRAINTS_INVALID, message=unusable
+        )
         _enqueue_next_queued(group.pk)
         return
     if not fetching.ready_to_start(deployment):

@@ -48,6 +48,19 @@ HOST_ONLY_MESSAGE = (
 )
 
 
+def group_problem(group) -> str | None:
+    """Why `group`'s health check cannot run at all (a URL saved before the host had to be
+    `{hostname}`), in the words a deployment's error shows; None when it can or there is none."""
+    url = (group.health_check or {}).get("url")
+    problem = template_problem(url) if url else None
+    if not problem:
+        return None
+    return (
+        f"The health check of deployment group {group.name} cannot run: {problem}. "
+        "Change it in the group's settings and deploy again; no host was touched."
+    )
+
+
 def template_problem(template: str) -> str | None:
     """Why a URL template cannot be used, or None. Its host must be a placeholder alone."""
     match = re.match(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<netloc>[^/?#]*)", template or "")
