@@ -224,6 +224,12 @@ class TriggerDelivery(models.Model):
             # The owner's delivery log per trigger, newest first.
             models.Index(fields=["trigger", "-created_at"], name="triggerdelivery_recent"),
         ]
+        constraints = [
+            # Claimed before the call: two runs of one task (a redelivery) never both send an attempt.
+            models.UniqueConstraint(
+                fields=["delivery_id", "attempt"], name="triggerdelivery_one_run_per_attempt"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} #{self.attempt} ({'ok' if self.ok else 'failed'})"

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 import requests
 from celery import shared_task
 from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from github import GithubException
@@ -91,20 +92,24 @@ def deliver_trigger(
     delivery_id = delivery_id or str(uuid.uuid4())
     if TriggerDelivery.objects.filter(delivery_id=delivery_id, ok=True).exists():
         return True  # a duplicate run of a delivery that already went through
+    try:  # claim this attempt before the call: a second run of the same task finds it taken
+        with transaction.atomic():
+            claim = TriggerDelivery.objects.create(
+                trigger=trigger,
+                delivery_id=delivery_id,
+                event=event,
+                deployment_id=deployment_id,
+                instance=instance or "",
+                attempt=attempt,
+                error="sending",
+            )
+    except IntegrityError:
+        return False
     data = delivery.payload(trigger, event, deployment, instance, delivery_id)
     outcome = delivery.send(trigger, data)
-    TriggerDelivery.objects.create(
-        trigger=trigger,
-        delivery_id=delivery_id,
-        event=event,
-        deployment_id=deployment_id,
-        instance=instance or "",
-        attempt=attempt,
-        ok=outcome.ok,
-        status_code=outcome.status_code,
-        error=outcome.error,
-        duration_ms=outcome.duration_ms,
-    )
+    claim.ok, claim.status_code = outcome.ok, outcome.status_code
+    claim.error, claim.duration_ms = outcome.error, outcome.duration_ms
+    claim.save(update_fields=["ok", "status_code", "error", "duration_ms"])
     if outcome.ok:
         return True
     if outcome.retry and attempt < settings.FLEETDECK_TRIGGER_ATTEMPTS:

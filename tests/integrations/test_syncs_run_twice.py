@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections import Counter
 
 import pytest
@@ -20,7 +21,7 @@ from integration_helpers import make_app, make_github, make_group, make_instance
 from deployments import engine
 from deployments.models import Deployment, Revision
 from integrations import tasks
-from integrations.models import DeploymentSync, IssueLink
+from integrations.models import DeploymentSync, IssueLink, Trigger, TriggerDelivery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -149,3 +150,21 @@ def test_a_comment_that_fails_is_posted_by_the_next_run(group, jira):
     jira.fail_status = None
     tasks.deployment_succeeded.apply(args=[deployment.pk])
     assert [c["key"] for c in jira.state.comments] == ["SHOP-7"]
+
+
+def test_two_runs_of_one_trigger_delivery_at_once_send_it_once(group, receiver, settings):
+    """A redelivered task (or two workers) running the same delivery: the receiver gets one POST."""
+    settings.OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    trigger = Trigger.objects.create(
+        group=group, name="ops", events=["DeploymentSuccess"], target=f"{receiver.url}/hook", secret="s"
+    )
+    deployment = deploy(group, sha(5))
+    receiver.delay = 0.5  # both runs are inside the receiver's answer at the same time
+    delivery_id = str(uuid.uuid4())
+    twice_at_once(tasks.deliver_trigger, trigger.pk, "DeploymentSuccess", deployment.pk, "", delivery_id)
+    assert len(receiver.requests_to("POST", "/hook")) == 1
+    (attempt,) = TriggerDelivery.objects.filter(delivery_id=delivery_id)
+    assert attempt.ok and attempt.status_code == 200
+
+    tasks.deliver_trigger.apply(args=(trigger.pk, "DeploymentSuccess", deployment.pk, "", delivery_id))
+    assert len(receiver.requests_to("POST", "/hook")) == 1, "a later duplicate sends nothing either"
