@@ -16,7 +16,7 @@ from celery.schedules import crontab
 from cryptography.fernet import Fernet
 
 from config import embedded_redis
-from core.env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_str
+from core.env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_prefixed, env_str
 from core.outbound import parse_allow
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -337,6 +337,8 @@ FLEETDECK_GITHUB_WRITE_INTERVAL = env_float("FLEETDECK_GITHUB_WRITE_INTERVAL", 0
 # Destinations the server may reach although they are not public: CIDRs, addresses, host names,
 # .domain suffixes. Empty: loopback, link-local, private, CGNAT, multicast and reserved are refused.
 OUTBOUND_ALLOW = env_list("FLEETDECK_OUTBOUND_ALLOW", [])
+# Blue/green command routers the operator installed: FLEETDECK_TRAFFIC_COMMAND_<NAME>=/path/to/switch.
+TRAFFIC_COMMANDS = env_prefixed("FLEETDECK_TRAFFIC_COMMAND_")
 # Proxies whose X-Forwarded-For names an agent's address (its health checks go there).
 TRUSTED_PROXIES = env_list("FLEETDECK_TRUSTED_PROXIES", [])
 # Health checks may use the host name an agent reports, if it resolves to the agent's own address.

@@ -90,3 +90,13 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None or value.strip() == "":
         return list(default)
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_prefixed(prefix: str) -> dict[str, str]:
+    """Every non-empty PREFIX<NAME> variable, as {name in lower case: value}."""
+    names = {k[len(prefix) :] for k in os.environ if k.startswith(prefix) and k != prefix}
+    names |= {n.removesuffix("_FILE") for n in names if n.endswith("_FILE")}
+    found = {
+        name.lower(): (_raw(prefix + name) or "").strip() for name in names if not name.endswith("_FILE")
+    }
+    return {name: value for name, value in found.items() if value}

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
+from django.conf import settings
+
 from . import integration_points
 
 ALLOW, BLOCK = "allow", "block"
@@ -54,8 +56,8 @@ class Router(Protocol):
 
 
 def configured_commands() -> dict[str, str]:
-    prefix = "FLEETDECK_TRAFFIC_COMMAND_"
-    return {k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix) and v.strip()}
+    """The operator's routers, FLEETDECK_TRAFFIC_COMMAND_<NAME>, as read at start (settings)."""
+    return settings.TRAFFIC_COMMANDS
 
 
 class CommandRouter:

@@ -78,3 +78,33 @@ def test_a_timeout_below_the_minimum_stops_the_start(tmp_path):
     result = run_probe(tmp_path, FLEETDECK_INTEGRATIONS_TIMEOUT="0")
     assert result.returncode != 0
     assert "FLEETDECK_INTEGRATIONS_TIMEOUT=0.0 must be at least 0.1" in result.stderr
+
+
+TRAFFIC_PROBE = """
+import json, django
+django.setup()
+from django.conf import settings
+from deployments import traffic
+print(json.dumps({"setting": settings.TRAFFIC_COMMANDS, "used": traffic.configured_commands()}))
+"""
+
+
+def test_traffic_commands_are_read_at_start_with_file_variants(tmp_path):
+    secret_path = tmp_path / "cmd"
+    secret_path.write_text("/opt/lb/switch --pool b\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FLEETDECK_TRAFFIC_COMMAND_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        FLEETDECK_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        FLEETDECK_TRAFFIC_COMMAND_HAPROXY="/usr/local/bin/lb-switch",
+        FLEETDECK_TRAFFIC_COMMAND_NGINX_FILE=str(secret_path),
+        FLEETDECK_TRAFFIC_COMMAND_EMPTY=" ",
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", TRAFFIC_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    expected = {"haproxy": "/usr/local/bin/lb-switch", "nginx": "/opt/lb/switch --pool b"}
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"setting": expected, "used": expected}

@@ -105,8 +105,8 @@ BLUE_GREEN = {
 }
 
 
-def test_it_creates_a_blue_green_group_on_a_standby_pool(api_client, application, monkeypatch):
-    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_HAPROXY", "/usr/local/bin/lb-switch")
+def test_it_creates_a_blue_green_group_on_a_standby_pool(api_client, application, settings):
+    settings.TRAFFIC_COMMANDS = {"haproxy": "/usr/local/bin/lb-switch"}
     response = create(
         api_client,
         deployment_style="BLUE_GREEN",

@@ -78,8 +78,8 @@ def test_anonymous_visitors_are_sent_to_log_in(group):
         assert answer.status_code == 302 and "/accounts/login/" in answer["Location"]
 
 
-def test_every_safety_setting_is_saved_from_the_form(group, monkeypatch):
-    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_FILELB", "/bin/true")
+def test_every_safety_setting_is_saved_from_the_form(group, settings):
+    settings.TRAFFIC_COMMANDS = {"filelb": "/bin/true"}
     client = client_as(group, "contributor")
     answer = client.post(
         URL,

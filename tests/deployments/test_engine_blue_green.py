@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def lb(tmp_path, monkeypatch):
+def lb(tmp_path, settings):
     """A file as the load balancer. Blocking a host listed in <tmp>/refuse fails, like a stuck drain."""
     hosts = tmp_path / "lb.hosts"
     refuse = tmp_path / "refuse"
@@ -34,7 +34,7 @@ done
 """
     )
     script.chmod(0o755)
-    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_FILELB", str(script))
+    settings.TRAFFIC_COMMANDS = {"filelb": str(script)}
     return hosts, refuse
 
 

@@ -31,13 +31,13 @@ TRAFFIC_ORDER = [
 
 
 @pytest.fixture
-def lb_command(tmp_path, monkeypatch):
+def lb_command(tmp_path, settings):
     """A 'load balancer' that is a file: the command appends what it was asked to do."""
     state = tmp_path / "lb.log"
     script = tmp_path / "lb.sh"
     script.write_text(f'#!/bin/sh\necho "$FLEETDECK_LIFECYCLE_EVENT $*" >> {state}\n')
     script.chmod(0o755)
-    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_FILELB", str(script))
+    settings.TRAFFIC_COMMANDS = {"filelb": str(script)}
     return state
 
 
@@ -81,11 +81,11 @@ def test_in_place_with_traffic_control_blocks_then_allows_each_host(lb_command):
     assert "waited" in allow.log_tail
 
 
-def test_a_failing_traffic_command_fails_the_host_with_its_output(tmp_path, monkeypatch):
+def test_a_failing_traffic_command_fails_the_host_with_its_output(tmp_path, settings):
     script = tmp_path / "bad.sh"
     script.write_text("#!/bin/sh\necho 'backend pool is locked' >&2\nexit 4\n")
     script.chmod(0o755)
-    monkeypatch.setenv("FLEETDECK_TRAFFIC_COMMAND_BAD", str(script))
+    settings.TRAFFIC_COMMANDS = {"bad": str(script)}
     app = make_app()
     group = traffic_group(app, {"router": "command", "command": "bad"})
     host = make_instance("web-1", role="web")
