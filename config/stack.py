@@ -32,6 +32,7 @@ from django.conf import settings
 
 from config import embedded_redis
 from config.processes import die_with_parent
+from core.env import ConfigError, env_int, env_str
 from dashboard.demo import DemoError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ class Stack:
     port: int = 0
     log_dir: Path = BASE_DIR / "var" / "logs"
     worker_concurrency: int = 2
-    web_workers: int = int(os.environ.get("FLEETDECK_WEB_WORKERS", "1"))
+    web_workers: int = 1
     beat: bool = True
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
     restarts: dict[str, list[float]] = field(default_factory=dict)
@@ -355,8 +356,15 @@ def _foreground(stack: Stack) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run Fleetdeck's web server, worker and beat.")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("FLEETDECK_PORT", "8000")))
-    parser.add_argument("--host", default=os.environ.get("FLEETDECK_HOST", "127.0.0.1"))
+    try:  # parsed as strictly as the server's settings: a bad value is a line, not a traceback
+        port = env_int("FLEETDECK_PORT", 8000, minimum=1, maximum=65535)
+        host = env_str("FLEETDECK_HOST", "127.0.0.1")
+        web_workers = env_int("FLEETDECK_WEB_WORKERS", 1, minimum=1)
+    except ConfigError as exc:
+        print(f"fleetdeck: {exc}", file=sys.stderr)
+        return 2
+    parser.add_argument("--port", type=int, default=port)
+    parser.add_argument("--host", default=host)
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -368,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     # Only now that Django is set up: the demo reads and writes models.
     from config.demo import Demo
 
-    stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs")
+    stack = Stack(host=args.host, port=args.port, log_dir=settings.VAR_DIR / "logs", web_workers=web_workers)
     # Explicitly: a shell that starts us in the background would have SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)

@@ -41,7 +41,7 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={value!r} is not a boolean; use true or false")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
     value = _raw(name)
     if value is None or value == "":
         return default
@@ -51,6 +51,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
         raise ConfigError(f"{name}={value!r} is not an integer") from None
     if minimum is not None and number < minimum:
         raise ConfigError(f"{name}={number} must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise ConfigError(f"{name}={number} must be at most {maximum}")
     return number
 
 
