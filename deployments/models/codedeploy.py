@@ -14,7 +14,9 @@ from .application import DeploymentGroup
 
 
 class CodeDeployGroupSettings(models.Model):
-    group = models.OneToOneField(DeploymentGroup, on_delete=models.CASCADE, related_name="codedeploy_settings")
+    group = models.OneToOneField(
+        DeploymentGroup, on_delete=models.CASCADE, related_name="codedeploy_settings"
+    )
     service_role_arn = models.CharField(max_length=2048, blank=True)
     trigger_configurations = models.JSONField(default=list, blank=True)
     # The CodeDeploy spelling of settings that map to the group's columns, keyed by member name
