@@ -100,7 +100,13 @@ def protocol_of(path: str, headers) -> tuple[str, str]:
                 "SerializationException",
                 "Smithy RPC v2 CBOR requests need the header smithy-protocol: rpc-v2-cbor.",
             )
-        return CBOR, path.rsplit("/", 1)[-1]
+        operation = path.split(marker, 1)[1]
+        if not operation or "/" in operation:
+            raise CodeDeployError(
+                "UnknownOperationException",
+                f"Post to /codedeploy/service/{TARGET_PREFIX}/operation/<Operation>.",
+            )
+        return CBOR, operation
     target = headers.get("X-Amz-Target", "")
     prefix, _, operation = target.partition(".")
     if prefix != TARGET_PREFIX or not operation:
