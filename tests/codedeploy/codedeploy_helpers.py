@@ -97,3 +97,16 @@ def in_process(boto_client, django_client):
 
     boto_client.meta.events.register_first("before-send.codedeploy", send)
     return seen
+
+
+def key_client(
+    key,
+    secret: str,
+    django_client,
+    protocol: str = "json",
+    endpoint_url: str = "http://testserver/codedeploy",
+):
+    """A client signing with `key`, sent through `django_client`; `.sent` lists what it sent."""
+    boto = client(key.key_id, secret, endpoint_url, protocol=protocol)
+    boto.sent = in_process(boto, django_client)
+    return boto

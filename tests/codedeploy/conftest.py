@@ -41,9 +41,3 @@ def codedeploy(access_key, protocol, client):
     boto = boto_client(key.key_id, secret, ENDPOINT, protocol=protocol)
     boto.sent = in_process(boto, client)
     return boto
-
-
-def key_client(key: AccessKey, secret: str, django_client, protocol: str = "json"):
-    boto = boto_client(key.key_id, secret, ENDPOINT, protocol=protocol)
-    boto.sent = in_process(boto, django_client)
-    return boto

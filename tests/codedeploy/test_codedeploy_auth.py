@@ -8,8 +8,7 @@ from unittest import mock
 
 import pytest
 from botocore.exceptions import ClientError
-from codedeploy_helpers import in_process
-from conftest import key_client
+from codedeploy_helpers import in_process, key_client
 
 from deployments.models import Application
 from projects.models import AccessKey, Membership, Project, Role
