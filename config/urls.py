@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from deployments.codedeploy.views import endpoint as codedeploy_endpoint
+
 handler404 = "deployments.api.errors.not_found"  # JSON under /api/, Django's page elsewhere
 
 urlpatterns = [
@@ -19,7 +21,8 @@ urlpatterns = [
     path("agent/v1/", include("deployments.agent_api.urls")),
     path("agent/", include("deployments.agent_dist.urls")),
     # CodeDeploy's own API (AWS JSON 1.1 and Smithy RPC v2 CBOR), signed with access keys.
-    path("codedeploy", include("deployments.codedeploy.urls")),
+    path("codedeploy", codedeploy_endpoint),
+    path("codedeploy/", include("deployments.codedeploy.urls")),
     path("integrations/", include("integrations.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from deployments.api.applications import running_deployment
 from deployments.api.serializers.applications import DeploymentGroupSerializer
-from deployments.models import DEPLOYMENT_TERMINAL, Deployment, DeploymentGroup, DeploymentStatus
+from deployments.models import Deployment, DeploymentGroup, DeploymentStatus
 from projects.models import Role
 
 from . import errors, groupmap, lookup
@@ -158,12 +159,7 @@ def delete_deployment_group(caller: Caller, params: dict) -> dict:
     ).first()
     if group is None:
         return {"hooksNotCleanedUp": []}
-    active = (
-        Deployment.objects.filter(deployment_group=group)
-        .exclude(status__in=DEPLOYMENT_TERMINAL)
-        .values_list("id", flat=True)
-        .first()
-    )
+    active = running_deployment(group)
     if active:
         raise CodeDeployError(
             "InvalidOperationException", f"Deployment {active} is still running in {group}; stop it first."

@@ -85,16 +85,24 @@ def _named(caller: Caller, params: dict, names: list[str], missing_error: str) -
     return [found[n] for n in names]
 
 
-@operation("ListDeploymentInstances")
-def list_deployment_instances(caller: Caller, params: dict) -> dict:
+def _names(caller: Caller, params: dict, statuses, labels) -> tuple[list[str], str | None]:
+    """One page of the names of a deployment's targets, filtered by status and Blue/Green label."""
     deployment = lookup.deployment(caller, params.get("deploymentId"))
     rows = DeploymentTarget.objects.filter(deployment=deployment).order_by("position", "id")
-    if statuses := params.get("instanceStatusFilter"):
+    if statuses:
         rows = rows.filter(status__in=statuses)
-    if labels := params.get("instanceTypeFilter"):
+    if labels:
+        unknown = [label for label in labels if label not in _ROLES]
+        if unknown:
+            raise CodeDeployError("InvalidTargetFilterNameException", f"{unknown[0]} is not Blue or Green.")
         rows = rows.filter(role__in=[_ROLES[label] for label in labels])
-    chunk, token = lookup.page(
-        rows.values_list("instance__name", flat=True), params, settings.CODEDEPLOY_PAGE_SIZE
+    return lookup.page(rows.values_list("instance__name", flat=True), params, settings.CODEDEPLOY_PAGE_SIZE)
+
+
+@operation("ListDeploymentInstances")
+def list_deployment_instances(caller: Caller, params: dict) -> dict:
+    chunk, token = _names(
+        caller, params, params.get("instanceStatusFilter"), params.get("instanceTypeFilter")
     )
     return {"instancesList": chunk, "nextToken": token}
 
@@ -121,21 +129,8 @@ def batch_get_deployment_instances(caller: Caller, params: dict) -> dict:
 
 @operation("ListDeploymentTargets")
 def list_deployment_targets(caller: Caller, params: dict) -> dict:
-    deployment = lookup.deployment(caller, params.get("deploymentId"))
-    rows = DeploymentTarget.objects.filter(deployment=deployment).order_by("position", "id")
     filters = params.get("targetFilters") or {}
-    if statuses := filters.get("TargetStatus"):
-        rows = rows.filter(status__in=statuses)
-    if labels := filters.get("ServerInstanceLabel"):
-        unknown = [label for label in labels if label not in _ROLES]
-        if unknown:
-            raise CodeDeployError(
-                "InvalidTargetFilterNameException", f"ServerInstanceLabel {unknown[0]} is not Blue or Green."
-            )
-        rows = rows.filter(role__in=[_ROLES[label] for label in labels])
-    chunk, token = lookup.page(
-        rows.values_list("instance__name", flat=True), params, settings.CODEDEPLOY_PAGE_SIZE
-    )
+    chunk, token = _names(caller, params, filters.get("TargetStatus"), filters.get("ServerInstanceLabel"))
     return {"targetIds": chunk, "nextToken": token}
 
 

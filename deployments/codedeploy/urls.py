@@ -4,10 +4,10 @@ from .views import endpoint
 
 app_name = "codedeploy"
 
-# AWS JSON 1.1 posts to the endpoint itself ("/codedeploy/"); Smithy RPC v2 CBOR to
-# /codedeploy/service/CodeDeploy_20141006/operation/<Operation>.
+# Below /codedeploy/: AWS JSON 1.1 posts to the root, Smithy RPC v2 CBOR to
+# service/CodeDeploy_20141006/operation/<Operation>; every other path gets an AWS-shaped answer too,
+# never Django's 404 page. config/urls.py routes "/codedeploy" itself to the same view.
 urlpatterns = [
-    re_path(r"^/?$", endpoint, name="endpoint"),
-    # Every other path below /codedeploy/ gets an AWS-shaped answer too, never Django's 404 page.
-    re_path(r"^/(?P<path>.*)$", endpoint, name="operation"),
+    re_path(r"^$", endpoint, name="endpoint"),
+    re_path(r"^(?P<path>.+)$", endpoint, name="operation"),
 ]
