@@ -21,7 +21,7 @@ urlpatterns = [
     path("agent/v1/", include("deployments.agent_api.urls")),
     path("agent/", include("deployments.agent_dist.urls")),
     # CodeDeploy's own API (AWS JSON 1.1 and Smithy RPC v2 CBOR), signed with access keys.
-    path("codedeploy", codedeploy_endpoint),
+    path("codedeploy", codedeploy_endpoint, name="codedeploy"),
     path("codedeploy/", include("deployments.codedeploy.urls")),
     path("integrations/", include("integrations.urls")),
     path("", include("dashboard.urls")),
