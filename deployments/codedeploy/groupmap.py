@@ -33,7 +33,11 @@ def _filters(items: list[dict]) -> list[dict]:
 
 
 def _aws_filters(items: list[dict]) -> list[dict]:
-    return [{"Key": f["key"], "Value": f["value"], "Type": f["type"]} for f in items]
+    # A filter without a type is KEY_AND_VALUE, as the planner reads it (older rows may lack it).
+    return [
+        {"Key": f.get("key", ""), "Value": f.get("value", ""), "Type": f.get("type") or "KEY_AND_VALUE"}
+        for f in items
+    ]
 
 
 def tags_in(params: dict) -> dict:

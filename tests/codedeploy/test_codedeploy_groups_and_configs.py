@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deployments.models import CodeDeployGroupSettings, DeploymentConfig, DeploymentGroup
+from deployments.models import Application, CodeDeployGroupSettings, DeploymentConfig, DeploymentGroup
 
 ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
 TOPIC = "arn:aws:sns:us-east-1:123456789012:deploys"
@@ -197,3 +197,14 @@ def test_an_application_is_renamed_and_deleted(codedeploy, app, project):
         codedeploy.batch_get_applications(applicationNames=["store", "shop"])
     codedeploy.delete_application(applicationName="store")
     assert not project.applications.exists()
+
+
+def test_a_group_whose_filters_omit_the_type_reads_as_key_and_value(codedeploy, app, project):
+    DeploymentGroup.objects.create(
+        application=Application.objects.get(project=project, name=app),
+        name="old",
+        deployment_config=DeploymentConfig.objects.get(name="CodeDeployDefault.OneAtATime"),
+        tag_filters=[{"key": "role", "value": "web"}],
+    )
+    info = codedeploy.get_deployment_group(applicationName=app, deploymentGroupName="old")["deploymentGroupInfo"]
+    assert info["onPremisesInstanceTagFilters"] == [{"Key": "role", "Value": "web", "Type": "KEY_AND_VALUE"}]
