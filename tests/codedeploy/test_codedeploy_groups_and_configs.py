@@ -206,5 +206,7 @@ def test_a_group_whose_filters_omit_the_type_reads_as_key_and_value(codedeploy, 
         deployment_config=DeploymentConfig.objects.get(name="CodeDeployDefault.OneAtATime"),
         tag_filters=[{"key": "role", "value": "web"}],
     )
-    info = codedeploy.get_deployment_group(applicationName=app, deploymentGroupName="old")["deploymentGroupInfo"]
+    info = codedeploy.get_deployment_group(applicationName=app, deploymentGroupName="old")[
+        "deploymentGroupInfo"
+    ]
     assert info["onPremisesInstanceTagFilters"] == [{"Key": "role", "Value": "web", "Type": "KEY_AND_VALUE"}]
