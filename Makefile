@@ -41,6 +41,7 @@ bench: install
 	$(PY) bench/dashboard.py
 	$(PY) bench/live.py
 	$(PY) bench/storage.py
+	$(PY) bench/codedeploy.py
 
 # Longer hostile-input runs than the suite's, with fresh random examples (the suite replays fixed ones).
 fuzz: install

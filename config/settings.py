@@ -221,6 +221,8 @@ LOG_RETENTION_DAYS = env_days("FLEETDECK_LOG_RETENTION_DAYS", 90)
 DEPLOYMENT_RETENTION_DAYS = env_days("FLEETDECK_DEPLOYMENT_RETENTION_DAYS", None)
 # Stored bundles kept per application, newest first; older ones are deleted unless a deployment needs them.
 KEEP_REVISIONS = env_int("FLEETDECK_KEEP_REVISIONS", 20, minimum=1)
+# Rows per page of the CodeDeploy endpoint's List* operations (nextToken pages the rest).
+CODEDEPLOY_PAGE_SIZE = env_int("FLEETDECK_CODEDEPLOY_PAGE_SIZE", 100, minimum=1)
 
 CELERY_BEAT_SCHEDULE = {
     "sweep": {"task": "deployments.tasks.sweep", "schedule": SWEEP_INTERVAL},

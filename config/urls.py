@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from deployments.codedeploy.views import endpoint as codedeploy_endpoint
+
 handler404 = "deployments.api.errors.not_found"  # JSON under /api/, Django's page elsewhere
 
 urlpatterns = [
@@ -18,6 +20,9 @@ urlpatterns = [
     path("api/v1/", include("projects.api.urls")),
     path("agent/v1/", include("deployments.agent_api.urls")),
     path("agent/", include("deployments.agent_dist.urls")),
+    # CodeDeploy's own API (AWS JSON 1.1 and Smithy RPC v2 CBOR), signed with access keys.
+    path("codedeploy", codedeploy_endpoint, name="codedeploy"),
+    path("codedeploy/", include("deployments.codedeploy.urls")),
     path("integrations/", include("integrations.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -1,7 +1,7 @@
 from django.urls import include, path
 
 from . import views
-from .views import accounts, fleet, groups, settings, wizard
+from .views import access_keys, accounts, fleet, groups, settings, wizard
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -12,6 +12,12 @@ urlpatterns = [
     path("profile/", accounts.profile, name="profile"),
     path("profile/tokens/", accounts.tokens, name="profile_tokens"),
     path("profile/tokens/<int:token_id>/revoke/", accounts.token_revoke, name="profile_token_revoke"),
+    path("profile/access-keys/", access_keys.access_keys, name="profile_access_keys"),
+    path(
+        "profile/access-keys/<int:key_id>/revoke/",
+        access_keys.access_key_revoke,
+        name="profile_access_key_revoke",
+    ),
     path("projects/new/", wizard.start, name="wizard"),
     path("projects/new/starter/<slug:key>.tgz", wizard.starter, name="wizard_starter"),
     path("projects/new/<slug:step>/", wizard.step, name="wizard_step"),

@@ -1,4 +1,4 @@
-"""Projects, who is on them and in what role, and personal API tokens.
+"""Projects, who is on them and in what role, personal API tokens and CodeDeploy access keys.
 
 The tables keep the names they had when these models lived in `dashboard` (migration
 projects/0001 moved them without touching the database).
@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models, transaction
 from django.utils import timezone
+
+from core.crypto import EncryptedTextField
 
 from .signals import deletion_blocked_by, project_deleting
 
@@ -180,6 +182,63 @@ class ApiToken(models.Model):
             cls.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return token
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = timezone.now()
+            self.save(update_fields=["revoked_at"])
+
+
+class AccessKey(models.Model):
+    """An AWS-style access key for the CodeDeploy-compatible endpoint (deployments/codedeploy/).
+
+    Scoped to one project, which plays the part of an AWS account; the key acts with its user's role
+    there at the time of each request. SigV4 needs the secret itself to check a signature, so it is
+    stored encrypted (core/crypto.py), not hashed, and shown once, when the key is created."""
+
+    PREFIX = "FDK"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="access_keys")
+    # FDK + 17 upper-case letters and digits: 20 characters, like an AWS access key id.
+    key_id = models.CharField(max_length=20, unique=True, editable=False)
+    secret = EncryptedTextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} ({self.project.slug})"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @classmethod
+    def issue(cls, user, project: Project) -> tuple[AccessKey, str]:
+        """A new key and its secret (40 characters, as AWS's); the secret is never shown again."""
+        alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+        key_id = cls.PREFIX + "".join(secrets.choice(alphabet) for _ in range(17))
+        secret = secrets.token_urlsafe(30)[:40]
+        return cls.objects.create(user=user, project=project, key_id=key_id, secret=secret), secret
+
+    @classmethod
+    def active_by_id(cls, key_id: str) -> AccessKey | None:
+        return (
+            cls.objects.filter(key_id=key_id, revoked_at__isnull=True)
+            .select_related("user", "project")
+            .first()
+        )
+
+    def touch(self) -> None:
+        """Record a use; at most one write a minute per key, so busy pipelines do not hammer the row."""
+        now = timezone.now()
+        if self.last_used_at is None or (now - self.last_used_at).total_seconds() > 60:
+            AccessKey.objects.filter(pk=self.pk).update(last_used_at=now)
+            self.last_used_at = now
 
     def revoke(self) -> None:
         if self.revoked_at is None:

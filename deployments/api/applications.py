@@ -35,6 +35,16 @@ from .serializers.applications import (
 SOURCES = ("bundle", "s3", "github")
 
 
+def running_deployment(group: DeploymentGroup) -> str | None:
+    """The id of a deployment not finished yet in `group`, which blocks the group's deletion."""
+    return (
+        Deployment.objects.filter(deployment_group=group)
+        .exclude(status__in=DEPLOYMENT_TERMINAL)
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
 class ApplicationViewSet(
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
@@ -139,12 +149,7 @@ class DeploymentGroupViewSet(
         return Response(self._render(serializer.save()))
 
     def perform_destroy(self, instance: DeploymentGroup) -> None:
-        active = (
-            Deployment.objects.filter(deployment_group=instance)
-            .exclude(status__in=DEPLOYMENT_TERMINAL)
-            .values_list("id", flat=True)
-            .first()
-        )
+        active = running_deployment(instance)
         if active:
             raise Conflict(f"Deployment {active} is still running in {instance}; stop it first.")
         instance.delete()

@@ -8,6 +8,7 @@ from .application import (
     Revision,
 )
 from .choices import *  # noqa: F403
+from .codedeploy import CodeDeployGroupSettings
 from .deployment import (
     Deployment,
     DeploymentEvent,
@@ -24,6 +25,7 @@ __all__ = [
     "HALF_AT_A_TIME",
     "ONE_AT_A_TIME",
     "Application",
+    "CodeDeployGroupSettings",
     "Deployment",
     "DeploymentConfig",
     "DeploymentEvent",

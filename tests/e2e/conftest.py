@@ -61,6 +61,8 @@ def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
         **stack_env(base, settings.REDIS_URL, "e2e"),
         "FLEETDECK_ALARM_POLL_INTERVAL": "1",
         "FLEETDECK_TRAFFIC_COMMAND_FILELB": str(lb_script),
+        # The CodeDeploy endpoint's List* pages (test_codedeploy_api_e2e.py pages through two deployments).
+        "FLEETDECK_CODEDEPLOY_PAGE_SIZE": "1",
         # Alarms are read with the standard AWS chain; the tests point groups at a local moto server.
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -49,6 +49,11 @@ PUBLIC = {
     # endpoint they describe still needs a token.
     "schema": "OpenAPI description of the code, no data",
     "api-docs": "Swagger UI for the schema, no data",
+    # CodeDeploy's own API: every request is signed (SigV4) with a project's access key, not a session;
+    # unsigned, badly signed, revoked-key and wrong-role requests: tests/codedeploy/test_codedeploy_auth.py.
+    "codedeploy": "SigV4 with an access key",
+    "codedeploy:endpoint": "SigV4 with an access key",
+    "codedeploy:operation": "SigV4 with an access key",
 }
 # Django's admin site: staff only, with its own login (checked in test_security_url_walk).
 PUBLIC_NAMESPACES = {"admin": "Django admin: is_staff users only"}
@@ -60,6 +65,7 @@ SELF_SERVICE = {
     "home": "the signed-in user's own project list",
     "profile": "the user's own profile",
     "profile_tokens": "the user's own personal API tokens",
+    "profile_access_keys": "the user's own CodeDeploy access keys",
     "wizard": "anyone signed in may start a project",
     "wizard_step": "anyone signed in may start a project",
     "wizard_starter": "starter bundles, the same for everyone",
@@ -84,6 +90,7 @@ OBJECT_OF = {
     "integrations:trigger_": "trigger",
     "fleet_token_": "registration_token",
     "profile_token_": "api_token",
+    "profile_access_key_": "access_key",
 }
 
 # Parameters that mean the same thing on every route: (real value, value of nothing that exists).
@@ -101,7 +108,7 @@ PARAMS = {
     "step": (lambda w: "project", "project"),
     "key": (lambda w: "python-systemd", "python-systemd"),
 }
-AMBIGUOUS = {"pk": 999999, "name": GHOST, "token_id": 999999}
+AMBIGUOUS = {"pk": 999999, "name": GHOST, "token_id": 999999, "key_id": 999999}
 # Deployment ids have their own shape ("d-" and nine characters), so the router refuses 999999.
 GHOST_OF = {"deployment": "d-ZZZZZZZZZ"}
 

@@ -36,7 +36,7 @@ from integrations.models import (
     Trigger,
     TriggerDelivery,
 )
-from projects.models import ApiToken, Role
+from projects.models import AccessKey, ApiToken, Role
 
 SLUG = "zq-vault"
 MARKERS = (SLUG, "zq-app", "zq-group", "zq-host", "zq-trigger", "zq-token-desc", "zq-config")
@@ -51,6 +51,8 @@ SECRETS = {
     "aws_secret_access_key": "zqsecret-aws-secret-key-a0b2",
     "trigger_secret": "zqsecret-trigger-sign-3e3e",
     "slack_url": "https://hooks.slack.invalid/services/T000/B000/zqsecret-slack-path-8d8d",
+    # A CodeDeploy access key's secret is stored encrypted (SigV4 needs it), like an integration secret.
+    "access_key_secret": "zqsecret-access-key-2f6c",
 }
 
 # Columns that a read may legitimately touch (a session, a sign-in time, a token's last use).
@@ -73,6 +75,7 @@ class World:
     instance: object
     registration_token: object
     api_token: object
+    access_key: object
     config: object
     trigger: object
     raw: dict = field(default_factory=dict)
@@ -108,6 +111,9 @@ def seed() -> World:
         project=project, description="zq-token-desc", tags={"role": "web"}, created_by=owner
     )
     api_token, raw_api = ApiToken.issue(owner, "zq-api-token")
+    access_key = AccessKey.objects.create(
+        user=owner, project=project, key_id="FDKZQEXAMPLE00000001", secret=SECRETS["access_key_secret"]
+    )
     config = DeploymentConfig.objects.create(
         project=project, name="zq-config", minimum_healthy_type="HOST_COUNT", minimum_healthy_value=0
     )
@@ -158,6 +164,7 @@ def seed() -> World:
         instance=instance,
         registration_token=registration_token,
         api_token=api_token,
+        access_key=access_key,
         config=config,
         trigger=trigger,
         raw={"registration_token": raw_registration, "api_token": raw_api},
