@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
-    "retry_backoff": 0.5,
+    # Celery rounds the factor to whole seconds (at least 1): full jitter, 0–1 s, 0–2 s, 0–4 s … capped at 10 s.
+    "retry_backoff": 1,
     "retry_backoff_max": 10,
     "max_retries": 8,
     "acks_late": True,
