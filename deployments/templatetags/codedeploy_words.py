@@ -6,6 +6,7 @@ new enum value shows up as itself rather than as nothing."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django import template
@@ -91,12 +92,15 @@ def words_list(values) -> str:
 
 @register.filter(is_safe=True)
 def breakable(value) -> SafeString:
-    """Escaped text that may wrap after a dot, slash, colon or equals sign (<wbr>), so that long
-    names such as CodeDeployDefault.HalfAtATime or ARNs wrap between their parts, never mid-word."""
-    text = str(conditional_escape(value if value is not None else ""))
-    for mark in (".", "/", ":", "="):
-        text = text.replace(mark, mark + "<wbr>")
-    return mark_safe(text)  # noqa: S308  (escaped above; only <wbr> added)
+    """Escaped text that may wrap only after a dot, slash, colon or equals sign: each part is kept
+    whole (no break at its hyphens either) and a <wbr> follows it, so long names such as
+    CodeDeployDefault.HalfAtATime, shop-web/web or ARNs wrap between their parts, never mid-word.
+    Needs `.nw { white-space: nowrap }` (static/css/pages.css)."""
+    text = str(value if value is not None else "")
+    parts = re.findall(r"[^./:=]*[./:=]|[^./:=]+$", text)
+    return mark_safe(  # noqa: S308  (each part escaped)
+        "<wbr>".join(f'<span class="nw">{conditional_escape(part)}</span>' for part in parts if part)
+    )
 
 
 @register.filter

@@ -51,11 +51,13 @@ def test_relative_times_never_say_zero_minutes(delta, expected):
     assert ago(NOW - delta, NOW) == expected
 
 
-def test_breakable_escapes_and_only_adds_break_opportunities():
-    assert breakable("CodeDeployDefault.AllAtOnce") == "CodeDeployDefault.<wbr>AllAtOnce"
-    assert breakable("<b>") == "&lt;b&gt;"
+def test_breakable_escapes_and_only_allows_breaks_between_parts():
+    assert breakable("CodeDeployDefault.AllAtOnce") == (
+        '<span class="nw">CodeDeployDefault.</span><wbr><span class="nw">AllAtOnce</span>'
+    )
+    assert breakable("shop-web") == '<span class="nw">shop-web</span>'
     html = Template("{% load codedeploy_words %}{{ v|breakable }}").render(Context({"v": "a.b<script>"}))
-    assert html == "a.<wbr>b&lt;script&gt;"
+    assert html == '<span class="nw">a.</span><wbr><span class="nw">b&lt;script&gt;</span>'
 
 
 def test_zero_counts_are_left_out():
