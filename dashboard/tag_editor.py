@@ -24,7 +24,7 @@ TAGS_HELP = "One tag a line, as key=value."
 
 
 class TagEditor(forms.Textarea):
-    """A textarea that keeps the user's lines as typed; static/js/tag_editor.js previews them."""
+    """A monospace textarea that keeps the user's lines as typed (class tag-editor)."""
 
     def __init__(self, attrs=None, *, rows: int = 4):
         base = {"rows": rows, "class": "tag-editor", "spellcheck": "false", "autocapitalize": "off"}
