@@ -118,7 +118,7 @@ class TokenForm(forms.Form):
     tags = TagsField(
         label="Tags",
         required=False,
-        help_text="Tags every host registered with this token gets, one a line as key=value, e.g. role=web.",
+        help_text="One tag a line, as key=value (e.g. role=web): every host registered with this token gets them.",
     )
     expires_in_days = forms.IntegerField(
         label="Expires in (days)",

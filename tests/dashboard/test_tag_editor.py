@@ -55,3 +55,21 @@ def test_a_required_selection_refuses_no_tags_and_plain_tags_refuse_filters():
         TagsField(required=False).clean("role")
     with pytest.raises(forms.ValidationError, match="not possible here"):
         TagSelectionField(allow_sets=False).clean("a\nand\nb")
+
+
+def test_every_form_that_takes_tags_uses_the_one_tag_editor():
+    from dashboard.forms import GroupSettingsForm
+    from dashboard.forms_groups import NewGroupForm
+    from dashboard.forms_wizard import TargetStep
+    from dashboard.tag_editor import TagEditor
+    from dashboard.views.fleet import TokenForm
+
+    fields = [
+        GroupSettingsForm.base_fields["tag_filters"],
+        GroupSettingsForm.base_fields["bg_tag_filters"],
+        NewGroupForm.base_fields["tags"],
+        TokenForm.base_fields["tags"],
+        TargetStep.base_fields["tags"],
+    ]
+    assert all(isinstance(field.widget, TagEditor) for field in fields)
+    assert all("One tag a line" in field.help_text or "one tag a line" in field.help_text for field in fields)
