@@ -78,7 +78,7 @@ def members(request: HttpRequest, slug: str) -> HttpResponse:
 def old_members(request: HttpRequest, slug: str) -> HttpResponse:
     """The team page's address before it left Settings; bookmarks still work."""
     get_project_for_user(request, slug)
-    return redirect("project_team", slug=slug, permanent=True)
+    return redirect("project_team", slug=slug)
 
 
 @login_required

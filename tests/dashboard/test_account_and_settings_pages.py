@@ -45,7 +45,7 @@ TABLE = [
     Row("get", "/p/shop/settings/", (200, 403, 403, 404, LOGIN)),
     Row("post", "/p/shop/settings/", (302, 403, 403, 404, LOGIN), {"name": "Shop 2", "description": ""}),
     Row("get", "/p/shop/team/", (200, 200, 200, 404, LOGIN)),
-    Row("get", "/p/shop/settings/members/", (301, 301, 301, 404, LOGIN)),
+    Row("get", "/p/shop/settings/members/", (302, 302, 302, 404, LOGIN)),
     Row(
         "post",
         "/p/shop/team/",

@@ -78,4 +78,4 @@ def test_every_navigation_link_opens_for_its_owner(owner_client):
 
 def test_the_old_team_address_leads_to_the_team_page(owner_client):
     response = owner_client.get("/p/shop/settings/members/")
-    assert response.status_code == 301 and response["Location"] == "/p/shop/team/"
+    assert response.status_code == 302 and response["Location"] == "/p/shop/team/"
