@@ -11,7 +11,10 @@ from django.contrib.auth import get_user_model
 from dashboard.models import SSH_KEY_TYPES
 from deployments.api.serializers.applications import DeploymentGroupSerializer
 from deployments.models import DeploymentConfig, DeploymentOption, DeploymentStyle, FileExistsBehavior
+from deployments.templatetags.codedeploy_words import words
 from projects.models import Membership, Project, Role
+
+from .tag_editor import TagSelectionField, selection_text
 
 
 def validate_ssh_public_key(value: str) -> str:
@@ -124,35 +127,12 @@ SOURCE_CHOICES = [
 ]
 
 
-def filter_lines(filters: list[dict]) -> str:
-    """Tag filters as the page writes them: key=value, key (key only) or *=value (value only)."""
-    lines = []
-    for f in filters or []:
-        kind = f.get("type", "KEY_AND_VALUE")
-        if kind == "KEY_ONLY":
-            lines.append(f.get("key", ""))
-        elif kind == "VALUE_ONLY":
-            lines.append(f"*={f.get('value', '')}")
-        else:
-            lines.append(f"{f.get('key', '')}={f.get('value', '')}")
-    return "\n".join(lines)
-
-
-def parse_filter_lines(text: str) -> list[dict]:
-    """The inverse of filter_lines. Shapes only: the API's validation judges the filters."""
-    out = []
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        key, sep, value = (part.strip() for part in line.partition("="))
-        if not sep:
-            out.append({"key": key, "value": "", "type": "KEY_ONLY"})
-        elif key == "*":
-            out.append({"key": "", "value": value, "type": "VALUE_ONLY"})
-        else:
-            out.append({"key": key, "value": value, "type": "KEY_AND_VALUE"})
-    return out
+def _without_key(message: str, key: str) -> str:
+    """An API message without the JSON key it starts with: the page shows it by its field instead."""
+    if not key or not message.startswith(key):
+        return message
+    rest = message[len(key) :].lstrip(" :.")
+    return rest[:1].upper() + rest[1:] if rest else message
 
 
 def _lines(text: str) -> list[str]:
@@ -166,11 +146,7 @@ class GroupSettingsForm(forms.Form):
     deployment_config = forms.ChoiceField(label="Deployment configuration")
     deployment_style = forms.ChoiceField(label="Deployment type")
     deployment_option = forms.ChoiceField(label="Traffic control")
-    tag_filters = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One filter a line, ORed: key=value, key (any value) or *=value (any key).",
-    )
+    tag_filters = TagSelectionField(label="Hosts with these tags")
     ignore_application_stop_failures = forms.BooleanField(
         required=False, label="Ignore ApplicationStop failures"
     )
@@ -214,11 +190,11 @@ class GroupSettingsForm(forms.Form):
         help_text="Command router only: NAME of a FLEETDECK_TRAFFIC_COMMAND_NAME set on the server.",
     )
     bg_source = forms.ChoiceField(required=False, choices=SOURCE_CHOICES, label="Green fleet from")
-    bg_tag_filters = forms.CharField(
+    bg_tag_filters = TagSelectionField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
+        allow_sets=False,
         label="Green fleet tag filters",
-        help_text="Standby pool or existing instances: one filter a line, as above.",
+        help_text="Standby pool or existing instances: one tag a line, as above.",
     )
     bg_auto_scaling_group = forms.CharField(
         required=False, max_length=255, label="Auto Scaling group to copy"
@@ -279,6 +255,7 @@ class GroupSettingsForm(forms.Form):
     # Where the API's error keys land on this form; a nested key falls back to its section.
     ERROR_FIELDS = {
         "tag_set": "tag_filters",
+        "tag_filters": "tag_filters",
         "health_check": "health_check_url",
         "health_check.url": "health_check_url",
         "health_check.expected_status": "health_check_expected_status",
@@ -315,7 +292,7 @@ class GroupSettingsForm(forms.Form):
             (DeploymentOption.WITHOUT_TRAFFIC_CONTROL, "Without traffic control"),
             (DeploymentOption.WITH_TRAFFIC_CONTROL, "With traffic control (needs a load balancer)"),
         ]
-        self.fields["file_exists_behavior"].choices = FileExistsBehavior.choices
+        self.fields["file_exists_behavior"].choices = [(v, words(v)) for v in FileExistsBehavior.values]
 
     @staticmethod
     def initial_for(group) -> dict:
@@ -328,7 +305,7 @@ class GroupSettingsForm(forms.Form):
             "deployment_config": group.deployment_config.name,
             "deployment_style": group.deployment_style,
             "deployment_option": group.deployment_option,
-            "tag_filters": filter_lines(group.tag_filters),
+            "tag_filters": selection_text(group.tag_filters, group.tag_set),
             "ignore_application_stop_failures": group.ignore_application_stop_failures,
             "file_exists_behavior": group.file_exists_behavior,
             "auto_rollback_events": list(group.auto_rollback_events or []),
@@ -343,7 +320,7 @@ class GroupSettingsForm(forms.Form):
             "lb_region": lb.get("region", ""),
             "lb_command": lb.get("command", ""),
             "bg_source": replacement.get("source", ""),
-            "bg_tag_filters": filter_lines(replacement.get("tag_filters") or []),
+            "bg_tag_filters": selection_text(replacement.get("tag_filters"), None),
             "bg_auto_scaling_group": replacement.get("auto_scaling_group", ""),
             "bg_reroute_action": reroute.get("action", "CONTINUE_DEPLOYMENT"),
             "bg_reroute_wait": reroute.get("wait_seconds", 3600),
@@ -367,11 +344,7 @@ class GroupSettingsForm(forms.Form):
                 "auto_rollback_events",
             )
         }
-        filters = parse_filter_lines(data["tag_filters"])
-        if filters or not group.tag_set:
-            body["tag_filters"] = filters
-            if filters:
-                body["tag_set"] = []
+        body.update(data["tag_filters"])  # tag_filters and tag_set, one of them empty
 
         alarms = _lines(data["alarms"])
         body["alarm_configuration"] = (
@@ -427,7 +400,7 @@ class GroupSettingsForm(forms.Form):
             if source == "asg_copy":
                 replacement["auto_scaling_group"] = data["bg_auto_scaling_group"].strip()
             else:
-                replacement["tag_filters"] = parse_filter_lines(data["bg_tag_filters"])
+                replacement["tag_filters"] = (data["bg_tag_filters"] or {}).get("tag_filters") or []
             body["blue_green_configuration"] = {
                 "replacement": replacement,
                 "reroute": {
@@ -464,13 +437,15 @@ class GroupSettingsForm(forms.Form):
             message = str(problem)
             field = self.ERROR_FIELDS.get(key) or self.ERROR_FIELDS.get(key.split(".")[0])
             if key == "blue_green_configuration":
-                field = next(
-                    (f for prefix, f in self.BLUE_GREEN_PREFIXES.items() if message.startswith(prefix)), field
+                prefix, field = next(
+                    ((p, f) for p, f in self.BLUE_GREEN_PREFIXES.items() if message.startswith(p)),
+                    ("", field),
                 )
+                message = _without_key(message, prefix)
             if field is None and key in self.fields:
                 field = key
             if field is None:
-                self.add_error(None, f"{key}: {message}")
+                self.add_error(None, message)
             elif message not in self.errors.get(field, []):
                 self.add_error(field, message)
 

@@ -9,6 +9,7 @@ from django.core.validators import RegexValidator
 
 from core.crypto import decrypt, encrypt
 from dashboard.starters import TEMPLATES
+from dashboard.tag_editor import TagEditor
 from deployments import planner
 from deployments.models import ONE_AT_A_TIME, DeploymentConfig
 from deployments.models.application import NAME_VALIDATOR
@@ -162,8 +163,9 @@ class TargetStep(Step):
     tags = forms.CharField(
         max_length=500,
         label="Tag filters",
-        help_text="key=value pairs, separated by commas. The group targets hosts with all of them, "
-        "and the registration token gives them to the hosts it registers.",
+        widget=TagEditor(rows=3),
+        help_text="One tag a line, as key=value. The group targets hosts with any of them, "
+        "and the registration token gives them all to the hosts it registers.",
     )
     deployment_config = forms.ChoiceField(choices=(), label="Deployment configuration")
 

@@ -214,7 +214,7 @@ register(
         "dashboard/tiles/repository.html",
         not_connected("No repository is connected."),
         params=("branch",),
-        connect_hint="Connect a GitHub repository in the project settings.",
+        connect_hint="Connect a GitHub repository.",
     )
 )
 register(
@@ -234,7 +234,7 @@ register(
         "Issues",
         "dashboard/tiles/issues.html",
         not_connected("No issue tracker is connected."),
-        connect_hint="Connect JIRA or GitHub Issues in the project settings.",
+        connect_hint="Connect JIRA or GitHub Issues under Integrations.",
     )
 )
 register(Tile("endpoint", "Application endpoint", "dashboard/tiles/endpoint.html", endpoint_tile))

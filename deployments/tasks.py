@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 RETRY = {
     "autoretry_for": (OperationalError, InterfaceError),
-    # Celery rounds the factor to whole seconds (at least 1): full jitter, 0–1 s, 0–2 s, 0–4 s … capped at 10 s.
+    # Celery rounds the factor to whole seconds (at least 1): full jitter, 0-1 s, 0-2 s, 0-4 s ... capped at 10 s.
     "retry_backoff": 1,
     "retry_backoff_max": 10,
     "max_retries": 8,

@@ -1,5 +1,5 @@
 """Dashboard pages, one module per resource (project, fleet, accounts, wizard, settings)."""
 
-from .project import healthz, home, project
+from .project import favicon, healthz, home, project
 
-__all__ = ["healthz", "home", "project"]
+__all__ = ["favicon", "healthz", "home", "project"]

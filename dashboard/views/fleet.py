@@ -22,21 +22,11 @@ from projects.access import get_project_for_user
 from projects.models import Role
 
 from ..summaries import active_instances, installed_by_instance
+from ..tag_editor import TagsField
 
 PAGE_SIZE = 50
 TOKEN_PLACEHOLDER = "<token>"
 ONLINE_CHOICES = {"online": True, "offline": False}
-
-
-def parse_tags(raw: str) -> dict[str, str]:
-    """`role=web, env=prod` (commas or spaces) into a dict; raises ValueError naming the bad part."""
-    tags: dict[str, str] = {}
-    for part in raw.replace(",", " ").split():
-        key, has_value, value = part.partition("=")
-        if not key or not has_value:
-            raise ValueError(f"{part!r} is not key=value")
-        tags[key] = value
-    return tags
 
 
 def install_commands(request: HttpRequest, token: str | None = None) -> dict[str, str]:
@@ -125,10 +115,10 @@ def tokens(request: HttpRequest, slug: str) -> HttpResponse:
 
 class TokenForm(forms.Form):
     description = forms.CharField(max_length=200, required=False, help_text="What the token is for.")
-    tags = forms.CharField(
+    tags = TagsField(
         label="Tags",
         required=False,
-        help_text="Tags every host registered with this token gets, as key=value pairs: role=web env=prod",
+        help_text="One tag a line, as key=value (e.g. role=web): every host registered with this token gets them.",
     )
     expires_in_days = forms.IntegerField(
         label="Expires in (days)",
@@ -146,14 +136,6 @@ class TokenForm(forms.Form):
         required=False,
         help_text="Leave empty for no limit. A host registering again with its own credential does not count.",
     )
-
-    def clean_tags(self) -> dict[str, str]:
-        try:
-            return parse_tags(self.cleaned_data["tags"])
-        except ValueError as exc:
-            raise forms.ValidationError(
-                f"{exc}; write tags as key=value separated by spaces or commas."
-            ) from None
 
 
 @login_required

@@ -16,8 +16,9 @@ from integrations.models import AwsConnection, Ec2Discovery
 from projects.access import get_project_for_user
 from projects.models import Role
 
-from ..forms import GroupSettingsForm, filter_lines
+from ..forms import GroupSettingsForm
 from ..summaries import active_instances, installed_by_instance, project_groups
+from ..tag_editor import filter_text
 
 
 @login_required
@@ -75,7 +76,7 @@ def group_detail(request: HttpRequest, slug: str, app: str, group: str) -> HttpR
             "form": form,
             "can_edit": can_edit,
             "is_owner": membership.allows(Role.OWNER),
-            "replacement_filters": filter_lines(
+            "replacement_filters": filter_text(
                 ((found.blue_green_configuration or {}).get("replacement") or {}).get("tag_filters") or []
             ),
             "ec2": ec2_agents(project, found),

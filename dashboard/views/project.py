@@ -1,8 +1,9 @@
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.views.decorators.http import require_safe
 
 from projects.access import get_project_for_user
@@ -17,6 +18,11 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask for /favicon.ico whatever the page says; send them to the one icon."""
+    return redirect(static("favicon.svg"), permanent=True)
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "home.html", {"projects": Project.objects.for_user(request.user)})
@@ -27,19 +33,24 @@ def home(request: HttpRequest) -> HttpResponse:
 def project(request: HttpRequest, slug: str) -> HttpResponse:
     project, membership = get_project_for_user(request, slug)
     tiles = render_tiles(project, request.GET)
+    for tile in tiles:
+        tile.connect_url = connect_url(project, tile.key)
     context = {
         "project": project,
         "membership": membership,
         "tiles": tiles,
         "is_owner": membership.allows(Role.OWNER),
-        "settings_url": settings_url(project),
     }
     return render(request, "dashboard/project.html", context)
 
 
-def settings_url(project) -> str:
-    """Where "connect" links go; the settings page lives in its own module and may not be routed yet."""
-    try:
-        return reverse("project_settings", args=[project.slug])
-    except NoReverseMatch:
-        return f"/p/{project.slug}/settings/"
+# The integration page that connects what a tile needs; the rest go to the integrations overview.
+CONNECTS = {"repository": "github", "build": "github"}
+
+
+def connect_url(project, tile_key: str) -> str:
+    """Where a tile's "Connect…" link goes: the page that connects it."""
+    kind = CONNECTS.get(tile_key)
+    if kind:
+        return reverse("integrations:edit", args=[project.slug, kind])
+    return reverse("integrations:index", args=[project.slug])

@@ -1,17 +1,19 @@
-"""Project settings and team: owners only. Outsiders get 404, other members 403."""
+"""Project settings (owners only) and the team (every member reads it, owners change it).
+Outsiders get 404, members below the needed role 403."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from dashboard.forms import AddMemberForm, DeleteProjectForm, ProjectSettingsForm, RoleForm
 from deployments import retention
-from projects.access import get_project_for_user
+from projects.access import get_project_for_user, refusal
 from projects.models import Membership, Role
 
 
@@ -50,15 +52,33 @@ def settings_page(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def members(request: HttpRequest, slug: str) -> HttpResponse:
-    project, _ = get_project_for_user(request, slug, role=Role.OWNER)
-    form = AddMemberForm(request.POST or None, project=project)
-    if request.method == "POST" and form.is_valid():
+    project, membership = get_project_for_user(request, slug)
+    is_owner = membership.allows(Role.OWNER)
+    if request.method == "POST" and not is_owner:
+        raise PermissionDenied(refusal(membership, Role.OWNER))
+    form = AddMemberForm(request.POST or None, project=project) if is_owner else None
+    if form is not None and request.method == "POST" and form.is_valid():
         user = form.cleaned_data["username"]
         Membership.objects.create(project=project, user=user, role=form.cleaned_data["role"])
         messages.success(request, f"Added {user.username} as {form.cleaned_data['role']}.")
-        return redirect("project_members", slug=project.slug)
-    context = {"project": project, "form": form, "members": _members(project), "roles": Role.choices}
-    return render(request, "dashboard/settings_members.html", context, status=400 if form.errors else 200)
+        return redirect("project_team", slug=project.slug)
+    context = {
+        "project": project,
+        "form": form,
+        "members": _members(project),
+        "roles": Role.choices,
+        "is_owner": is_owner,
+    }
+    status = 400 if form is not None and form.errors else 200
+    return render(request, "dashboard/settings_members.html", context, status=status)
+
+
+@login_required
+@require_safe
+def old_members(request: HttpRequest, slug: str) -> HttpResponse:
+    """The team page's address before it left Settings; bookmarks still work."""
+    get_project_for_user(request, slug)
+    return redirect("project_team", slug=slug)
 
 
 @login_required
@@ -75,7 +95,7 @@ def member_role(request: HttpRequest, slug: str, username: str) -> HttpResponse:
                 membership.role = form.cleaned_data["role"]
                 membership.save(update_fields=["role"])
                 messages.success(request, f"{username} is now {membership.role}.")
-    return redirect("project_members", slug=project.slug)
+    return redirect("project_team", slug=project.slug)
 
 
 @login_required
@@ -89,7 +109,7 @@ def member_remove(request: HttpRequest, slug: str, username: str) -> HttpRespons
         else:
             membership.delete()
             messages.success(request, f"Removed {username}.")
-    return redirect("project_members", slug=project.slug)
+    return redirect("project_team", slug=project.slug)
 
 
 @login_required

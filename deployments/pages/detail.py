@@ -13,7 +13,6 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from deployments import engine, integration_points
-from deployments.engine import DeploymentError
 from deployments.models import (
     DEPLOYMENT_TERMINAL,
     Deployment,
@@ -201,20 +200,10 @@ def continue_(request, slug: str, deployment_id: str):
 @login_required
 @require_POST
 def redeploy(request, slug: str, deployment_id: str):
+    """Redeploy starts nothing by itself: it opens New deployment filled in with this deployment's
+    settings and its plan, so the user sees which hosts roll in which batches before it starts."""
     project, _ = get_project_for_user(request, slug, Role.CONTRIBUTOR)
-    old = deployment_in(project, deployment_id, _deployments())
-    try:
-        new = engine.create_deployment(
-            group=old.deployment_group,
-            revision=old.revision,
-            config=old.deployment_config,
-            user=request.user,
-            description=f"Redeploy of {old.pk}",
-            file_exists_behavior=old.file_exists_behavior,
-            ignore_application_stop_failures=old.ignore_application_stop_failures,
-        )
-    except DeploymentError as exc:
-        messages.error(request, exc.message)
-        return redirect("deployment_detail", slug=project.slug, deployment_id=old.pk)
-    messages.info(request, f"Redeploying {old.revision.display_name} as {new.pk}.")
-    return redirect("deployment_detail", slug=project.slug, deployment_id=new.pk)
+    old = deployment_in(project, deployment_id)
+    response = redirect("deployment_create", slug=project.slug)
+    response["Location"] += f"?redeploy={old.pk}"
+    return response

@@ -12,6 +12,7 @@ from deployments.models import (
     FileExistsBehavior,
     Revision,
 )
+from deployments.templatetags.codedeploy_words import words
 
 DEFAULT = ""
 IGNORE_CHOICES = [(DEFAULT, "Group default"), ("yes", "Yes, ignore them"), ("no", "No, fail the host")]
@@ -40,7 +41,7 @@ class DeploymentForm(forms.Form):
         label="Deployment config",
     )
     file_exists_behavior = forms.ChoiceField(
-        choices=[(DEFAULT, "Group default"), *FileExistsBehavior.choices],
+        choices=[(DEFAULT, "Group default"), *((v, words(v)) for v in FileExistsBehavior.values)],
         required=False,
         label="When a file already exists",
     )

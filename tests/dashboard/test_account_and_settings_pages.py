@@ -44,10 +44,11 @@ TABLE = [
     Row("get", "/accounts/password_change/", (200, 200, 200, 200, LOGIN)),
     Row("get", "/p/shop/settings/", (200, 403, 403, 404, LOGIN)),
     Row("post", "/p/shop/settings/", (302, 403, 403, 404, LOGIN), {"name": "Shop 2", "description": ""}),
-    Row("get", "/p/shop/settings/members/", (200, 403, 403, 404, LOGIN)),
+    Row("get", "/p/shop/team/", (200, 200, 200, 404, LOGIN)),
+    Row("get", "/p/shop/settings/members/", (302, 302, 302, 404, LOGIN)),
     Row(
         "post",
-        "/p/shop/settings/members/",
+        "/p/shop/team/",
         (302, 403, 403, 404, LOGIN),
         {"username": "newbie", "role": "viewer"},
     ),
@@ -193,8 +194,15 @@ def test_the_last_owner_cannot_be_removed_or_demoted(client, user, shop):
     client.post("/p/shop/settings/members/alice/role/", {"role": "viewer"})
     client.post("/p/shop/settings/members/alice/remove/")
     assert shop.role_of(user) == Role.OWNER
-    page = client.get("/p/shop/settings/members/").content.decode()
+    page = client.get("/p/shop/team/").content.decode()
     assert "at least one owner" in page
+
+
+def test_viewers_read_the_team_without_the_controls_that_change_it(client, django_user_model, shop):
+    login(client, django_user_model.objects.get(username="victor"))
+    page = client.get("/p/shop/team/").content.decode()
+    assert "carol" in page and "Contributor" in page
+    assert "Add a member" not in page and "/remove/" not in page
 
 
 def test_deleting_needs_the_slug_typed_and_removes_everything(client, user, shop):

@@ -92,3 +92,12 @@ def test_the_health_check_url_comes_before_the_host_fallback(project):
     html = endpoint_tile(project)
     assert 'href="http://web-1.example.internal:8080/health"' in html and "health-check URL" in html
     assert "<code>api-1.example.internal</code>" in html and "fallback" in html
+
+
+def test_a_bare_host_is_not_offered_as_a_link_but_the_tile_says_where_to_give_the_url(project):
+    make_group(make_app(project, "shop"), "api")
+    make_instance(project, "api-1", role="api")
+    html = endpoint_tile(project)
+    assert 'href="http://api-1' not in html and 'href="api-1' not in html  # no port known: no dead link
+    assert 'href="/p/shop/groups/shop/api/#id_health_check_url"' in html
+    assert "Set a health check URL" in html

@@ -55,13 +55,21 @@ def test_an_empty_project_shows_empty_states(project, owner):
     assert "No deployments finished in the last 30 days" in tile_html(response, "charts")
 
 
-@pytest.mark.parametrize("key", ["repository", "build", "issues"])
-def test_unconnected_integrations_show_not_connected_with_a_settings_link_for_owners(project, owner, key):
+@pytest.mark.parametrize(
+    ("key", "page"),
+    [
+        ("repository", "/integrations/p/shop/github/"),
+        ("build", "/integrations/p/shop/github/"),
+        ("issues", "/integrations/p/shop/"),
+    ],
+)
+def test_unconnected_integrations_link_owners_to_the_page_that_connects_them(project, owner, key, page):
     html = tile_html(get(owner, "/p/shop/"), key)
     assert "Not connected" in html
     assert 'data-state="not_connected"' in html
     links = re.findall(r'<a href="([^"]*)">([^<]*)</a>', html)
-    assert links == [("/p/shop/settings/", tiles._registry[key].connect_hint)]
+    assert links == [(page, tiles._registry[key].connect_hint)]
+    assert get(owner, page).status_code == 200  # the link works
 
 
 def test_viewers_see_not_connected_without_the_connect_link(project):

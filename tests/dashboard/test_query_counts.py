@@ -31,6 +31,9 @@ DASHBOARD_BASELINE = 29
 FLEET_BASELINE = 7
 # The group page: +1 for the settings form's deployment configs, +1 for "has the project an AWS connection".
 GROUP_BASELINE = 10
+# The Groups page: session, user, project, membership, applications, their groups, the groups'
+# configs, the fleet's tags, the configs table.
+GROUPS_BASELINE = 9
 INTEGRATION_TILES = {"repository", "build", "issues"}
 
 
@@ -93,3 +96,13 @@ def test_group_page_queries_do_not_grow_with_instances_or_deployments():
     )
     assert small == large, f"{small} queries vs {large}"
     assert small <= GROUP_BASELINE, f"{small} queries; the committed baseline is {GROUP_BASELINE}"
+
+
+def test_groups_page_queries_do_not_grow_with_applications_groups_or_instances():
+    small = count_queries(seed("small", groups=1, deployments=1, instances=2), "/p/small/groups/")
+    large_project = seed("large", groups=12, deployments=1, instances=40)
+    for n in range(3):
+        make_group(make_app(large_project, f"more{n}"), "web")
+    large = count_queries(large_project, "/p/large/groups/")
+    assert small == large, f"{small} queries vs {large}"
+    assert small <= GROUPS_BASELINE, f"{small} queries; the committed baseline is {GROUPS_BASELINE}"

@@ -111,7 +111,7 @@ def test_outsiders_and_anonymous_users_may_not_stop_or_redeploy(client, project,
     assert Deployment.objects.count() == 1
 
 
-def test_redeploy_creates_a_new_deployment_of_the_same_revision_and_group(client, project):
+def test_redeploy_shows_the_plan_first_and_deploys_the_same_revision_and_group_on_confirm(client, project):
     deployment = deployed(project)
     for instance in Instance.objects.filter(targets__deployment=deployment):
         finish_host(instance, deployment=deployment)
@@ -119,8 +119,18 @@ def test_redeploy_creates_a_new_deployment_of_the_same_revision_and_group(client
 
     response = client.post(url(deployment, "deployment_redeploy"))
 
+    assert Deployment.objects.count() == 1  # nothing starts before the user has seen the plan
+    preview = client.get(response["Location"])
+    html = preview.content.decode()
+    assert 'id="plan-preview"' in html and 'id="deploy-button"' in html
+    assert f"Redeploy of {deployment.pk}" in html
+    form = preview.context["form"]
+    confirm = client.post(
+        reverse("deployment_create", args=[project.slug]),
+        {**{k: "" if v is None else v for k, v in form.data.items()}, "action": "deploy"},
+    )
     new = Deployment.objects.exclude(pk=deployment.pk).get()
-    assert response["Location"] == url(new)
+    assert confirm["Location"] == url(new)
     assert (new.revision_id, new.deployment_group_id) == (
         deployment.revision_id,
         deployment.deployment_group_id,

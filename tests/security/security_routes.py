@@ -19,6 +19,7 @@ PARAM_RX = re.compile(r"<(?:\w+:)?(\w+)>|\(\?P<(\w+)>")
 # says why; everything else in the URLConf is walked.
 PUBLIC = {
     "healthz": "liveness probe for load balancers; says only that the process is up",
+    "favicon": "a redirect to the static icon; reads nothing",
     "login": "the sign-in form",
     "logout": "signing out",
     # Django's own views; each one that changes anything requires its own sign-in or e-mailed token.
@@ -91,6 +92,7 @@ OBJECT_OF = {
     "fleet_token_": "registration_token",
     "profile_token_": "api_token",
     "profile_access_key_": "access_key",
+    "config_": "config",
 }
 
 # Parameters that mean the same thing on every route: (real value, value of nothing that exists).
