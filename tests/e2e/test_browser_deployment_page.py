@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from page_setup import PageRollout, make_user
-from test_browser_deployments import chromium, login  # noqa: F401  (the module's browser fixture)
+from test_browser_deployments import ARTIFACTS, chromium, login  # noqa: F401  (the module's browser fixture)
 
 from deployments import engine
 
@@ -110,6 +110,9 @@ def test_a_running_deployment_ticks_shows_local_times_and_opens_the_logs_that_ma
     time.sleep(1.5)
     assert page.locator("#dep-duration").inner_text() == stopped
     expect(page.locator(f'#log-hosts .log-host[data-host="{slow}"]')).not_to_have_attribute("open", "")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.evaluate("scrollTo(0, 0)")
+    page.screenshot(path=str(ARTIFACTS / "deployment-page-phone.png"), full_page=True)
 
 
 def test_the_log_filters_by_host_and_by_event(live_stack, fleet, tmp_path, phone):
