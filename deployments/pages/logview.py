@@ -31,15 +31,15 @@ def line_time(ts: object, stored: datetime) -> tuple[str, str]:
 
 
 def render_lines(rows) -> SafeString:
-    """The <span class="ln"> of each row: its time (UTC, turned into the viewer's zone by the page's
-    script, with the full UTC time as a tooltip) and its text."""
+    """The <span class="ln"> of each (seq, message, data, created_at): its time (UTC, turned into the
+    viewer's zone by the page's script, with the full UTC time as a tooltip) and its text."""
     out = []
-    for row in rows:
-        data = row.data or {}
-        iso, clock = line_time(data.get("ts"), row.created_at)
+    for seq, message, data, created_at in rows:
+        data = data or {}
+        iso, clock = line_time(data.get("ts"), created_at)
         err = " err" if data.get("stream") == "stderr" else ""
         out.append(
-            f'<span class="ln{err}" data-seq="{row.seq}"><time class="ts" datetime="{iso}" '
-            f'title="{iso[:10]} {iso[11:23]} UTC">{clock}</time><span class="tx">{escape(row.message)}</span>\n</span>'
+            f'<span class="ln{err}" data-seq="{seq}"><time class="ts" datetime="{iso}" '
+            f'title="{iso[:10]} {iso[11:23]} UTC">{clock}</time><span class="tx">{escape(message)}</span>\n</span>'
         )
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped or generated here
