@@ -144,6 +144,7 @@
     span.appendChild(document.createTextNode("\n"));
     filterLine(span, textFilter ? textFilter.value.toLowerCase() : "");
     $("pre", ev).appendChild(span);
+    focusable($("pre", ev));
     followTo(span, hostEl, ev);
   }
 
@@ -280,6 +281,10 @@
   if (textFilter) {
     textFilter.addEventListener("input", applyFilter);
     [hostSelect, eventSelect].forEach(function (s) { s.addEventListener("change", function () { applyFilter(); openChosen(); }); });
+    // A closed log has no height: check whether it scrolls once it opens.
+    document.addEventListener("toggle", function (ev) {
+      if (ev.target.classList && ev.target.classList.contains("log-host") && ev.target.open) $$("pre.log", ev.target).forEach(focusable);
+    }, true);
     // Delegated from the document: a refresh swaps #log-hosts for a fresh copy.
     document.addEventListener("click", function (ev) {
       var summary = ev.target.closest && ev.target.closest("#log-hosts .log-host > summary");
@@ -296,9 +301,18 @@
     });
   }
 
+  // A log that scrolls can be scrolled from the keyboard too (it takes focus only then).
+  function focusable(pre) {
+    if (pre.hasAttribute("tabindex") || pre.scrollHeight <= pre.clientHeight) return;
+    pre.tabIndex = 0;
+    var ev = pre.closest(".log-event"), host = pre.closest(".log-host");
+    pre.setAttribute("aria-label", (host ? host.dataset.host + " " : "") + (ev ? ev.dataset.event : "") + " log");
+  }
+
   // Whatever the server rendered (or a refresh swapped in): times in the viewer's zone, filters applied.
   function prepare(scope) {
     $$("time[data-local], time.ts", scope).forEach(localize);
+    $$("#log-hosts pre.log", scope).forEach(focusable);
     $$("#log-hosts .log-host").forEach(function (d) {
       addOption(hostSelect, d.dataset.host);
       $$(".log-event", d).forEach(function (ev) { addOption(eventSelect, ev.dataset.event); });
