@@ -1,6 +1,8 @@
-"""Dashboard benchmark: render the project dashboard, fleet and group pages against a big project.
+"""Dashboard benchmark: render the project dashboard, fleet, group and deployment pages against a big
+project.
 
-Seeds 10,000 deployments and 500 instances into a fresh test database (a throwaway SQLite file
+Seeds 10,000 deployments and 500 instances (and, for the deployment page, one finished deployment
+over 50 of them: 7 events per host, 5 log lines per event) into a fresh test database (a throwaway SQLite file
 unless DATABASE_URL is set, in which case Django's test database beside it; never the dev
 database), then renders each page N times with the Django test client, logged in as an owner.
 Prints p50/p95 in ms and queries per render; asserts nothing.
@@ -116,6 +118,67 @@ def seed(deployments: int, instances: int, groups: int = 10):
     return user
 
 
+def seed_detail(hosts: int = 50, lines: int = 5) -> str:
+    """The newest deployment gets targets, events and log lines as a finished in-place rollout leaves
+    them, written straight into the tables; returns its id."""
+    from datetime import timedelta
+
+    from django.db import transaction
+
+    from deployments import eventlog
+    from deployments.models import Deployment, DeploymentTarget, Instance, LifecycleEvent
+
+    deployment = Deployment.objects.order_by("-created_at").first()
+    instances = list(Instance.objects.filter(tags__role="g0").order_by("name")[:hosts])
+    names = ["ApplicationStop", "DownloadBundle", "BeforeInstall", "Install", "AfterInstall",
+             "ApplicationStart", "ValidateService"]  # fmt: skip
+    at = deployment.started_at
+    with transaction.atomic():
+        targets = DeploymentTarget.objects.bulk_create(
+            DeploymentTarget(
+                deployment=deployment,
+                instance=instance,
+                position=n,
+                batch=n,
+                status="Succeeded",
+                started_at=at,
+                ended_at=at + timedelta(seconds=20),
+            )
+            for n, instance in enumerate(instances)
+        )
+        LifecycleEvent.objects.bulk_create(
+            LifecycleEvent(
+                target=target,
+                name=name,
+                position=p,
+                status="Succeeded",
+                error_code="Success",
+                started_at=at + timedelta(seconds=p),
+                ended_at=at + timedelta(seconds=p + 1),
+            )
+            for target in targets
+            for p, name in enumerate(names)
+        )
+        eventlog.append(
+            deployment.pk,
+            [
+                eventlog.entry(
+                    "log",
+                    instance=instance.name,
+                    event=name,
+                    message=f"{name} line {i}",
+                    stream="stdout",
+                    script="hook.sh",
+                    ts=(at + timedelta(seconds=p, milliseconds=i)).isoformat(),
+                )
+                for instance in instances
+                for p, name in enumerate(names)
+                for i in range(lines)
+            ],
+        )
+    return deployment.pk
+
+
 def measure(client, path: str, renders: int) -> tuple[list[float], list[float], int]:
     from django.db import connection
 
@@ -183,6 +246,7 @@ def main() -> int:
     try:
         started = time.perf_counter()
         user = seed(args.deployments, args.instances)
+        detail = seed_detail()
         # A live database has planner statistics (autovacuum keeps them); a freshly seeded one has none,
         # and PostgreSQL then sorts all 10,000 deployments for a top-20 list instead of walking the index.
         with connection.cursor() as cursor:
@@ -201,6 +265,8 @@ def main() -> int:
             ("fleet page", "/p/bench/fleet/"),
             ("fleet page, filtered", "/p/bench/fleet/?tag=role=g3&state=online"),
             ("group page", "/p/bench/groups/bench-app/g0/"),
+            ("deployment list", "/p/bench/deployments/"),
+            ("deployment (50 hosts)", f"/p/bench/deployments/{detail}/"),
         ]:
             report(label, *measure(client, path, args.renders))
         # The same page with the integration tiles (repository, build, issues) unplugged, to separate

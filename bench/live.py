@@ -107,6 +107,41 @@ def _seed_detail(project, app, revision, hosts: int):
     return deployment
 
 
+def _log_requests(deployment_id: str) -> int:
+    """Requests that carried the hook's lines: the server stores each request's lines in one insert,
+    with one created_at (the last lines may ride with the completion, which counts too)."""
+    from deployments.models import DeploymentEvent
+
+    rows = DeploymentEvent.objects.filter(deployment_id=deployment_id, kind="log", message__startswith="LAT ")
+    return rows.values("created_at").distinct().count()
+
+
+def _stages(deployment_id: str, arrivals: dict[str, float]) -> None:
+    """Where the time goes: printed -> read by the agent (its `ts`) -> stored by the server (the row's
+    created_at) -> on the SSE client. Clocks are the same machine's."""
+    from django.utils.dateparse import parse_datetime
+
+    from deployments.models import DeploymentEvent
+
+    stages: dict[str, list[float]] = {"agent read": [], "agent -> stored": [], "stored -> client": []}
+    for row in DeploymentEvent.objects.filter(
+        deployment_id=deployment_id, kind="log", message__startswith="LAT "
+    ):
+        printed, read = float(row.message[4:]), parse_datetime(row.data.get("ts", "")).timestamp()
+        stored = row.created_at.timestamp()
+        stages["agent read"].append(read - printed)
+        stages["agent -> stored"].append(stored - read)
+        if row.message in arrivals:
+            stages["stored -> client"].append(arrivals[row.message] - stored)
+    print(
+        "  stages p50 / p95: "
+        + "; ".join(
+            f"{name} {percentile(v, 50) * 1000:.0f} / {percentile(v, 95) * 1000:.0f} ms"
+            for name, v in stages.items()
+        )
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lines", type=int, default=50)
@@ -165,6 +200,7 @@ def main() -> int:
         deployment = engine.create_deployment(group=group, revision=revision, user=user)
         url = f"{stack.url}/p/{project.slug}/deployments/{deployment.pk}/stream?after=0"
         latencies: list[float] = []
+        arrivals: dict[str, float] = {}
         with requests.get(url, cookies=cookies, stream=True, timeout=(5, 120)) as response:
             kind = None
             for line in response.iter_lines(chunk_size=None, decode_unicode=True):
@@ -175,6 +211,7 @@ def main() -> int:
                     message = json.loads(line[6:]).get("message", "")
                     if message.startswith("LAT "):
                         latencies.append(now - float(message[4:]))
+                        arrivals[message] = now
                 elif line.startswith("data: ") and kind == "end":
                     break
         db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
@@ -184,6 +221,8 @@ def main() -> int:
             f"hook line -> SSE client: n={len(latencies)} p50 {percentile(latencies, 50) * 1000:.0f} ms, "
             f"p95 {percentile(latencies, 95) * 1000:.0f} ms, max {max(latencies, default=float('nan')) * 1000:.0f} ms"
         )
+        print(f"log requests for the hook's {args.lines} lines: {_log_requests(deployment.pk)}")
+        _stages(deployment.pk, arrivals)
 
         _seed_list(group, revision, args.seed)
         wide = _seed_detail(project, app, revision, 30)

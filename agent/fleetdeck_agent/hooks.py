@@ -1,9 +1,10 @@
 """Run hook scripts: own process group, timeout, runas, live line-by-line output.
 
 Output is read with a selector in the calling thread (no reader threads). Every line goes to
-`logs/scripts.log`, the combined deployments log and, in batches, to the `on_lines`
-callback. When the script exits but a background child still holds its stdout, reading
-stops after DRAIN_SECONDS instead of waiting for an EOF that may never come.
+`logs/scripts.log`, the combined deployments log and, as soon as it is read, to the `on_lines`
+callback (the log shipper decides how to batch them; see shipper.py). When the script exits but
+a background child still holds its stdout, reading stops after DRAIN_SECONDS instead of waiting
+for an EOF that may never come.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from fleetdeck_agent.appspec import Hook
 
 DRAIN_SECONDS = 1.5
 KILL_GRACE = 2.0
-BATCH_SECONDS = 0.2
-BATCH_LINES = 100
+FILE_FLUSH_SECONDS = 0.2
+BATCH_LINES = 500
 TAIL_BYTES = 4096
 MAX_LINE = 64 * 1024
 
@@ -39,7 +40,7 @@ def utcnow() -> str:
 
 
 class EventLog:
-    """Timestamps each line into scripts.log and the combined log, batches it for the callback."""
+    """Timestamps each line into scripts.log and the combined log, and hands it to the callback."""
 
     def __init__(
         self,
@@ -59,7 +60,7 @@ class EventLog:
         self.event = event
         self.on_lines = on_lines
         self._pending: List[dict] = []
-        self._first_pending = 0.0
+        self._flushed_at = time.monotonic()
         self._tail: deque = deque()
         self._tail_size = 0
         self.line_count = 0
@@ -75,8 +76,6 @@ class EventLog:
             self._tail_size -= len(self._tail.popleft()) + 1
         self.line_count += 1
         if self.on_lines is not None:
-            if not self._pending:
-                self._first_pending = time.monotonic()
             self._pending.append({"ts": ts, "stream": stream, "script": script, "text": text})
             if len(self._pending) >= BATCH_LINES:
                 self.flush()
@@ -86,16 +85,22 @@ class EventLog:
         self.line("stdout", "agent", text)
 
     def maybe_flush(self) -> None:
-        if self._pending and time.monotonic() - self._first_pending >= BATCH_SECONDS:
+        """After each read: the lines read so far go to the callback now; the files every 0.2 s."""
+        self._hand_over()
+        if time.monotonic() - self._flushed_at >= FILE_FLUSH_SECONDS:
             self.flush()
+
+    def _hand_over(self) -> None:
+        if self._pending and self.on_lines is not None:
+            batch, self._pending = self._pending, []
+            self.on_lines(batch)
 
     def flush(self) -> None:
         self._file.flush()
         if self._combined:
             self._combined.flush()
-        if self._pending and self.on_lines is not None:
-            batch, self._pending = self._pending, []
-            self.on_lines(batch)
+        self._flushed_at = time.monotonic()
+        self._hand_over()
 
     def tail(self) -> str:
         text = "\n".join(self._tail)

@@ -24,12 +24,11 @@ from fleetdeck_agent.config import Config
 from fleetdeck_agent.executor import ExecutorOptions, event_timeout, event_timeouts, execute
 from fleetdeck_agent.hooks import utcnow
 from fleetdeck_agent.paths import DeploymentRoot, write_text_atomic
+from fleetdeck_agent.shipper import LogShipper
 
 log = logging.getLogger("fleetdeck_agent")
 
 RESTART_MESSAGE = "Failing in-progress lifecycle event after an agent restart"
-MAX_QUEUED_LINES = 50000
-BATCH_SECONDS = 0.2
 MAX_LINES_WITH_COMPLETION = 1000
 
 
@@ -39,101 +38,6 @@ class _Shutdown(Exception):
 
 class _GaveUp(Exception):
     pass
-
-
-class LogShipper(threading.Thread):
-    """Sends log batches (and heartbeats while nothing else is sent) from its own thread,
-    so a slow server never blocks the pipe reader of a running script."""
-
-    def __init__(
-        self,
-        client: Client,
-        command_id: str,
-        heartbeat_interval: float,
-        backoff: Backoff,
-        give_up: Callable[[], bool],
-    ):
-        super().__init__(name=f"log-shipper-{command_id}", daemon=True)
-        self.client = client
-        self.path = f"/agent/v1/commands/{command_id}/log/"
-        self.heartbeat_interval = heartbeat_interval
-        self.backoff = backoff
-        self.give_up = give_up
-        self.queue: deque = deque()
-        self.cond = threading.Condition()
-        self.seq = 0
-        self.dropped = 0
-        self.closed = False
-        self.first_unsent = 0.0
-
-    def add(self, lines: List[dict]) -> None:
-        with self.cond:
-            if not self.queue:
-                self.first_unsent = time.monotonic()
-            for line in lines:
-                self.seq += 1
-                self.queue.append({"seq": self.seq, **line})
-            while len(self.queue) > MAX_QUEUED_LINES:
-                self.queue.popleft()
-                self.dropped += 1
-            self.cond.notify()
-
-    def run(self) -> None:
-        last_contact = time.monotonic()
-        try:
-            while True:
-                with self.cond:
-                    if not self.queue and not self.closed:
-                        self.cond.wait(timeout=0.2)
-                    # Batch: send once the oldest unsent line is BATCH_SECONDS old or a batch is full.
-                    # Whatever is still queued when the event ends travels with its completion.
-                    while self.queue and not self.closed and len(self.queue) < 100:
-                        wait = self.first_unsent + BATCH_SECONDS - time.monotonic()
-                        if wait <= 0:
-                            break
-                        self.cond.wait(timeout=wait)
-                    if self.closed:
-                        return
-                    batch = [self.queue[i] for i in range(min(100, len(self.queue)))]
-                if batch:
-                    try:
-                        self.client.post(self.path, {"lines": batch})
-                    except TransportError as exc:
-                        if self.give_up():
-                            log.warning("Dropping %d unsent log lines: %s", len(self.queue), exc)
-                            return
-                        delay = self.backoff.next()
-                        log.warning("Sending log lines failed (%s); retrying in %.1f s", exc, delay)
-                        time.sleep(delay)
-                        continue
-                    except ApiError as exc:
-                        log.warning("The server refused a log batch (%s); dropping it", exc)
-                    self.backoff.reset()
-                    last_contact = time.monotonic()
-                    with self.cond:
-                        for _ in batch:
-                            if self.queue:
-                                self.queue.popleft()
-                        self.first_unsent = time.monotonic()
-                elif time.monotonic() - last_contact >= self.heartbeat_interval:
-                    last_contact = time.monotonic()
-                    try:
-                        self.client.post("/agent/v1/heartbeat/", {})
-                    except (TransportError, ApiError) as exc:
-                        log.warning("Heartbeat failed: %s", exc)
-        finally:
-            self.client.close()
-
-    def close(self) -> List[dict]:
-        """Stop shipping; return the lines not sent yet (they go with the completion)."""
-        with self.cond:
-            self.closed = True
-            self.cond.notify()
-        self.join()
-        with self.cond:
-            return list(self.queue)
-        if self.dropped:
-            log.warning("%d log lines were dropped while the server was unreachable", self.dropped)
 
 
 class Agent:

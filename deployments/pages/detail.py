@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from deployments import engine, integration_points
@@ -24,9 +25,12 @@ from deployments.models import (
 from projects.models import Role
 
 from .common import can_deploy, deployment_in, get_project_for_user
+from .logview import render_lines
 
 TARGET_ORDER = [s.value for s in TargetStatus]
 DONE = {TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.SKIPPED, TargetStatus.UNKNOWN}
+# A host's log starts open only while it runs or when it failed; deployment.js keeps it so live.
+OPEN_LOG = {TargetStatus.IN_PROGRESS, TargetStatus.FAILED}
 
 
 def format_duration(start: datetime | None, end: datetime | None) -> str:
@@ -70,16 +74,18 @@ def _targets(deployment: Deployment) -> list[DeploymentTarget]:
     )
 
 
-def _logs(deployment: Deployment, cursor: int) -> dict[tuple[str, str], list[DeploymentEvent]]:
-    # Only rows up to the page's cursor: the stream sends everything after it, so no line shows twice.
+def _logs(deployment: Deployment, cursor: int) -> dict[tuple[str, str], list[tuple]]:
+    """(seq, message, data, created_at) of each line, by host and event. Only rows up to the page's
+    cursor: the stream sends everything after it, so no line shows twice. Tuples, not instances:
+    a wide rollout has thousands of lines, and building a model for each cost more than the query."""
     rows = (
         DeploymentEvent.objects.filter(deployment=deployment, kind="log", seq__lte=cursor)
-        .only("seq", "instance", "event", "message", "data")
+        .values_list("instance", "event", "seq", "message", "data", "created_at")
         .order_by("seq")
     )
-    out: dict[tuple[str, str], list[DeploymentEvent]] = defaultdict(list)
-    for row in rows:
-        out[(row.instance, row.event)].append(row)
+    out: dict[tuple[str, str], list[tuple]] = defaultdict(list)
+    for instance, event, *line in rows:
+        out[(instance, event)].append(line)
     return out
 
 
@@ -92,13 +98,15 @@ def _batches(targets: list[DeploymentTarget]) -> list[dict]:
         members = by_batch[number]
         counts = Counter(t.status for t in members)
         total = len(members)
+        done = sum(counts[s] for s in DONE)
         out.append(
             {
                 "number": number + 1,
                 "index": number,
                 "hosts": [t.instance.name for t in members],
                 "total": total,
-                "done": sum(counts[s] for s in DONE),
+                "done": done,
+                "state": batch_state(counts, done, total),
                 "segments": [
                     (status, counts[status], round(100 * counts[status] / total, 2))
                     for status in ("Succeeded", "Failed", "Unknown", "Skipped", "InProgress")
@@ -109,30 +117,43 @@ def _batches(targets: list[DeploymentTarget]) -> list[dict]:
     return out
 
 
+def batch_state(counts: Counter, done: int, total: int) -> str:
+    """running while any host in it runs; done when every host is; waiting before it starts.
+    deployment.js computes the same from the hosts' live statuses."""
+    if counts[TargetStatus.IN_PROGRESS]:
+        return "running"
+    return "done" if done == total else "waiting"
+
+
 def build_context(deployment: Deployment) -> dict:
     # The cursor is read first: anything newer reaches the page through the stream.
     cursor = deployment.event_seq
     targets = _targets(deployment)
     logs = _logs(deployment, cursor)
-    hosts, failures = [], []
+    hosts, failures, event_names = [], [], {}
     for target in targets:
         name = target.instance.name
         events = []
+        failed = False
         for event in target.events.all():
+            lines = logs.get((name, event.name), [])
             row = {
                 "event": event,
                 "duration": format_duration(event.started_at, event.ended_at),
-                "lines": logs.get((name, event.name), []),
+                "lines": render_lines(lines) if lines else "",
             }
             events.append(row)
+            event_names.setdefault(event.name, None)
             if event.status == "Failed" or event.error_code not in ("", "Success"):
                 failures.append({"host": name, "event": event})
+                failed = True
         hosts.append(
             {
                 "target": target,
                 "name": name,
                 "events": events,
                 "duration": format_duration(target.started_at, target.ended_at),
+                "open": target.status in OPEN_LOG or failed,
             }
         )
     counts = Counter(t.status for t in targets)
@@ -141,10 +162,12 @@ def build_context(deployment: Deployment) -> dict:
         "cursor": cursor,
         "plan": engine.deployment_plan(deployment),
         "hosts": hosts,
+        "event_names": list(event_names),
         "batches": _batches(targets),
         "overview": [(status, counts[status]) for status in TARGET_ORDER],
         "failures": failures,
         "duration": human(deployment.duration),
+        "now": timezone.now(),
         "terminal": deployment.status in DEPLOYMENT_TERMINAL,
         "log_retention_days": settings.LOG_RETENTION_DAYS,
     }

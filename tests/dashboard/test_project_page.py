@@ -209,3 +209,32 @@ def test_charts_render_one_bar_per_day_with_finished_deployments(project, owner)
     assert "1 of 2 succeeded (50%)" in success
     assert duration.count('<circle class="point"') == 3
     assert "<script" not in html
+
+
+def test_charts_are_drawn_in_css_pixels_with_a_date_every_week_and_round_duration_steps(project, owner):
+    """No viewBox (which scaled 11 px labels down to 5-8 px on a phone): x in percent, y in pixels."""
+    app = make_app(project, "shop")
+    group = make_group(app, "web")
+    make_deployment(group, make_revision(app), ago=timedelta(days=2))
+
+    html = tile_html(get(owner, "/p/shop/"), "charts")
+
+    for chart in re.findall(r"<svg[^>]*>", html):
+        assert "viewBox" not in chart and 'width="100%"' in chart
+    success = re.search(r'<svg[^>]*id="chart-success".*?</svg>', html, re.S).group(0)
+    dates = re.findall(r'<text class="label"[^>]*text-anchor="[a-z]+">([A-Z][a-z]{2} \d+)</text>', success)
+    assert len(dates) == 5, dates  # 30 days: today and every 7th day before it
+    assert re.findall(r'<text class="label"[^>]*>(\d+%)</text>', success) == ["50%", "100%"]
+    duration = re.search(r'<svg[^>]*id="chart-duration".*?</svg>', html, re.S).group(0)
+    assert len(re.findall(r'<text class="label" x="2"', duration)) >= 2
+
+
+@pytest.mark.parametrize(
+    ("peak", "top", "steps"),
+    [(1, 2, 3), (45, 45, 4), (61, 90, 4), (299, 360, 4), (3000, 3600, 5)],
+)
+def test_the_duration_scale_uses_round_steps_above_the_slowest_day(peak, top, steps):
+    from dashboard.charts import duration_scale
+
+    scale_top, values = duration_scale(peak)
+    assert scale_top == top and len(values) == steps and values[0] == 0 and scale_top >= peak
