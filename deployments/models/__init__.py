@@ -10,13 +10,13 @@ from .application import (
 from .choices import *  # noqa: F403
 from .deployment import (
     Deployment,
-    DeploymentEvent,
     DeploymentTarget,
     HostCommand,
     IllegalTransition,
     LifecycleEvent,
     new_deployment_id,
 )
+from .eventlog import DeploymentEvent
 from .fleet import Instance, InstanceGroupState, RegistrationToken, hash_secret, new_secret
 
 __all__ = [
