@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from dashboard.models import SSH_KEY_TYPES
 from deployments.api.serializers.applications import DeploymentGroupSerializer
 from deployments.models import DeploymentConfig, DeploymentOption, DeploymentStyle, FileExistsBehavior
+from deployments.rollout.bluegreen_config import REROUTE_WAIT_SECONDS
 from deployments.templatetags.codedeploy_words import words
 from projects.models import Membership, Project, Role
 
@@ -323,7 +324,7 @@ class GroupSettingsForm(forms.Form):
             "bg_tag_filters": selection_text(replacement.get("tag_filters"), None),
             "bg_auto_scaling_group": replacement.get("auto_scaling_group", ""),
             "bg_reroute_action": reroute.get("action", "CONTINUE_DEPLOYMENT"),
-            "bg_reroute_wait": reroute.get("wait_seconds", 3600),
+            "bg_reroute_wait": reroute.get("wait_seconds", REROUTE_WAIT_SECONDS),
             "bg_originals_action": originals.get("action", "KEEP_ALIVE"),
             "bg_originals_wait": originals.get("wait_seconds", 0),
         }
@@ -405,7 +406,11 @@ class GroupSettingsForm(forms.Form):
                 "replacement": replacement,
                 "reroute": {
                     "action": data["bg_reroute_action"] or "CONTINUE_DEPLOYMENT",
-                    "wait_seconds": data["bg_reroute_wait"] if data["bg_reroute_wait"] is not None else 3600,
+                    "wait_seconds": (
+                        data["bg_reroute_wait"]
+                        if data["bg_reroute_wait"] is not None
+                        else REROUTE_WAIT_SECONDS
+                    ),
                 },
                 "originals": {
                     "action": data["bg_originals_action"] or "KEEP_ALIVE",

@@ -29,6 +29,7 @@ class DeploymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import tasks  # noqa: F401  (registers the tasks `rollout.dispatch` sends by name, in every process)
         from .project_deletion import delete_history, running_deployment
 
         post_migrate.connect(ensure_builtin_configs, sender=self)

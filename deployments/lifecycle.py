@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .models.choices import Executor
+
 INSTALL_EVENTS = (
     "ApplicationStop",
     "DownloadBundle",
@@ -33,5 +35,5 @@ def in_place_events(with_traffic_control: bool, health_check: bool = False) -> t
     return events
 
 
-def executor_for(event_name: str) -> str:
-    return "server" if event_name in SERVER_EVENTS else "agent"
+def executor_for(event_name: str) -> Executor:
+    return Executor.SERVER if event_name in SERVER_EVENTS else Executor.AGENT

@@ -214,7 +214,8 @@ def make_plan(ordered_names: Sequence[str], rule: HealthRule) -> Plan:
 @dataclass(frozen=True)
 class Step:
     start: int = 0  # how many pending hosts to start now
-    outcome: str = ""  # "", "Succeeded" or "Failed"
+    # StepOutcome's values ("", "Succeeded", "Failed"), spelled out: the models import the planner.
+    outcome: str = ""
     halt: bool = False  # stop starting hosts: the minimum can no longer be kept
     reason: str = ""
 

@@ -1,6 +1,6 @@
 """Write-behind for one batch of agent calls: the hot path's row writes, one statement per kind.
 
-When many agents report on one deployment at once, `engine.agent_calls` applies their calls one after
+When many agents report on one deployment at once, `rollout.agent.agent_calls` applies their calls one after
 another under the deployment's lock. Each completion updates its command and its lifecycle event, and
 issues the host's next command (an INSERT, and an UPDATE when it is handed out started): five
 statements per event, all inside the lock, so they are the serial part of a large rollout. Inside
@@ -9,7 +9,7 @@ commands and one UPDATE per model and set of fields, whatever the number of host
 
 Only writes that no later call of the batch reads back from the database are held: the objects are
 the ones the calls work on, so what the calls read is in memory. Code that queries those rows inside
-a batch calls `flush()` first (`engine._skip_remaining` does). Outside `held()` everything is written
+a batch calls `flush()` first (`rollout.steps.skip_remaining` does). Outside `held()` everything is written
 at once, as before.
 """
 

@@ -11,13 +11,13 @@ from .choices import *  # noqa: F403
 from .codedeploy import CodeDeployGroupSettings
 from .deployment import (
     Deployment,
-    DeploymentEvent,
     DeploymentTarget,
     HostCommand,
     IllegalTransition,
     LifecycleEvent,
     new_deployment_id,
 )
+from .eventlog import DeploymentEvent
 from .fleet import Instance, InstanceGroupState, RegistrationToken, hash_secret, new_secret
 
 __all__ = [

@@ -19,9 +19,6 @@ class DeploymentStatus(models.TextChoices):
 DEPLOYMENT_TERMINAL = frozenset(
     {DeploymentStatus.SUCCEEDED, DeploymentStatus.FAILED, DeploymentStatus.STOPPED}
 )
-DEPLOYMENT_ACTIVE = frozenset(
-    {DeploymentStatus.CREATED, DeploymentStatus.IN_PROGRESS, DeploymentStatus.BAKING, DeploymentStatus.READY}
-)
 # Which moves the deployment state machine allows.
 DEPLOYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
     DeploymentStatus.CREATED: frozenset(
@@ -66,9 +63,6 @@ class TargetStatus(models.TextChoices):
     READY = "Ready"
 
 
-TARGET_TERMINAL = frozenset(
-    {TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.SKIPPED, TargetStatus.UNKNOWN}
-)
 TARGET_TRANSITIONS: dict[str, frozenset[str]] = {
     TargetStatus.PENDING: frozenset({TargetStatus.IN_PROGRESS, TargetStatus.SKIPPED}),
     TargetStatus.IN_PROGRESS: frozenset(
@@ -91,9 +85,6 @@ class EventStatus(models.TextChoices):
     UNKNOWN = "Unknown"
 
 
-EVENT_TERMINAL = frozenset(
-    {EventStatus.SUCCEEDED, EventStatus.FAILED, EventStatus.SKIPPED, EventStatus.UNKNOWN}
-)
 EVENT_TRANSITIONS: dict[str, frozenset[str]] = {
     EventStatus.PENDING: frozenset(
         {EventStatus.IN_PROGRESS, EventStatus.SKIPPED, EventStatus.FAILED, EventStatus.SUCCEEDED}
@@ -188,6 +179,74 @@ class CommandStatus(models.TextChoices):
 
 
 COMMAND_OPEN = frozenset({CommandStatus.ISSUED, CommandStatus.ACKED})
+# Which moves a host command allows. A command handed out already started (in the answer to the
+# host's previous completion) is created Acked; a completion may come without an ack (older agents,
+# the sweep); only a command no agent has started yet is cancelled by a stop.
+COMMAND_TRANSITIONS: dict[str, frozenset[str]] = {
+    CommandStatus.ISSUED: frozenset({CommandStatus.ACKED, CommandStatus.COMPLETED, CommandStatus.CANCELLED}),
+    CommandStatus.ACKED: frozenset({CommandStatus.COMPLETED}),
+    CommandStatus.COMPLETED: frozenset(),
+    CommandStatus.CANCELLED: frozenset(),
+}
+
+
+class Phase(models.TextChoices):
+    """A blue/green deployment's phase (`Deployment.phase`); blank for an in-place deployment."""
+
+    NONE = "", "In place"
+    PROVISION = "provision", "Provisioning replacements"
+    INSTALL = "install", "Installing on replacements"
+    REROUTE = "reroute", "Rerouting traffic"
+    BLOCK = "block", "Blocking traffic to originals"
+    BAKE = "bake", "Waiting to retire originals"
+
+
+# Which phase changes a blue/green deployment allows. A rollback of a blue/green deployment starts in
+# reroute (traffic back to the originals); an Auto Scaling copy starts in provision.
+PHASE_TRANSITIONS: dict[str, frozenset[str]] = {
+    Phase.NONE: frozenset({Phase.PROVISION, Phase.INSTALL, Phase.REROUTE}),
+    Phase.PROVISION: frozenset({Phase.INSTALL}),
+    Phase.INSTALL: frozenset({Phase.REROUTE}),
+    Phase.REROUTE: frozenset({Phase.BLOCK}),
+    Phase.BLOCK: frozenset({Phase.BAKE}),
+    Phase.BAKE: frozenset(),
+}
+# Phases after which some traffic may be on the replacements: a rollback must move it back.
+TRAFFIC_MOVED = frozenset({Phase.REROUTE, Phase.BLOCK, Phase.BAKE})
+
+
+class Role(models.TextChoices):
+    """A blue/green target's role (`DeploymentTarget.role`); blank for an in-place target."""
+
+    NONE = "", "In place"
+    REPLACEMENT = "replacement", "Replacement"
+    ORIGINAL = "original", "Original"
+
+
+class Executor(models.TextChoices):
+    """Who runs a lifecycle event: the host's agent, or the server (traffic shifts, health checks)."""
+
+    AGENT = "agent", "Agent"
+    SERVER = "server", "Server"
+
+
+class EntryKind(models.TextChoices):
+    """What a row of a deployment's event log records (`DeploymentEvent.kind`)."""
+
+    DEPLOYMENT = "deployment"
+    HALTING = "halting"
+    TARGET = "target"
+    EVENT = "event"
+    LOG = "log"
+    ROLLBACK = "rollback"
+
+
+class StepOutcome(models.TextChoices):
+    """How the planner's next step ends a fleet's rollout: not yet, succeeded or failed."""
+
+    NONE = "", "Not yet"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
 
 
 class OutdatedInstancesStrategy(models.TextChoices):

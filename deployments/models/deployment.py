@@ -8,22 +8,30 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from .. import writebehind
 from .application import Application, DeploymentConfig, DeploymentGroup, Revision
 from .choices import (
     COMMAND_OPEN,
+    COMMAND_TRANSITIONS,
     DEPLOYMENT_TERMINAL,
     DEPLOYMENT_TRANSITIONS,
     EVENT_TRANSITIONS,
+    PHASE_TRANSITIONS,
     TARGET_TRANSITIONS,
     CommandStatus,
     Creator,
     DeploymentStatus,
+    EntryKind,
     ErrorCode,
     EventStatus,
+    Executor,
     FileExistsBehavior,
+    Phase,
+    Role,
     ScriptErrorCode,
     TargetStatus,
 )
+from .eventlog import append, entry
 from .fleet import Instance
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
@@ -42,6 +50,16 @@ class IllegalTransition(Exception):
 def _check(what: str, table: dict[str, frozenset[str]], current: str, wanted: str) -> None:
     if wanted not in table[current]:
         raise IllegalTransition(what, current, wanted)
+
+
+class TransitionQuerySet(models.QuerySet):
+    """Bulk moves that the model's transition table (`TRANSITIONS`) allows, and no other."""
+
+    def move_all(self, current: str, wanted: str, **fields) -> int:
+        """Move the rows of this query that are in `current` to `wanted` in one UPDATE; returns how
+        many moved. Refuses (IllegalTransition) a move the table does not allow, before any write."""
+        _check(f"{self.model.__name__} rows", self.model.TRANSITIONS, current, wanted)
+        return self.filter(status=current).update(status=wanted, **fields)
 
 
 class Deployment(models.Model):
@@ -73,9 +91,10 @@ class Deployment(models.Model):
     # The last sequence number handed out in this deployment's event log.
     event_seq = models.BigIntegerField(default=0)
     stop_requested_at = models.DateTimeField(null=True, blank=True)
-    # Blue/green only: install → reroute → block → bake, and the deadline of the current wait
-    # (Ready: waiting for "continue"; Baking: until the originals are retired).
-    phase = models.CharField(max_length=16, blank=True)
+    # Blue/green only: install → reroute → block → bake (PHASE_TRANSITIONS, through move_phase_to),
+    # and the deadline of the current wait (Ready: waiting for "continue"; Baking: until the originals
+    # are retired).
+    phase = models.CharField(max_length=16, blank=True, choices=Phase.choices, default=Phase.NONE)
     wait_until = models.DateTimeField(null=True, blank=True)
     rollback_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="rolled_back_by"
@@ -136,8 +155,6 @@ class Deployment(models.Model):
 
     def move_to(self, status: str, *, error_code: str = "", message: str = "") -> None:
         """Change status under the caller's row lock and record the change in the event log."""
-        from deployments import eventlog
-
         _check(f"Deployment {self.id}", DEPLOYMENT_TRANSITIONS, self.status, status)
         now = timezone.now()
         fields = ["status"]
@@ -152,15 +169,13 @@ class Deployment(models.Model):
             self.error_code, self.error_message = error_code, message
             fields += ["error_code", "error_message"]
         self.save(update_fields=fields)
-        eventlog.append(
+        append(
             self.id,
-            [eventlog.entry("deployment", status=status, error_code=self.error_code, message=message)],
+            [entry(EntryKind.DEPLOYMENT, status=status, error_code=self.error_code, message=message)],
         )
 
     def mark_halting(self, error_code: str, message: str) -> bool:
         """Remember why the deployment will end badly; the first reason wins."""
-        from deployments import eventlog
-
         if self.error_code or self.is_terminal:
             return False
         self.error_code, self.error_message = error_code, message
@@ -169,25 +184,37 @@ class Deployment(models.Model):
             self.stop_requested_at = timezone.now()
             fields.append("stop_requested_at")
         self.save(update_fields=fields)
-        eventlog.append(
+        append(
             self.id,
-            [eventlog.entry("halting", status=self.status, error_code=error_code, message=message)],
+            [entry(EntryKind.HALTING, status=self.status, error_code=error_code, message=message)],
         )
         return True
 
+    def move_phase_to(self, phase: str, *, wait_until=None, update_fields: tuple[str, ...] = ()) -> None:
+        """Enter a blue/green phase under the caller's row lock; `wait_until` is the new phase's
+        deadline (None: no wait), `update_fields` other fields the caller changed, saved with it.
+        Refuses a phase change PHASE_TRANSITIONS does not allow."""
+        _check(f"Deployment {self.id}'s phase", PHASE_TRANSITIONS, self.phase, phase)
+        self.phase, self.wait_until = phase, wait_until
+        self.save(update_fields=["phase", "wait_until", *update_fields])
+
 
 class DeploymentTarget(models.Model):
+    TRANSITIONS = TARGET_TRANSITIONS
+
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="targets")
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="targets")
     # Where the host falls in the rollout order (0 first) and in the static plan.
     position = models.PositiveIntegerField()
     batch = models.PositiveIntegerField(default=0)
     # Blue/green: "replacement" (gets the new revision, then traffic) or "original" (loses traffic).
-    role = models.CharField(max_length=16, blank=True)
+    role = models.CharField(max_length=16, blank=True, choices=Role.choices, default=Role.NONE)
     status = models.CharField(max_length=16, choices=TargetStatus.choices, default=TargetStatus.PENDING)
     message = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TransitionQuerySet.as_manager()
 
     class Meta:
         ordering = ["position"]
@@ -203,8 +230,6 @@ class DeploymentTarget(models.Model):
         return f"{self.deployment_id}/{self.instance_id}"
 
     def move_to(self, status: str, *, message: str = "") -> None:
-        from deployments import eventlog
-
         _check(f"Target {self.instance_id}", TARGET_TRANSITIONS, self.status, status)
         now = timezone.now()
         self.status = status
@@ -224,17 +249,19 @@ class DeploymentTarget(models.Model):
             self.message = message
             fields.append("message")
         self.save(update_fields=fields)
-        eventlog.append(
+        append(
             self.deployment_id,
-            [eventlog.entry("target", instance=self.instance.name, status=status, message=message)],
+            [entry(EntryKind.TARGET, instance=self.instance.name, status=status, message=message)],
         )
 
 
 class LifecycleEvent(models.Model):
+    TRANSITIONS = EVENT_TRANSITIONS
+
     target = models.ForeignKey(DeploymentTarget, on_delete=models.CASCADE, related_name="events")
     name = models.CharField(max_length=32)
     position = models.PositiveSmallIntegerField()
-    executor = models.CharField(max_length=8, default="agent")
+    executor = models.CharField(max_length=8, choices=Executor.choices, default=Executor.AGENT)
     status = models.CharField(max_length=16, choices=EventStatus.choices, default=EventStatus.PENDING)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -242,6 +269,8 @@ class LifecycleEvent(models.Model):
     script_name = models.CharField(max_length=500, blank=True)
     message = models.TextField(blank=True)
     log_tail = models.TextField(blank=True)
+
+    objects = TransitionQuerySet.as_manager()
 
     class Meta:
         ordering = ["target_id", "position"]
@@ -264,8 +293,6 @@ class LifecycleEvent(models.Model):
         }
 
     def move_to(self, status: str, *, instance_name: str, deployment_id: str, **diagnostics) -> None:
-        from deployments import eventlog, writebehind
-
         _check(f"Event {self.name}", EVENT_TRANSITIONS, self.status, status)
         now = timezone.now()
         self.status = status
@@ -284,10 +311,10 @@ class LifecycleEvent(models.Model):
                 setattr(self, key, diagnostics[key])
                 fields.append(key)
         writebehind.save(self, fields)
-        eventlog.append(
+        append(
             deployment_id,
             [
-                eventlog.entry(
+                entry(
                     "event",
                     instance=instance_name,
                     event=self.name,
@@ -301,6 +328,8 @@ class LifecycleEvent(models.Model):
 
 class HostCommand(models.Model):
     """One lifecycle event delivered to one agent. Exactly one per agent-run event."""
+
+    TRANSITIONS = COMMAND_TRANSITIONS
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="commands")
@@ -334,37 +363,19 @@ class HostCommand(models.Model):
     def is_open(self) -> bool:
         return self.status in COMMAND_OPEN
 
+    def move_to(self, status: str, *, timeout_seconds: int | None = None) -> None:
+        """Change status (COMMAND_TRANSITIONS) under the caller's lock of the deployment and the command.
 
-class DeploymentEvent(models.Model):
-    """The append-only log of a deployment: state changes and hook output, numbered per deployment."""
-
-    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="event_log")
-    seq = models.BigIntegerField()
-    kind = models.CharField(max_length=16)  # deployment | halting | target | event | log
-    instance = models.CharField(max_length=100, blank=True)
-    event = models.CharField(max_length=32, blank=True)
-    status = models.CharField(max_length=16, blank=True)
-    error_code = models.CharField(max_length=32, blank=True)
-    message = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["deployment_id", "seq"]
-        constraints = [
-            # Also the index behind "events after seq N" for live pages and the API.
-            models.UniqueConstraint(fields=["deployment", "seq"], name="event_log_unique_seq"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.deployment_id}#{self.seq} {self.kind}"
-
-    def as_dict(self) -> dict:
-        out = {"seq": self.seq, "kind": self.kind, "at": self.created_at.isoformat()}
-        for key in ("instance", "event", "status", "error_code", "message"):
-            value = getattr(self, key)
-            if value:
-                out[key] = value
-        if self.data:
-            out.update(self.data)
-        return out
+        Written through `writebehind`, so a batch of agent calls writes its commands in one statement."""
+        _check(f"Command {self.pk}", COMMAND_TRANSITIONS, self.status, status)
+        self.status = status
+        fields = ["status"]
+        if status == CommandStatus.ACKED:
+            self.acked_at = timezone.now()
+            if timeout_seconds:
+                self.timeout_seconds = timeout_seconds
+            fields += ["acked_at", "timeout_seconds"]
+        else:
+            self.completed_at = timezone.now()
+            fields.append("completed_at")
+        writebehind.save(self, fields)

@@ -1,7 +1,7 @@
 """The server's fetch of a GitHub commit's archive, with the project's token, into the revision's storage.
 
 Hosts then download it from the server with their own credential: the token never leaves the server.
-Called by a worker (`deployments.fetching`), never in a web request.
+Called by a worker (`deployments.rollout.fetching`), never in a web request.
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@ import pytest
 from aws_fixtures import aws_client
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
-from deployments import bluegreen, engine
+from deployments import engine
 from deployments.models import Deployment, DeploymentGroup, Instance, LifecycleEvent
+from deployments.rollout import bluegreen_config
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -174,7 +175,7 @@ def test_an_empty_standby_pool_fails_with_no_instances(lb):
     ],
 )
 def test_blue_green_configuration_errors_name_the_field(config, message):
-    assert message in bluegreen.validate(config)
+    assert message in bluegreen_config.validate(config)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import rollout_agent as agent
 from django.apps import apps
 from django.utils import timezone
 from fleet_factories import (
@@ -53,13 +54,29 @@ def test_completing_an_event_issues_exactly_the_next_event_for_that_host(app):
     assert HostCommand.objects.filter(deployment=deployment).count() == 2
 
 
+def test_a_host_runs_as_todays_agent_does_one_ack_then_every_next_event_handed_out_started(app):
+    """The production path: completions with `start_next` through `agent_calls` (as the agent API
+    batches them); each answer carries the host's next event, already started with the agent's timeout."""
+    (host,) = fleet(1)
+    deployment = deploy(make_group(app), make_revision(app))
+    ran = agent.run_host(host, timeouts={"Install": 120})
+    assert [name for name, _ in ran] == list(INSTALL_EVENTS)
+    assert [started for _, started in ran] == [False] + [True] * (len(INSTALL_EVENTS) - 1)
+    assert refresh(deployment).status == "Succeeded"
+    commands = HostCommand.objects.filter(deployment=deployment)
+    assert commands.count() == len(INSTALL_EVENTS)
+    assert commands.filter(started_on_delivery=True).count() == len(INSTALL_EVENTS) - 1
+    assert commands.get(lifecycle_event__name="Install").timeout_seconds == 120
+    assert set(commands.values_list("status", flat=True)) == {"Completed"}
+
+
 def test_completing_twice_and_advancing_again_issues_nothing_twice(app):
     (host,) = fleet(1)
     deployment = deploy(make_group(app), make_revision(app))
     while commands := issued(host):
         command = commands[0]
         complete(command, host)
-        again = engine.complete_command(command.pk, host, "Failed", {"error_code": "ScriptFailed"})
+        again = agent.complete(command.pk, host, "Failed", {"error_code": "ScriptFailed"})
         assert again.status == "Completed"
         assert again.lifecycle_event.status == "Succeeded"  # the first answer wins
         for _ in range(3):
@@ -229,7 +246,7 @@ def test_completion_diagnostics_and_times_are_stored_on_the_event(app):
     (host,) = fleet(1)
     deploy(make_group(app), make_revision(app))
     (command,) = issued(host)
-    engine.complete_command(
+    agent.complete(
         command.pk,
         host,
         "Failed",
@@ -257,11 +274,11 @@ def test_ack_marks_the_event_in_progress_and_records_the_timeout(app):
     (host,) = fleet(1)
     deploy(make_group(app), make_revision(app))
     (command,) = issued(host)
-    acked = engine.ack_command(command.pk, host, 900)
+    acked = agent.ack(command.pk, host, 900)
     assert acked.status == "Acked"
     assert acked.timeout_seconds == 900
     assert acked.lifecycle_event.status == "InProgress"
-    again = engine.ack_command(command.pk, host, 5)
+    again = agent.ack(command.pk, host, 5)
     assert again.timeout_seconds == 900
 
 
@@ -269,9 +286,9 @@ def test_another_instance_cannot_touch_a_command(app):
     host, other = fleet(2)
     deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
     command = issued(host)[0]
-    assert engine.ack_command(command.pk, other, 60) is None
-    assert engine.record_logs(command.pk, other, [{"seq": 1, "text": "x"}]) is None
-    assert engine.complete_command(command.pk, other, "Failed", {}) is None
+    assert agent.ack(command.pk, other, 60) is None
+    assert agent.record_logs(command.pk, other, [{"seq": 1, "text": "x"}]) is None
+    assert agent.complete(command.pk, other, "Failed", {}) is None
     command.refresh_from_db()
     assert command.status == "Issued"
     assert command.log_seq == 0

@@ -10,8 +10,9 @@ from aws_fixtures import aws_client
 from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
 from config.stack import free_port
-from deployments import alarms, healthcheck, rollback
+from deployments import healthcheck
 from deployments.models import Creator, Deployment, DeploymentGroup, InstanceGroupState
+from deployments.rollout import alarms, creation, rollback
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,7 +49,7 @@ def test_a_failure_with_rollback_on_creates_a_linked_rollback_of_the_last_good_r
     assert again.creator == Creator.ROLLBACK
     assert again.revision == good_revision
     assert again.status == "InProgress"
-    assert rollback.roll_back(bad.id) is None  # a second attempt is refused
+    assert creation.roll_back(bad.id) is None  # a second attempt is refused
     assert Deployment.objects.filter(rollback_of=bad).count() == 1
 
 
@@ -87,7 +88,7 @@ def test_a_new_host_gets_the_last_successful_revision(fleet):
     succeed(group, revision, hosts)
     newcomer = make_instance("web-3", role="web")
 
-    (created,) = rollback.update_new_instance(newcomer.pk)
+    (created,) = creation.update_new_instance(newcomer.pk)
     deployment = Deployment.objects.get(pk=created)
     assert deployment.creator == Creator.AUTOSCALING
     assert deployment.revision == revision
@@ -95,14 +96,14 @@ def test_a_new_host_gets_the_last_successful_revision(fleet):
     finish_host(newcomer, deployment=deployment)
     assert refresh(deployment).status == "Succeeded"
     assert InstanceGroupState.objects.get(instance=newcomer, group=group).revision == revision
-    assert rollback.update_new_instance(newcomer.pk) == []  # already current
+    assert creation.update_new_instance(newcomer.pk) == []  # already current
 
 
 def test_the_ignore_strategy_leaves_new_hosts_alone(fleet):
     app, group, hosts = fleet
     succeed(group, make_revision(app), hosts)
     DeploymentGroup.objects.filter(pk=group.pk).update(outdated_instances_strategy="IGNORE")
-    assert rollback.update_new_instance(make_instance("web-3", role="web").pk) == []
+    assert creation.update_new_instance(make_instance("web-3", role="web").pk) == []
 
 
 class Endpoint:

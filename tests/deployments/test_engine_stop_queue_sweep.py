@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import rollout_agent as agent
 from django.utils import timezone
 from fleet_factories import (
     ALL_AT_ONCE,
@@ -42,7 +43,7 @@ def test_stop_skips_pending_hosts_cancels_unstarted_commands_and_lets_running_ev
     hosts = [make_instance(f"web-{i}", role="web") for i in range(1, 5)]
     deployment = deploy(make_group(app, config=HALF_AT_A_TIME), make_revision(app))
     running, unstarted = issued(hosts[0])[0], issued(hosts[1])[0]
-    engine.ack_command(running.pk, hosts[0], 60)
+    agent.ack(running.pk, hosts[0], 60)
 
     assert engine.request_stop(deployment.id, by="alice") is True
 
@@ -78,8 +79,8 @@ def test_an_agent_acking_a_cancelled_command_is_told_not_to_run_it(app):
     deployment = deploy(make_group(app), make_revision(app))
     (command,) = issued(host)
     engine.request_stop(deployment.id)
-    assert engine.ack_command(command.pk, host, 60).status == "Cancelled"
-    assert engine.complete_command(command.pk, host, "Succeeded", {}).status == "Cancelled"
+    assert agent.ack(command.pk, host, 60).status == "Cancelled"
+    assert agent.complete(command.pk, host, "Succeeded", {}).status == "Cancelled"
     deployment = refresh(deployment)
     assert deployment.status == "Stopped"
     assert deployment.error_code == "MANUAL_STOP"
@@ -187,7 +188,7 @@ def test_an_offline_agent_is_marked_offline_and_its_open_commands_fail(app, time
     Instance.objects.filter(pk=hosts[0].pk).update(last_seen=now - timedelta(seconds=61))
     Instance.objects.filter(pk=hosts[1].pk).update(last_seen=now)
     deployment = deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
-    engine.ack_command(issued(hosts[0])[0].pk, hosts[0], 600)
+    agent.ack(issued(hosts[0])[0].pk, hosts[0], 600)
 
     assert engine.sweep(now=now) == {"offline": 1, "failed_events": 1, "waits_ended": 0}
 
@@ -204,7 +205,7 @@ def test_an_acked_event_past_its_timeout_and_grace_fails(app, timeouts):
     host = make_instance("web-1", role="web")
     Instance.objects.filter(pk=host.pk).update(last_seen=timezone.now() + timedelta(hours=1))
     deployment = deploy(make_group(app), make_revision(app))
-    command = engine.ack_command(issued(host)[0].pk, host, 100)
+    command = agent.ack(issued(host)[0].pk, host, 100)
 
     assert engine.sweep(now=command.acked_at + timedelta(seconds=109))["failed_events"] == 0
     assert engine.sweep(now=command.acked_at + timedelta(seconds=111))["failed_events"] == 1
@@ -220,7 +221,7 @@ def test_a_late_completion_after_the_sweep_changes_nothing(app, timeouts):
     deployment = deploy(make_group(app), make_revision(app))
     (command,) = issued(host)
     engine.sweep(now=timezone.now() + timedelta(seconds=31))
-    engine.complete_command(command.pk, host, "Succeeded", {})
+    agent.complete(command.pk, host, "Succeeded", {})
     event = LifecycleEvent.objects.get(pk=command.lifecycle_event_id)
     assert event.status == "Failed"
     assert refresh(deployment).status == "Failed"
@@ -237,7 +238,7 @@ def test_a_whole_fleet_falling_silent_at_once_blames_no_agent_until_the_grace_ru
     now = timezone.now()
     Instance.objects.filter(pk__in=[h.pk for h in hosts]).update(last_seen=now - timedelta(seconds=61))
     deployment = deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
-    engine.ack_command(issued(hosts[0])[0].pk, hosts[0], 600)
+    agent.ack(issued(hosts[0])[0].pk, hosts[0], 600)
 
     assert engine.sweep(now=now) == {"offline": 0, "failed_events": 0, "waits_ended": 0}
     assert engine.sweep(now=now + timedelta(seconds=100)) == {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import rollout_agent as agent
 from django.db import transaction
 from fleet_factories import (
     ALL_AT_ONCE,
@@ -16,7 +17,7 @@ from fleet_factories import (
     refresh,
 )
 
-from deployments import engine, eventlog
+from deployments import eventlog
 from deployments.models import DeploymentEvent, IllegalTransition, LifecycleEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,10 +38,10 @@ def test_sequence_numbers_run_one_to_n_without_gaps_across_changes_and_log_lines
     for host in hosts:
         while commands := issued(host):
             command = commands[0]
-            engine.ack_command(command.pk, host, 60)
-            engine.record_logs(command.pk, host, lines(1, 2))
-            engine.record_logs(command.pk, host, lines(3))
-            engine.complete_command(command.pk, host, "Succeeded", {})
+            agent.ack(command.pk, host, 60)
+            agent.record_logs(command.pk, host, lines(1, 2))
+            agent.record_logs(command.pk, host, lines(3))
+            agent.complete(command.pk, host, "Succeeded", {})
     deployment = refresh(deployment)
     assert deployment.status == "Succeeded"
     seqs = list(DeploymentEvent.objects.filter(deployment=deployment).values_list("seq", flat=True))
@@ -55,9 +56,9 @@ def test_record_logs_ignores_lines_it_already_stored(app):
     host = make_instance("web-1", role="web")
     deployment = deploy(make_group(app), make_revision(app))
     (command,) = issued(host)
-    assert engine.record_logs(command.pk, host, lines(1, 2, 3)) == 3
-    assert engine.record_logs(command.pk, host, lines(1, 2, 3)) == 0
-    assert engine.record_logs(command.pk, host, lines(5, 3, 4)) == 2
+    assert agent.record_logs(command.pk, host, lines(1, 2, 3)) == 3
+    assert agent.record_logs(command.pk, host, lines(1, 2, 3)) == 0
+    assert agent.record_logs(command.pk, host, lines(5, 3, 4)) == 2
     stored = DeploymentEvent.objects.filter(deployment=deployment, kind="log").order_by("seq")
     assert [e.message for e in stored] == ["line 1", "line 2", "line 3", "line 4", "line 5"]
     assert stored[0].event == "ApplicationStop"

@@ -14,6 +14,7 @@ import asyncio
 import json
 
 import pytest
+import rollout_agent as agent
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
@@ -224,7 +225,7 @@ def test_concurrent_completions_through_the_views_each_get_their_host_s_next_eve
     deployment = deploy(make_group(app, config=ALL_AT_ONCE), make_revision(app))
     first = {h.pk: issued(h)[0] for h in hosts}
     for h in hosts:
-        engine.ack_command(first[h.pk].pk, h, 60)
+        agent.ack(first[h.pk].pk, h, 60)
     batches = []
     real = engine.agent_calls
 

@@ -27,7 +27,7 @@ from fleet_factories import (
     refresh,
 )
 
-from deployments import engine, eventlog, retention, rollback
+from deployments import engine, eventlog, retention
 from deployments.models import (
     Creator,
     Deployment,
@@ -38,6 +38,7 @@ from deployments.models import (
     LifecycleEvent,
     Revision,
 )
+from deployments.rollout import rollback
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -122,7 +122,7 @@ def test_two_workers_fetching_one_revision_at_once_ask_github_once(github):
 
     from django.db import connection
 
-    from deployments import fetching
+    from deployments.rollout import fetching
 
     project = make_project()
     make_github(project, github.url)

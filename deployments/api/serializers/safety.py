@@ -9,8 +9,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.outbound import OutboundRefused, check_url
-from deployments import bluegreen, healthcheck, traffic
-from deployments.rollback import ROLLBACK_EVENTS
+from deployments import healthcheck, traffic
+from deployments.rollout import bluegreen_config
+from deployments.rollout.rollback import ROLLBACK_EVENTS
 
 
 class RollbackEventsField(serializers.ListField):
@@ -136,7 +137,7 @@ class BlueGreenSerializer(_NullIsOff, serializers.Field):
             return {}
         if not isinstance(data, dict):
             raise serializers.ValidationError("must be an object, or null to switch it off")
-        problem = bluegreen.validate(data)
+        problem = bluegreen_config.validate(data)
         if problem:
             raise serializers.ValidationError(problem)
         return data

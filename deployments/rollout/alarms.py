@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import logging
 
-from . import engine, integration_points
-from .models import Deployment, DeploymentStatus, ErrorCode
+from .. import integration_points
+from ..models import Deployment, DeploymentStatus, ErrorCode
+from .control import request_stop
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +51,17 @@ def check(deployment: Deployment) -> str | None:
             log.warning("alarms of %s could not be read (ignored): %s", deployment.id, exc)
             return None
         reason = f"The deployment's alarms could not be read ({exc}), and ignore_poll_alarm_failure is off."
-        engine.request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
+        request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
         return reason
     firing = sorted(name for name, state in states.items() if state == "ALARM")
     missing = sorted(set(config["alarms"]) - set(states))
     if missing and not config.get("ignore_poll_alarm_failure"):
         reason = f"Alarm(s) not found: {', '.join(missing)}."
-        engine.request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
+        request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
         return reason
     if firing:
         reason = f"Alarm {', '.join(firing)} is in the ALARM state."
-        engine.request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
+        request_stop(deployment.id, by=reason, error_code=ErrorCode.ALARM_ACTIVE)
         return reason
     return None
 

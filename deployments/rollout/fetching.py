@@ -19,9 +19,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from . import integration_points
-from .integration_points import RevisionUnavailable
-from .models import Deployment, DeploymentGroup, DeploymentStatus, ErrorCode, Revision, RevisionSource
+from .. import integration_points
+from ..integration_points import RevisionUnavailable
+from ..models import Deployment, DeploymentGroup, DeploymentStatus, ErrorCode, Revision, RevisionSource
+from . import dispatch
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def too_large(revision: Revision) -> str:
 
 
 def ready_to_start(deployment: Deployment) -> bool:
-    """Called by the engine, under the group lock, before it starts a deployment.
+    """Called by `rollout.creation.start`, under the group lock, before it starts a deployment.
 
     False when the deployment must not start now: it failed (its bundle is over the size limit), or it
     waits in Queued for the server to fetch its revision, which is asked for here."""
@@ -70,9 +71,7 @@ def ready_to_start(deployment: Deployment) -> bool:
 
 
 def request_fetch(revision_id: int) -> None:
-    from .tasks import fetch_revision
-
-    transaction.on_commit(lambda: fetch_revision.delay(revision_id))
+    dispatch.after_commit(dispatch.FETCH_REVISION, revision_id)
 
 
 def fetch(revision_id: int) -> None:
@@ -105,15 +104,11 @@ def _waiting_groups(revision_id: int) -> list[int]:
 
 
 def _start_waiting(revision_id: int) -> None:
-    from . import engine
-
     for group_id in _waiting_groups(revision_id):
-        engine.start_next_queued(group_id)
+        dispatch.send(dispatch.START_NEXT_QUEUED, group_id)
 
 
 def _fail_waiting(revision_id: int, code: str, message: str) -> None:
-    from . import engine
-
     for group_id in _waiting_groups(revision_id):
         with transaction.atomic():
             # The group lock first, as the engine takes it, then each waiting deployment's.
@@ -123,13 +118,11 @@ def _fail_waiting(revision_id: int, code: str, message: str) -> None:
             )
             for deployment in waiting:
                 deployment.move_to(DeploymentStatus.FAILED, error_code=code, message=message)
-        engine.start_next_queued(group_id)
+        dispatch.send(dispatch.START_NEXT_QUEUED, group_id)
 
 
 def _start_next_after_commit(group_id: int) -> None:
-    from .tasks import start_next_queued
-
-    transaction.on_commit(lambda: start_next_queued.delay(group_id))
+    dispatch.after_commit(dispatch.START_NEXT_QUEUED, group_id)
 
 
 def _claim(key: str) -> bool:

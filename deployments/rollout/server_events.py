@@ -1,13 +1,17 @@
-"""Lifecycle events the server performs itself (no agent involved): the HTTP health check.
+"""Lifecycle events the server performs itself (no agent involved): traffic shifts and the HTTP
+health check.
 
-The slow part runs here, outside any transaction; the result goes through the same path as an
-agent's completion (`engine.finish_server_event`).
+The slow part runs in a worker (`run`), outside any transaction; the result goes through the same
+path as an agent's completion (`finish_server_event`, then `results.record_result`).
 """
 
 from __future__ import annotations
 
-from . import engine, healthcheck, lifecycle, traffic
-from .models import ErrorCode, EventStatus, LifecycleEvent, ScriptErrorCode
+from django.db import transaction
+
+from .. import healthcheck, lifecycle, traffic
+from ..models import ErrorCode, EventStatus, LifecycleEvent, ScriptErrorCode
+from . import results, steps
 
 
 def run(event_id: int) -> None:
@@ -47,7 +51,7 @@ def _shift_traffic(event: LifecycleEvent) -> None:
         # Configuration the next host would hit too: stop the deployment with CodeDeploy's code.
         halting = (ErrorCode.ELB_INVALID_INSTANCE, ErrorCode.ELASTIC_LOAD_BALANCING_INVALID)
         halt = (exc.code, exc.message) if exc.code in halting else None
-        engine.finish_server_event(
+        finish_server_event(
             event.pk,
             EventStatus.FAILED,
             {"error_code": ScriptErrorCode.UNKNOWN_ERROR, "message": exc.message},
@@ -55,13 +59,13 @@ def _shift_traffic(event: LifecycleEvent) -> None:
         )
         return
     except Exception as exc:
-        engine.finish_server_event(
+        finish_server_event(
             event.pk,
             EventStatus.FAILED,
             {"error_code": ScriptErrorCode.UNKNOWN_ERROR, "message": f"{event.name} failed: {exc}"},
         )
         return
-    engine.finish_server_event(
+    finish_server_event(
         event.pk,
         EventStatus.SUCCEEDED if shift.ok else EventStatus.FAILED,
         {
@@ -88,14 +92,37 @@ def _health_check(event: LifecycleEvent) -> None:
     else:
         result = healthcheck.check(config, url, peer=peer)
     if result.ok:
-        engine.finish_server_event(
+        finish_server_event(
             event.pk, EventStatus.SUCCEEDED, {"error_code": "Success", "message": result.message}
         )
         return
-    engine.finish_server_event(
+    finish_server_event(
         event.pk,
         EventStatus.FAILED,
         {"error_code": ScriptErrorCode.SCRIPT_FAILED, "message": result.message},
         # A failed health check stops the rollout, whatever the minimum healthy hosts would allow.
         halt=(ErrorCode.HEALTH_CONSTRAINTS, f"Health check failed on {instance.name}: {result.message}"),
     )
+
+
+def finish_server_event(
+    event_id: int, status: str, diagnostics: dict, *, halt: tuple[str, str] | None = None
+):
+    """Record the result of an event the server ran itself. Harmless if it was already recorded."""
+    deployment_id = (
+        LifecycleEvent.objects.filter(pk=event_id).values_list("target__deployment_id", flat=True).first()
+    )
+    if deployment_id is None:
+        return
+    with transaction.atomic():
+        deployment = steps.lock(deployment_id)
+        event = (
+            LifecycleEvent.objects.select_for_update(of=("self",))
+            .select_related("target__instance")
+            .get(pk=event_id)
+        )
+        if event.status != EventStatus.IN_PROGRESS:
+            return
+        if halt is not None and deployment.status in steps.RUNNING:
+            deployment.mark_halting(*halt)
+        results.record_result(deployment, event, status, diagnostics, None, None)
