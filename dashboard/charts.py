@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from deployments.durations import human
 from deployments.models import DEPLOYMENT_TERMINAL, Deployment, DeploymentStatus
 
 WIDTH, HEIGHT = 600, 160
@@ -154,15 +155,6 @@ def success_rate_svg(days: list[DayStat]) -> SafeString:
     return mark_safe(_frame("chart-success", "Deployment success rate per day", desc, body, "100%", days))  # noqa: S308
 
 
-def _format_seconds(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
-
-
 def duration_svg(days: list[DayStat]) -> SafeString:
     """A line through each day's median deployment duration, with a point per day."""
     points = [(i, d) for i, d in enumerate(days) if d.median_seconds is not None]
@@ -173,14 +165,14 @@ def duration_svg(days: list[DayStat]) -> SafeString:
         x, width = _slot(index, len(days))
         cx, cy = x + width / 2, _y(stat.median_seconds / peak)
         coords.append(f"{cx:.1f},{cy:.1f}")
-        tip = f"{stat.day:%Y-%m-%d}: median {_format_seconds(stat.median_seconds)} over {stat.finished}"
+        tip = f"{stat.day:%Y-%m-%d}: median {human(stat.median_seconds)} over {stat.finished}"
         body.append(
             f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="3"><title>{escape(tip)}</title></circle>'
         )
     if len(coords) > 1:
         body.insert(0, f'<polyline class="line" fill="none" points="{" ".join(coords)}"/>')
     desc = f"Median duration of finished deployments per day over the last {len(days)} days; " + (
-        f"the slowest day's median was {_format_seconds(peak)}." if points else "no durations recorded yet."
+        f"the slowest day's median was {human(peak)}." if points else "no durations recorded yet."
     )
     title = "Median deployment duration per day"
-    return mark_safe(_frame("chart-duration", title, desc, body, _format_seconds(peak), days))  # noqa: S308
+    return mark_safe(_frame("chart-duration", title, desc, body, human(peak), days))  # noqa: S308

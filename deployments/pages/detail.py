@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -13,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from deployments import engine, integration_points
+from deployments.durations import between, human
 from deployments.engine import DeploymentError
 from deployments.models import (
     DEPLOYMENT_TERMINAL,
@@ -28,25 +28,6 @@ from .common import can_deploy, deployment_in, get_project_for_user
 
 TARGET_ORDER = [s.value for s in TargetStatus]
 DONE = {TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.SKIPPED, TargetStatus.UNKNOWN}
-
-
-def format_duration(start: datetime | None, end: datetime | None) -> str:
-    if start is None or end is None:
-        return ""
-    return human(end - start)
-
-
-def human(delta: timedelta | None) -> str:
-    if delta is None:
-        return ""
-    seconds = max(delta.total_seconds(), 0)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} m {seconds} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} m"
 
 
 def _deployments():
@@ -122,7 +103,7 @@ def build_context(deployment: Deployment) -> dict:
         for event in target.events.all():
             row = {
                 "event": event,
-                "duration": format_duration(event.started_at, event.ended_at),
+                "duration": between(event.started_at, event.ended_at),
                 "lines": logs.get((name, event.name), []),
             }
             events.append(row)
@@ -133,7 +114,7 @@ def build_context(deployment: Deployment) -> dict:
                 "target": target,
                 "name": name,
                 "events": events,
-                "duration": format_duration(target.started_at, target.ended_at),
+                "duration": between(target.started_at, target.ended_at),
             }
         )
     counts = Counter(t.status for t in targets)
