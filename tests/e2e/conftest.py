@@ -10,6 +10,12 @@ from e2e_harness import api_user, fleet_of, stack_env, started_stack
 LB_SCRIPT = """#!/bin/sh
 # usage: lb.sh allow|block name=hostname ...
 action=$1; shift
+# A test holds an application's balancer (a long drain or health wait) while <app>.hold exists;
+# <app>.holding gets a line for each shift that waits on it.
+if [ -e "{lb_dir}/$FLEETDECK_APPLICATION_NAME.hold" ]; then
+  echo "$action $*" >> "{lb_dir}/$FLEETDECK_APPLICATION_NAME.holding"
+  while [ -e "{lb_dir}/$FLEETDECK_APPLICATION_NAME.hold" ]; do sleep 0.1; done
+fi
 pool="{lb_dir}/$FLEETDECK_APPLICATION_NAME.hosts"
 # Hosts are switched concurrently (one worker task per host): serialise edits of the file.
 exec 9>"$pool.lock"
