@@ -8,19 +8,14 @@ import asyncio
 import pytest
 import redis
 from django.conf import settings
-from fleetdeck_testing import require
+from fleetdeck_testing import require_redis
 
 from deployments import realtime
 
 
 @pytest.fixture
 def subscriber():
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
-        reachable = True
-    except (redis.RedisError, OSError):
-        reachable = False
-    require(reachable, f"Redis ({settings.REDIS_URL})")
+    require_redis().close()
     return realtime.Subscriber()
 
 

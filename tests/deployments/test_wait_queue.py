@@ -17,10 +17,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection
-from fleetdeck_testing import require
+from fleetdeck_testing import require_redis
 
 from config.celery import app
 from config.processes import die_with_parent
@@ -90,12 +89,7 @@ def test_a_wait_queue_that_is_the_main_queue_stops_the_server_with_a_message(tmp
 
 @pytest.fixture
 def broker():
-    try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
-        client.ping()
-    except (redis.RedisError, OSError):
-        client = None
-    require(client is not None, f"Redis ({settings.REDIS_URL})")
+    client = require_redis()
     main = f"waitq-{uuid.uuid4().hex[:8]}"
     yield client, main, f"{main}-waits"
     client.delete(main, f"{main}-waits")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import redis
 from django.test import override_settings
 from e2e_harness import api_user, fleet_of, stack_env, started_stack
 
@@ -45,14 +44,9 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.conf import settings
-    from fleetdeck_testing import require, require_postgresql_in_ci
+    from fleetdeck_testing import require_postgresql_in_ci, require_redis
 
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
-        redis_ok = True
-    except (redis.RedisError, OSError):
-        redis_ok = False
-    require(redis_ok, f"Redis at {settings.REDIS_URL}")
+    require_redis().close()
     require_postgresql_in_ci()
 
     base = tmp_path_factory.mktemp("stack")
