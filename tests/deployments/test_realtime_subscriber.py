@@ -14,8 +14,14 @@ from deployments import realtime
 
 
 @pytest.fixture
-def subscriber():
-    require_redis().close()
+def publisher():
+    client = require_redis()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def subscriber(publisher):
     return realtime.Subscriber()
 
 
@@ -36,7 +42,9 @@ def _clients_of(subscriber: realtime.Subscriber) -> int:
         client.close()
 
 
-def test_a_poll_and_a_stream_share_one_subscription_and_each_gets_only_its_own_wake_ups(subscriber):
+def test_a_poll_and_a_stream_share_one_subscription_and_each_gets_only_its_own_wake_ups(
+    subscriber, publisher
+):
     channel = realtime.deployment_channel("d-subscriber-test")
 
     async def run():
@@ -49,9 +57,10 @@ def test_a_poll_and_a_stream_share_one_subscription_and_each_gets_only_its_own_w
             for watch in (host, other_host, stream):
                 watch.take()  # the confirmation's wake-up (re-read the database)
 
-            realtime.wake_agents([41])
-            realtime.publish_deployment("d-subscriber-test", 7)
-            realtime.publish_deployment("d-subscriber-test", 9)
+            # What realtime.wake_agents and publish_deployment send (their client is cached per process).
+            publisher.publish(realtime.AGENT_WAKE_CHANNEL, "41")
+            publisher.publish(channel, "7")
+            publisher.publish(channel, "9")
             await asyncio.wait_for(host.event.wait(), 5)
             messages = []
             while len(messages) < 2:
