@@ -87,7 +87,7 @@ class Demo:
         project, application, group = seed.ensure_project(user)
         connections.close_all()
         self.stack.start(timeout=60)
-        self.out(f"Server, worker and beat are up at {self.stack.url}/ (logs in {self.stack.log_dir})")
+        self.out(f"Server, workers and beat are up at {self.stack.url}/ (logs in {self.stack.log_dir})")
         since = timezone.now()
         self._register(project, user)
         for host in self.hosts:
@@ -262,7 +262,7 @@ class Demo:
             "  Sample app (one small HTTP service per host, started by the ApplicationStart hook):",
             *(f"    {h.name} (az={h.az}):  {h.url}" for h in self.hosts),
             f"  Logs in {self.stack.log_dir}. Deploy again from the deployment page (Redeploy).",
-            "  Ctrl-C stops everything: web, worker, beat, the agents and the sample services.",
+            "  Ctrl-C stops everything: web, workers, beat, the agents and the sample services.",
             "",
         ]
         return "\n".join(lines)

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from celery.schedules import crontab
 from cryptography.fernet import Fernet
+from kombu import Exchange, Queue
 
 from config import embedded_redis
 from core.env import ConfigError, env_bool, env_days, env_float, env_int, env_list, env_prefixed, env_str
@@ -171,6 +172,26 @@ CELERY_BROKER_URL = (
     "redis+socket://" + REDIS_URL.removeprefix("unix://") if REDIS_URL.startswith("unix://") else REDIS_URL
 )
 CELERY_TASK_DEFAULT_QUEUE = env_str("FLEETDECK_QUEUE", "fleetdeck")
+# Server-side waits (a load balancer's drain or health wait, a health check, replacement hosts coming
+# up) have a queue of their own, so however long they take, no rollout waits behind them for a worker.
+# A worker started for the main queue alone (the worker command before this queue existed) consumes
+# this one too (config/celery.py); `python -m config.worker main|waits` runs one of them only.
+WAIT_QUEUE = env_str("FLEETDECK_WAIT_QUEUE", f"{CELERY_TASK_DEFAULT_QUEUE}-waits")
+if WAIT_QUEUE == CELERY_TASK_DEFAULT_QUEUE:
+    raise ConfigError(
+        f"FLEETDECK_WAIT_QUEUE={WAIT_QUEUE!r} is also FLEETDECK_QUEUE: the waits need a queue of their own "
+        f"(unset it for {CELERY_TASK_DEFAULT_QUEUE + '-waits'!r})"
+    )
+# Each queue on a direct exchange of its own name (Celery's default for the one queue it knew before).
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name) for name in (CELERY_TASK_DEFAULT_QUEUE, WAIT_QUEUE)
+)
+WAIT_TASKS = (
+    "deployments.tasks.run_server_event",  # BlockTraffic, AllowTraffic, HealthCheck
+    "deployments.tasks.provision_replacements",  # copying an Auto Scaling group (blue/green)
+    "deployments.tasks.check_provisioning",  # until the copy's instances have registered agents
+)
+CELERY_TASK_ROUTES = {name: {"queue": WAIT_QUEUE} for name in WAIT_TASKS}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -1,8 +1,9 @@
-"""Run the whole server side as child processes: uvicorn, a Celery worker and beat.
+"""Run the whole server side as child processes: uvicorn, two Celery workers (`worker` for the rollouts,
+`waits` for the server-side waits on their own queue; see config/worker.py) and beat.
 
 `python -m config.stack` starts them on the embedded defaults (starting the embedded Redis first when
 REDIS_URL is unset) and stays in the foreground until Ctrl-C, which stops every child it started and
-then that Redis. A worker or beat that dies is started again, as systemd's `Restart=on-failure` does
+then that Redis. A worker (either) or beat that dies is started again, as systemd's `Restart=on-failure` does
 for their units (kombu's Redis transport can take a worker down when Redis goes away). With `--demo` (what `make demo` calls) it first runs
 the setup steps of `config.demo.Demo`: migrate, seed the demo project, start four local
 agents as children too and deploy the sample app. The end-to-end tests use the same `Stack`
@@ -40,7 +41,7 @@ log = logging.getLogger(__name__)
 
 # Started again when they exit with a failure, like their systemd units (deploy/systemd/); a process
 # that fails RESTART_LIMIT times within RESTART_WINDOW seconds stays down (systemd's StartLimitBurst).
-RESTART_ON_FAILURE = ("worker", "beat")
+RESTART_ON_FAILURE = ("worker", "waits", "beat")
 RESTART_LIMIT = 5
 RESTART_WINDOW = 60.0
 
@@ -129,23 +130,20 @@ class Stack:
             ],
         )
 
-    def start_worker(self, name: str = "worker") -> None:
-        queue = self._env().get("FLEETDECK_QUEUE", "fleetdeck")
+    def start_worker(self, name: str = "worker", kind: str = "main") -> None:
+        """A Celery worker (`python -m config.worker`): "main" for rollouts and integrations, "waits"
+        for the server-side waits (traffic shifts, health checks, provisioning) on their own queue."""
         self._spawn(
             name,
             [
                 sys.executable,
                 "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
+                "config.worker",
+                kind,
                 "--loglevel",
                 "INFO",
                 "--concurrency",
                 str(self.worker_concurrency),
-                "--queues",
-                queue,
                 "--hostname",
                 f"{name}-{os.getpid()}-{self.port}@%h",
                 "--without-gossip",
@@ -153,6 +151,9 @@ class Stack:
                 "--without-heartbeat",
             ],
         )
+
+    def start_waits_worker(self) -> None:
+        self.start_worker("waits", kind="waits")
 
     def start_beat(self) -> None:
         schedule = self.log_dir / f"celerybeat-{self.port}"
@@ -190,6 +191,7 @@ class Stack:
             self.port = free_port()
         self.start_web()
         self.start_worker()
+        self.start_waits_worker()
         if self.beat:
             self.start_beat()
         self.wait_healthy(timeout)
@@ -228,19 +230,18 @@ class Stack:
                     )
                 self.restarts[name] = [*recent, now]
                 log.warning("%s exited with %s; starting it again", name, proc.returncode)
-                self.start_worker() if name == "worker" else self.start_beat()
+                self._starters()[name]()
                 restarted.append(name)
         return restarted
 
+    def _starters(self) -> dict:
+        return {"worker": self.start_worker, "waits": self.start_waits_worker, "beat": self.start_beat}
+
     def start_missing(self) -> list[str]:
-        """Start web, worker and beat where they are missing or not running; return their names."""
+        """Start web, the workers and beat where they are missing or not running; return their names."""
         started = []
         with self._lock:
-            for name, start in (
-                ("web", self.start_web),
-                ("worker", self.start_worker),
-                ("beat", self.start_beat),
-            ):
+            for name, start in {"web": self.start_web, **self._starters()}.items():
                 proc = self.processes.get(name)
                 if (name != "beat" or self.beat) and (proc is None or proc.poll() is not None):
                     self.processes.pop(name, None)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from deployments.durations import human
 from deployments.models import DEPLOYMENT_TERMINAL, Deployment, DeploymentStatus
 
 
@@ -223,7 +224,7 @@ def duration_svg(days: list[DayStat]) -> SafeString:
         x, width = _slot(index, len(days))
         cx, cy = x + width / 2, _y(stat.median_seconds / top)
         coords.append((cx, cy))
-        tip = f"{stat.day:%Y-%m-%d}: median {_format_seconds(stat.median_seconds)} over {stat.finished}"
+        tip = f"{stat.day:%Y-%m-%d}: median {human(stat.median_seconds)} over {stat.finished}"
         body.append(
             f'<circle class="point" cx="{cx:.2f}%" cy="{cy:.1f}" r="3.5"><title>{escape(tip)}</title></circle>'
         )
@@ -233,7 +234,7 @@ def duration_svg(days: list[DayStat]) -> SafeString:
         for a, b in itertools.pairwise(coords)
     ]
     desc = f"Median duration of finished deployments per day over the last {len(days)} days; " + (
-        f"the slowest day's median was {_format_seconds(peak)}." if points else "no durations recorded yet."
+        f"the slowest day's median was {human(peak)}." if points else "no durations recorded yet."
     )
     title = "Median deployment duration per day"
     ticks = [(value / top, _format_seconds(value)) for value in values]

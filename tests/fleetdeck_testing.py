@@ -34,3 +34,17 @@ def require_postgresql_in_ci() -> None:
 
     if IN_CI:
         require(connection.vendor == "postgresql", "PostgreSQL (DATABASE_URL)")
+
+
+def require_redis():
+    """A client of the Redis at REDIS_URL, which must answer (a skip on a laptop, a failure in CI)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.ping()
+    except (redis.RedisError, OSError):
+        client.close()
+        require(False, f"Redis at {settings.REDIS_URL}")
+    return client

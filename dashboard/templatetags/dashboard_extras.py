@@ -4,20 +4,15 @@ from datetime import timedelta
 
 from django import template
 
+from deployments.durations import human
+
 register = template.Library()
 
 
 @register.filter
 def duration(value: timedelta | None) -> str:
-    """A compact duration: 45s, 3m 05s, 2h 10m."""
-    if value is None:
-        return "—"
-    seconds = max(int(value.total_seconds()), 0)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    """A duration as every page writes it (`deployments.durations.human`); a dash when there is none."""
+    return human(value, empty="—")
 
 
 @register.filter

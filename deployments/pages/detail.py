@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST, require_safe
 
 from deployments import engine, integration_points
+from deployments.durations import between, human
 from deployments.models import (
     DEPLOYMENT_TERMINAL,
     Deployment,
@@ -31,25 +31,6 @@ TARGET_ORDER = [s.value for s in TargetStatus]
 DONE = {TargetStatus.SUCCEEDED, TargetStatus.FAILED, TargetStatus.SKIPPED, TargetStatus.UNKNOWN}
 # A host's log starts open only while it runs or when it failed; deployment.js keeps it so live.
 OPEN_LOG = {TargetStatus.IN_PROGRESS, TargetStatus.FAILED}
-
-
-def format_duration(start: datetime | None, end: datetime | None) -> str:
-    if start is None or end is None:
-        return ""
-    return human(end - start)
-
-
-def human(delta: timedelta | None) -> str:
-    if delta is None:
-        return ""
-    seconds = max(delta.total_seconds(), 0)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} m {seconds} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} m"
 
 
 def _deployments():
@@ -139,7 +120,7 @@ def build_context(deployment: Deployment) -> dict:
             lines = logs.get((name, event.name), [])
             row = {
                 "event": event,
-                "duration": format_duration(event.started_at, event.ended_at),
+                "duration": between(event.started_at, event.ended_at),
                 "lines": render_lines(lines) if lines else "",
             }
             events.append(row)
@@ -152,7 +133,7 @@ def build_context(deployment: Deployment) -> dict:
                 "target": target,
                 "name": name,
                 "events": events,
-                "duration": format_duration(target.started_at, target.ended_at),
+                "duration": between(target.started_at, target.ended_at),
                 "open": target.status in OPEN_LOG or failed,
             }
         )

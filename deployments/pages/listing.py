@@ -8,10 +8,10 @@ from django.db.models import Count
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from deployments.durations import human
 from deployments.models import Deployment, DeploymentTarget
 
 from .common import can_deploy, get_project_for_user
-from .detail import human
 from .forms import FilterForm
 
 PAGE_SIZE = 25

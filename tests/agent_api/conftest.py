@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deployments"))
 def _no_wakeup_subscription(settings):
     """Point the long poll's wake-up subscription at a closed port.
 
-    Known bug (deployments/realtime.py, AgentWaker._listen): when its event loop shuts down while
+    Known bug (deployments/realtime.py, Subscriber._listen): when its event loop shuts down while
     the Redis subscription is connecting, redis-py can swallow the CancelledError and the task then
     blocks in pubsub.listen() for ever, so closing the loop hangs. The test client closes a loop
     per request, which made these tests hang at random. With the subscription down the poll falls

@@ -154,7 +154,7 @@ def test_deployments_tile_shows_the_latest_per_group_with_status_and_link(projec
 
     assert f'href="/p/shop/deployments/{latest.pk}/"' in html
     assert "status-Failed" in html
-    assert "2m 05s" in html
+    assert "2 m 5 s" in html
     assert "Never deployed" in html  # api
     assert api.name in html
 

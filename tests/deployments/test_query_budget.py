@@ -29,7 +29,7 @@ from fleet_factories import (
     refresh,
 )
 
-from deployments import engine
+from deployments import asyncdb, engine
 from deployments.agent_api import views
 from deployments.models import CommandStatus, DeploymentEvent, HostCommand
 
@@ -64,7 +64,7 @@ def _views_on_test_thread(monkeypatch, settings):
     def db(fn):
         return sync_to_async(fn, thread_sensitive=True)
 
-    monkeypatch.setattr(views, "db", db)
+    monkeypatch.setattr(asyncdb, "db", db)
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # no wake-up subscription: the polls use wait=0
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import pytest
-import redis
 from django.test import override_settings
 from e2e_harness import api_user, fleet_of, stack_env, started_stack
 
 LB_SCRIPT = """#!/bin/sh
 # usage: lb.sh allow|block name=hostname ...
 action=$1; shift
+# A test holds an application's balancer (a long drain or health wait) while <app>.hold exists;
+# <app>.holding gets a line for each shift that waits on it.
+if [ -e "{lb_dir}/$FLEETDECK_APPLICATION_NAME.hold" ]; then
+  echo "$action $*" >> "{lb_dir}/$FLEETDECK_APPLICATION_NAME.holding"
+  while [ -e "{lb_dir}/$FLEETDECK_APPLICATION_NAME.hold" ]; do sleep 0.1; done
+fi
 pool="{lb_dir}/$FLEETDECK_APPLICATION_NAME.hosts"
 # Hosts are switched concurrently (one worker task per host): serialise edits of the file.
 exec 9>"$pool.lock"
@@ -39,14 +44,9 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def live_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.conf import settings
-    from fleetdeck_testing import require, require_postgresql_in_ci
+    from fleetdeck_testing import require_postgresql_in_ci, require_redis
 
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
-        redis_ok = True
-    except (redis.RedisError, OSError):
-        redis_ok = False
-    require(redis_ok, f"Redis at {settings.REDIS_URL}")
+    require_redis().close()
     require_postgresql_in_ci()
 
     base = tmp_path_factory.mktemp("stack")
