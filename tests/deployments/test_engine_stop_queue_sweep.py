@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     HALF_AT_A_TIME,
     complete,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import transaction
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     deploy,
     finish_host,

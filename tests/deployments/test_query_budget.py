@@ -17,7 +17,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     deploy,
     issued,
