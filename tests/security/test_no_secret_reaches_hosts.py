@@ -16,8 +16,8 @@ from aws_fixtures import aws_client
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.test import Client
+from factories import make_app, make_group, make_member, make_project
 from fakes import github_fake, jira_fake, receiver_fake, running, sha, tarball_of
-from integration_helpers import make_app, make_group, make_member, make_project
 from security_world import SECRETS
 
 from deployments import engine
@@ -59,7 +59,7 @@ def vault(outside, aws_env):
     """A project that holds one of every integration secret, each connection pointing at a fake."""
     project = make_project("zq-vault")
     owner = make_member(project, "zq-owner", "owner")
-    group = make_group(make_app(project, "zq-app"), "web")
+    group = make_group(make_app("zq-app", project=project), "web")
     GitHubConnection.objects.create(
         project=project,
         repository="acme/shop",
