@@ -92,7 +92,8 @@ def vault(outside, aws_env):
     return {"project": project, "owner": owner, "group": group, "token": token, "aws": aws_env}
 
 
-def make_revision(source: str, vault: dict):
+def revision_from(source: str, vault: dict):
+    """A revision registered the way a user registers one from `source` (not a factory row)."""
     app = vault["group"].application
     if source == "upload":
         upload = SimpleUploadedFile("app.tgz", BUNDLE, content_type="application/gzip")
@@ -166,7 +167,7 @@ class Host:
 def test_no_agent_api_answer_of_a_whole_deployment_carries_a_stored_secret(vault, outside, source):
     host = Host()
     host.register(vault["token"])
-    revision = make_revision(source, vault)
+    revision = revision_from(source, vault)
     deployment = engine.create_deployment(group=vault["group"], revision=revision)
     assert host.run(deployment.id) == "Succeeded"
 
