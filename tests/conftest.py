@@ -10,6 +10,7 @@ import os
 
 import pytest
 from aws_fixtures import aws_env, moto_server  # noqa: F401  (one moto server for every test)
+from factories import make_user
 
 from config import embedded_redis
 from config.celery import app as celery_app
@@ -49,7 +50,7 @@ def pytest_unconfigure(config):
 
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("alice", password="correct horse battery staple")
+    return make_user("alice", password="correct horse battery staple")
 
 
 @pytest.fixture

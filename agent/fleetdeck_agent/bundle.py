@@ -13,382 +13,58 @@ expanded size passes `max_size`. A tar is never decompressed past `max_size` plu
 headers (a small archive cannot make us expand, or hold, gigabytes), and a zip's entries are counted
 in its central directory before it is parsed. If the appspec sits inside a single top-level folder,
 that folder is the revision root (`BundleInfo.prefix`) and extraction strips it.
+
+Reading an archive entry by entry, with each entry's safety checks, is `archive.py`'s job; this module
+inspects bundles and writes their entries to disk.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import posixpath
 import shutil
-import stat
-import struct
-import tarfile
-import zipfile
-import zlib
-from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from fleetdeck_agent.appspec import APPSPEC_NAMES
-
-DEFAULT_MAX_SIZE = 2 * 1024**3
-BUNDLE_TYPES = ("zip", "tar", "tgz")
-CHUNK = 1024 * 1024
-MAX_APPSPEC_SIZE = 1024 * 1024
-# What a tar stream may hold besides its files' data: headers (extended ones for long names
-# included) per entry, and the end-of-archive padding.
-HEADER_ROOM_PER_ENTRY = 4096
-HEADER_ROOM = 1024 * 1024
-
-
-class BundleError(Exception):
-    """A bundle that cannot be used; the message names the offending entry."""
-
-    def __init__(self, message: str, entry: Optional[str] = None):
-        self.message = _printable(message)
-        self.entry = entry
-        super().__init__(self.message)
-
-
-class BundleLimitError(BundleError):
-    """The bundle passes a limit: `limit` is "size" (it expands too far) or "entries" (too many)."""
-
-    def __init__(self, message: str, limit: str, entry: Optional[str] = None):
-        super().__init__(message, entry)
-        self.limit = limit
-
-
-def _printable(text: str) -> str:
-    """Entry names are the archive's bytes: show undecodable bytes and control characters escaped,
-    so the message is valid UTF-8 for JSON answers and cannot move a terminal's cursor."""
-    try:
-        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-
-
-# What reading a damaged, encrypted or oddly compressed archive raises, besides OSError. On some
-# malformed headers the standard library's parsers raise ValueError (undecodable names) or TypeError.
-_DAMAGED = (
-    zipfile.BadZipFile,
-    zlib.error,
-    tarfile.TarError,
-    EOFError,
-    RuntimeError,
-    NotImplementedError,
-    ValueError,
-    TypeError,
+from fleetdeck_agent.archive import (
+    BUNDLE_TYPES,
+    CHUNK,
+    DAMAGED,
+    DEFAULT_MAX_SIZE,
+    DIRECTORY,
+    HARDLINK,
+    MAX_APPSPEC_SIZE,
+    SYMLINK,
+    BundleError,
+    BundleInfo,
+    BundleLimitError,
+    Entry,
+    Tracker,
+    damaged_error,
+    detect_bundle_type,
+    human_size,
+    read_entries,
+    read_limited,
+    resolve_type,
 )
-try:  # an xz-compressed tar's damage; lzma is optional in some Python builds
-    import lzma
 
-    _DAMAGED = (*_DAMAGED, lzma.LZMAError)
-except ImportError:  # pragma: no cover
-    pass
-
-
-@dataclass
-class BundleInfo:
-    bundle_type: str
-    appspec_text: str
-    appspec_name: str  # "appspec.yml" or "appspec.yaml"
-    prefix: str  # "" or "topfolder/" that was (or would be) stripped
-
-
-def detect_bundle_type(path: str) -> Optional[str]:
-    """Tell the bundle type from content (magic bytes), not from the file name."""
-    if os.path.isdir(path):
-        return "directory"
-    with open(path, "rb") as fh:
-        head = fh.read(512)
-    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "zip"
-    if head[:2] == b"\x1f\x8b":
-        return "tgz"
-    if len(head) >= 262 and head[257:262] == b"ustar":
-        return "tar"
-    try:
-        if tarfile.is_tarfile(path):  # old v7 tars have no ustar magic
-            return "tar"
-    except OSError:
-        pass
-    return None
+__all__ = [
+    "BUNDLE_TYPES",
+    "CHUNK",
+    "DEFAULT_MAX_SIZE",
+    "BundleError",
+    "BundleInfo",
+    "BundleLimitError",
+    "bundle_members",
+    "detect_bundle_type",
+    "extract_bundle",
+    "inspect_bundle",
+    "no_space_error",
+]
 
 
 def no_space_error(path: str, root: str) -> BundleError:
     return BundleError(f"No space left on device while writing {path}: free space under {root} and retry")
-
-
-# -- entry model --------------------------------------------------------------------------------
-
-FILE, DIRECTORY, SYMLINK, HARDLINK = "file", "directory", "symlink", "hardlink"
-
-
-@dataclass
-class _Entry:
-    name: str  # normalised relative posix path
-    kind: str
-    size: int
-    mode: int
-    link: str = ""
-    open: Optional[Callable] = None  # returns a binary file object for FILE / SYMLINK (zip)
-
-
-def _safe_name(raw: str) -> str:
-    if "\0" in raw:  # a pax header can carry one; no file system takes it
-        raise BundleError(f'Unsafe entry "{raw}" in bundle: names may not contain NUL bytes', raw)
-    if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":" and raw[0].isalpha()):
-        raise BundleError(f'Unsafe entry "{raw}" in bundle: absolute paths are not allowed', raw)
-    parts = [part for part in raw.split("/") if part not in ("", ".")]
-    if ".." in parts or ".." in raw.replace("\\", "/").split("/"):
-        raise BundleError(f'Unsafe entry "{raw}" in bundle: ".." path components are not allowed', raw)
-    return "/".join(parts)
-
-
-def _check_symlink(name: str, target: str) -> None:
-    if not target or target.startswith("/") or "\0" in target:
-        raise BundleError(
-            f'Unsafe entry "{name}" in bundle: symlink to "{target}" points outside the archive', name
-        )
-    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
-    if resolved == ".." or resolved.startswith("../"):
-        raise BundleError(
-            f'Unsafe entry "{name}" in bundle: symlink to "{target}" points outside the archive', name
-        )
-
-
-class _Bounded:
-    """A tar's decompressed stream that refuses to produce more than its entries can account for:
-    their data (the tracker's limit) plus header room per entry seen. tarfile reads extended headers
-    whole into memory, so without this a small archive could make us expand and hold gigabytes."""
-
-    def __init__(self, fileobj, tracker: _Tracker):
-        self.fileobj, self.tracker, self.count = fileobj, tracker, 0
-
-    def allowed(self) -> int:
-        return self.tracker.max_size + HEADER_ROOM + HEADER_ROOM_PER_ENTRY * self.tracker.entries
-
-    def read(self, size: int = -1) -> bytes:
-        room = self.allowed() - self.count + 1
-        data = self.fileobj.read(room if size is None or size < 0 or size > room else size)
-        self.count += len(data)
-        if self.count > self.allowed():
-            raise BundleLimitError(
-                f"The bundle expands past the {_human(self.tracker.max_size)} limit", "size"
-            )
-        return data
-
-
-def _decompressed(fh):
-    """The archive's bytes as tar, by its own magic (what tarfile's "r|*" accepts)."""
-    head = fh.read(6)
-    fh.seek(0)
-    if head[:2] == b"\x1f\x8b":
-        import gzip
-
-        return gzip.GzipFile(fileobj=fh, mode="rb")
-    if head[:3] == b"BZh":
-        import bz2
-
-        return bz2.BZ2File(fh, mode="rb")
-    if head == b"\xfd7zXZ\x00":
-        import lzma
-
-        return lzma.LZMAFile(fh, mode="rb")
-    return fh
-
-
-def _tar_entries(path: str, tracker: _Tracker) -> Iterator[_Entry]:
-    try:
-        raw = open(path, "rb")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise BundleError(f"The bundle is not a readable tar archive: {exc}") from None
-    try:
-        tar = tarfile.open(fileobj=_Bounded(_decompressed(raw), tracker), mode="r|")  # noqa: SIM115
-    except (*_DAMAGED, OSError) as exc:
-        raw.close()
-        raise BundleError(f"The bundle is not a readable tar archive: {exc}") from None
-    except BaseException:
-        raw.close()
-        raise
-    with raw, tar:
-        try:
-            for member in tar:
-                name = _safe_name(member.name)
-                if member.issym():
-                    _check_symlink(name, member.linkname)
-                    yield _Entry(name, SYMLINK, 0, 0o777, member.linkname)
-                elif member.islnk():
-                    try:
-                        link = _safe_name(member.linkname)
-                    except BundleError:
-                        raise BundleError(
-                            f'Unsafe entry "{member.name}" in bundle: hardlink to "{member.linkname}" points '
-                            "outside the archive",
-                            member.name,
-                        ) from None
-                    yield _Entry(name, HARDLINK, 0, member.mode, link)
-                elif member.isdir():
-                    yield _Entry(name, DIRECTORY, 0, member.mode)
-                elif member.isreg():
-                    yield _Entry(
-                        name, FILE, member.size, member.mode, open=lambda m=member: tar.extractfile(m)
-                    )
-                else:
-                    raise BundleError(
-                        f'Unsafe entry "{member.name}" in bundle: device files, fifos and other '
-                        "special files are not allowed",
-                        member.name,
-                    )
-        except (*_DAMAGED, OSError) as exc:
-            if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-                raise
-            raise BundleError(f"The bundle is a damaged tar archive: {exc}") from None
-
-
-def _zip_central_entries(path: str, most: int) -> int:
-    """How many entries a zip's central directory holds, counted record by record (up to most + 1)
-    before zipfile parses it into objects; 0 when it cannot be read (zipfile then says why)."""
-    try:
-        with open(path, "rb") as fh:
-            end = zipfile._EndRecData(fh)  # the end record (zip64 too): where the directory is
-            if not end:
-                return 0
-            size, offset = end[zipfile._ECD_SIZE], end[zipfile._ECD_OFFSET]
-            start = end[zipfile._ECD_LOCATION] - size
-            if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
-                start -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
-            fh.seek(max(start, offset))
-            count = read = 0
-            while read < size and count <= most:
-                record = fh.read(46)
-                if len(record) < 46 or record[:4] != b"PK\x01\x02":
-                    break
-                skip = sum(struct.unpack("<HHH", record[28:34]))  # name, extra field, comment
-                fh.seek(skip, os.SEEK_CUR)
-                read += 46 + skip
-                count += 1
-            return count
-    except (OSError, AttributeError, struct.error, *_DAMAGED):  # AttributeError: zipfile's internals moved
-        return 0
-
-
-def _zip_entries(path: str, tracker: _Tracker) -> Iterator[_Entry]:
-    most = tracker.max_members
-    if most is not None and _zip_central_entries(path, most) > most:
-        raise tracker.too_many()
-    try:
-        archive = zipfile.ZipFile(path)
-    except (*_DAMAGED, OSError) as exc:
-        raise BundleError(f"The bundle is not a readable zip archive: {exc}") from None
-    with archive:
-        for info in archive.infolist():
-            name = _safe_name(info.filename)
-            mode = (info.external_attr >> 16) & 0xFFFF
-            if stat.S_ISLNK(mode):
-                try:
-                    with archive.open(info) as fh:
-                        target = fh.read(4096).decode("utf-8", "replace")
-                except (*_DAMAGED, OSError) as exc:
-                    raise _damaged(info.filename, exc) from None
-                _check_symlink(name, target)
-                yield _Entry(name, SYMLINK, 0, 0o777, target)
-            elif mode and (
-                stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
-            ):
-                raise BundleError(
-                    f'Unsafe entry "{info.filename}" in bundle: device files, fifos and other '
-                    "special files are not allowed",
-                    info.filename,
-                )
-            elif info.filename.endswith("/"):  # ZipInfo.is_dir() fails on an empty name
-                yield _Entry(name, DIRECTORY, 0, (mode & 0o777) or 0o755)
-            else:
-                yield _Entry(
-                    name, FILE, info.file_size, (mode & 0o777) or 0o644, open=lambda i=info: archive.open(i)
-                )
-
-
-def _entries(path: str, bundle_type: str, tracker: _Tracker) -> Iterator[_Entry]:
-    return _zip_entries(path, tracker) if bundle_type == "zip" else _tar_entries(path, tracker)
-
-
-def _resolve_type(path: str, bundle_type: Optional[str]) -> str:
-    if not os.path.exists(path):
-        raise BundleError(f"The bundle {path} does not exist")
-    detected = detect_bundle_type(path)
-    if detected is None:
-        raise BundleError(f"The bundle {path} is not a zip, tar or tgz archive")
-    wanted = {"tar.gz": "tgz", "gz": "tgz", "dir": "directory"}.get(bundle_type or "", bundle_type)
-    if wanted and wanted != detected:
-        raise BundleError(f"The bundle was declared as {bundle_type} but its content is {detected}")
-    return detected
-
-
-class _Tracker:
-    """Collects what is needed to find the appspec and enforces the size limit while streaming."""
-
-    def __init__(self, max_size: int, max_members: Optional[int] = None):
-        self.max_size = max_size
-        self.max_members = max_members
-        self.total = 0
-        self.entries = 0
-        self.tops: Dict[str, bool] = {}
-        self.appspecs: Dict[str, bytes] = {}
-
-    def too_many(self) -> BundleLimitError:
-        return BundleLimitError(
-            f"The bundle has more than {self.max_members} entries (files, folders and links)", "entries"
-        )
-
-    def see(self, entry: _Entry) -> None:
-        self.total += entry.size
-        self.entries += 1
-        if self.max_members is not None and self.entries > self.max_members:
-            raise self.too_many()
-        if self.total > self.max_size:
-            raise BundleLimitError(
-                f'The bundle expands past the {_human(self.max_size)} limit at entry "{entry.name}"',
-                "size",
-                entry.name,
-            )
-        if not entry.name:
-            return
-        top, _, rest = entry.name.partition("/")
-        self.tops[top] = self.tops.get(top, False) or bool(rest) or entry.kind == DIRECTORY
-
-    def wants(self, entry: _Entry) -> bool:
-        return (
-            entry.kind == FILE
-            and entry.name.count("/") <= 1
-            and posixpath.basename(entry.name) in APPSPEC_NAMES
-        )
-
-    def result(self, bundle_type: str) -> BundleInfo:
-        for prefix in self._prefixes():
-            for appspec_name in APPSPEC_NAMES:
-                data = self.appspecs.get(prefix + appspec_name)
-                if data is not None:
-                    return BundleInfo(bundle_type, data.decode("utf-8", "replace"), appspec_name, prefix)
-        raise BundleError(
-            "The bundle has no appspec.yml or appspec.yaml at its root or inside a single top-level folder"
-        )
-
-    def _prefixes(self) -> List[str]:
-        prefixes = [""]
-        if len(self.tops) == 1:
-            top, is_dir = next(iter(self.tops.items()))
-            if is_dir:
-                prefixes.append(top + "/")
-        return prefixes
-
-
-def _human(size: int) -> str:
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.4g} {unit}"
-    return f"{size} bytes"
 
 
 def inspect_bundle(
@@ -398,46 +74,35 @@ def inspect_bundle(
     max_members: Optional[int] = None,
 ) -> BundleInfo:
     """Validate every entry of a bundle without extracting it and return its appspec."""
-    kind = _resolve_type(path, bundle_type)
+    kind = resolve_type(path, bundle_type)
     if kind == "directory":
         return _inspect_directory(path)
-    tracker = _Tracker(max_size, max_members)
-    for entry in _entries(path, kind, tracker):
+    tracker = Tracker(max_size, max_members)
+    for entry in read_entries(path, kind, tracker):
         tracker.see(entry)
         if tracker.wants(entry):
             try:
                 with entry.open() as fh:
-                    tracker.appspecs[entry.name] = _read_limited(fh, entry.name)
-            except (*_DAMAGED, OSError) as exc:
-                raise _damaged(entry.name, exc) from None
+                    tracker.appspecs[entry.name] = read_limited(fh, entry.name)
+            except (*DAMAGED, OSError) as exc:
+                raise damaged_error(entry.name, exc) from None
     return tracker.result(kind)
 
 
 def bundle_members(path: str, bundle_type: Optional[str] = None) -> Dict[str, Tuple[str, int, str]]:
     """Every entry of an archive, by its normalised name: (kind, mode, link target). `fleetdeck push`
     uses it to check a ready archive's hook scripts as it checks a folder's."""
-    kind = _resolve_type(path, bundle_type)
-    tracker = _Tracker(DEFAULT_MAX_SIZE)
+    kind = resolve_type(path, bundle_type)
+    tracker = Tracker(DEFAULT_MAX_SIZE)
     return {
         entry.name: (entry.kind, entry.mode, entry.link)
-        for entry in _entries(path, kind, tracker)
+        for entry in read_entries(path, kind, tracker)
         if entry.name
     }
 
 
-def _damaged(name: str, exc: BaseException) -> BundleError:
-    return BundleError(f'The bundle entry "{name}" is damaged or cannot be read: {exc}', name)
-
-
-def _read_limited(fh, name: str) -> bytes:
-    data = fh.read(MAX_APPSPEC_SIZE + 1)
-    if len(data) > MAX_APPSPEC_SIZE:
-        raise BundleError(f'The appspec "{name}" is larger than 1 MiB', name)
-    return data
-
-
 def _inspect_directory(path: str) -> BundleInfo:
-    tracker = _Tracker(DEFAULT_MAX_SIZE * 1024)
+    tracker = Tracker(DEFAULT_MAX_SIZE * 1024)
     for name in os.listdir(path):
         full = os.path.join(path, name)
         tracker.tops[name] = os.path.isdir(full) and not os.path.islink(full)
@@ -446,10 +111,10 @@ def _inspect_directory(path: str) -> BundleInfo:
                 candidate = os.path.join(full, appspec_name)
                 if os.path.isfile(candidate):
                     with open(candidate, "rb") as fh:
-                        tracker.appspecs[f"{name}/{appspec_name}"] = _read_limited(fh, candidate)
+                        tracker.appspecs[f"{name}/{appspec_name}"] = read_limited(fh, candidate)
         elif name in APPSPEC_NAMES and os.path.isfile(full):
             with open(full, "rb") as fh:
-                tracker.appspecs[name] = _read_limited(fh, full)
+                tracker.appspecs[name] = read_limited(fh, full)
     return tracker.result("directory")
 
 
@@ -457,7 +122,7 @@ def extract_bundle(
     path: str, dest: str, bundle_type: Optional[str] = None, max_size: int = DEFAULT_MAX_SIZE
 ) -> BundleInfo:
     """Extract into `dest` (replaced if present), stripping a single top-level appspec folder."""
-    kind = _resolve_type(path, bundle_type)
+    kind = resolve_type(path, bundle_type)
     dest = os.path.abspath(dest)
     staging = dest + ".partial"
     for old in (staging, dest):
@@ -484,12 +149,12 @@ def extract_bundle(
 
 
 def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> BundleInfo:
-    tracker = _Tracker(max_size)
+    tracker = Tracker(max_size)
     real_root = os.path.realpath(staging)
     written = 0
     links: List[Tuple[str, str]] = []
 
-    def inside(target: str, entry: _Entry) -> str:
+    def inside(target: str, entry: Entry) -> str:
         real = os.path.realpath(target)
         if real != real_root and not real.startswith(real_root + os.sep):
             raise BundleError(
@@ -499,9 +164,9 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
             )
         return real
 
-    entry: Optional[_Entry] = None
+    entry: Optional[Entry] = None
     try:
-        for entry in _entries(path, kind, tracker):
+        for entry in read_entries(path, kind, tracker):
             tracker.see(entry)
             if not entry.name:
                 continue
@@ -544,7 +209,7 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
                             written += len(chunk)
                             if written > max_size:
                                 raise BundleError(
-                                    f"The bundle expands past the {_human(max_size)} limit at entry "
+                                    f"The bundle expands past the {human_size(max_size)} limit at entry "
                                     f'"{entry.name}"',
                                     entry.name,
                                 )
@@ -557,8 +222,8 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
                     if exc.errno == errno.ENOSPC:
                         raise no_space_error(target, os.path.dirname(staging)) from None
                     raise
-                except _DAMAGED as exc:
-                    raise _damaged(entry.name, exc) from None
+                except DAMAGED as exc:
+                    raise damaged_error(entry.name, exc) from None
     except OSError as exc:  # the archive's own shape clashes (a file where it needs a folder), or a bad read
         if entry is None or exc.errno == errno.ENOSPC:
             raise
@@ -566,5 +231,5 @@ def _extract_archive(path: str, kind: str, staging: str, max_size: int) -> Bundl
             f'The bundle entry "{entry.name}" cannot be extracted: {exc.strerror or exc}', entry.name
         ) from None
     for name, link in links:  # a later entry may have changed where an earlier link resolves
-        inside(link, _Entry(name, SYMLINK, 0, 0))
+        inside(link, Entry(name, SYMLINK, 0, 0))
     return tracker.result(kind)

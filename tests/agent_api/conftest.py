@@ -1,16 +1,8 @@
-"""The agent API tests reuse the one-object helpers from tests/deployments.
-
-The views run their database work in a thread pool, so these tests use real transactions.
-"""
+"""The views run their database work in a thread pool, so these tests use real transactions."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deployments"))
 
 
 @pytest.fixture(autouse=True)

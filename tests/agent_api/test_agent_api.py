@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     deploy,
     issued,

@@ -8,6 +8,7 @@ from the server's own environment.
 from __future__ import annotations
 
 import pytest
+from factories import make_project
 
 
 @pytest.fixture(scope="session")
@@ -31,9 +32,7 @@ def _close_pool_connections(monkeypatch):
 
 @pytest.fixture
 def project(transactional_db):
-    from projects.models import Project
-
-    return Project.objects.create(name="Shop", slug="shop")
+    return make_project("shop")
 
 
 @pytest.fixture

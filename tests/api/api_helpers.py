@@ -1,4 +1,4 @@
-"""Helpers for the API tests: instances, fleets and bundle archives."""
+"""Helpers for the API tests: bundle archives (objects come from factories)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import io
 import tarfile
 import zipfile
 
-from deployments.models import Instance
-from projects.models import Project
-
-# The slug of the project the `project` fixture creates; helpers put new rows in it by default.
+# The slug of the project the `project` fixture creates.
 PROJECT = "team"
 
 APPSPEC = """\
@@ -24,18 +21,6 @@ hooks:
       timeout: 60
 """
 START_SCRIPT = "#!/bin/sh\necho started\n"
-
-
-def make_instance(name: str, project: Project | None = None, **tags: str) -> Instance:
-    project = project or Project.objects.get(slug=PROJECT)
-    instance = Instance(name=name, project=project, tags=tags or {"role": "web"})
-    instance.rotate_credential()
-    instance.save()
-    return instance
-
-
-def make_fleet(count: int, **tags: str) -> list[Instance]:
-    return [make_instance(f"web-{number:02d}", **tags) for number in range(1, count + 1)]
 
 
 def bundle_files(appspec: str | None = APPSPEC) -> dict[str, bytes]:

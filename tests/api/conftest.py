@@ -1,12 +1,13 @@
-"""Fixtures for the API tests: each fixture makes one object."""
+"""Fixtures for the API tests: each fixture makes one object, through tests/factories.py."""
 
 from __future__ import annotations
 
 import pytest
 from api_helpers import APPSPEC, PROJECT
+from factories import HALF_AT_A_TIME, make_app, make_group, make_project, make_revision
 
-from deployments.models import HALF_AT_A_TIME, Application, DeploymentConfig, DeploymentGroup, Revision
-from projects.models import Membership, Project, Role
+from deployments.models import Application, DeploymentGroup, Revision
+from projects.models import Project
 
 
 @pytest.fixture(autouse=True)
@@ -24,28 +25,19 @@ def media_root(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def project(db, user) -> Project:
     """Every API test works inside one project that `user` (alice) owns; see api_helpers.PROJECT."""
-    project = Project.objects.create(name="Team", slug=PROJECT, created_by=user)
-    Membership.objects.create(project=project, user=user, role=Role.OWNER)
-    return project
+    return make_project(PROJECT, name="Team", owner=user)
 
 
 @pytest.fixture
 def application(project, user) -> Application:
-    return Application.objects.create(name="shop", project=project, created_by=user)
+    return make_app("shop", project=project, created_by=user)
 
 
 @pytest.fixture
 def group(application) -> DeploymentGroup:
-    return DeploymentGroup.objects.create(
-        application=application,
-        name="web",
-        deployment_config=DeploymentConfig.objects.get(name=HALF_AT_A_TIME),
-        tag_filters=[{"key": "role", "value": "web", "type": "KEY_AND_VALUE"}],
-    )
+    return make_group(application, "web", config=HALF_AT_A_TIME)
 
 
 @pytest.fixture
 def revision(application) -> Revision:
-    return Revision.objects.create(
-        application=application, bundle_type="zip", sha256="a" * 64, appspec=APPSPEC
-    )
+    return make_revision(application, sha256="a" * 64, appspec=APPSPEC)

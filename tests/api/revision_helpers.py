@@ -1,7 +1,7 @@
 """Where registered revisions live in tests (API, CLI and page tests): a versioned bucket on the shared
 moto server and the local GitHub fake, each with the project's connection to it.
 
-tests/integrations must be on sys.path (for `fakes` and `integration_helpers`).
+tests/integrations must be on sys.path (for `fakes`).
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from aws_fixtures import aws_client
+from factories import make_aws, make_github
 from fakes import FakeServer, github_fake, running
-from integration_helpers import make_aws, make_github
 
 
 def releases_bucket(project, endpoint_url: str):

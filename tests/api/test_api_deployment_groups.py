@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import make_instance
+from factories import make_instance
 
 from deployments.models import DeploymentGroup
 
@@ -17,9 +17,9 @@ def create(api_client, **body):
     return api_client.post(URL, payload, format="json")
 
 
-def test_it_creates_a_group_and_shows_its_matching_instances(api_client, application):
-    make_instance("web-1", role="web")
-    make_instance("db-1", role="db")
+def test_it_creates_a_group_and_shows_its_matching_instances(api_client, application, project):
+    make_instance("web-1", project=project, role="web")
+    make_instance("db-1", project=project, role="db")
     response = create(api_client)
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -36,9 +36,9 @@ def test_it_defaults_to_one_at_a_time(api_client, application):
     assert response.json()["deployment_config"] == "CodeDeployDefault.OneAtATime"
 
 
-def test_it_accepts_a_tag_set(api_client, application):
-    make_instance("web-eu", role="web", region="eu")
-    make_instance("web-us", role="web", region="us")
+def test_it_accepts_a_tag_set(api_client, application, project):
+    make_instance("web-eu", project=project, role="web", region="eu")
+    make_instance("web-us", project=project, role="web", region="us")
     tag_set = [[WEB], [{"key": "region", "value": "eu", "type": "KEY_AND_VALUE"}]]
     response = create(api_client, tag_filters=[], tag_set=tag_set)
     assert response.status_code == 201, response.json()
@@ -198,14 +198,14 @@ def test_it_refuses_a_patch_that_leaves_both_filters_set(api_client, group):
     assert response.status_code == 400
 
 
-def test_it_lists_groups_with_their_instances(api_client, group, application):
+def test_it_lists_groups_with_their_instances(api_client, group, application, project):
     DeploymentGroup.objects.create(
         application=application,
         name="db",
         deployment_config=group.deployment_config,
         tag_filters=[{"key": "role", "value": "db", "type": "KEY_AND_VALUE"}],
     )
-    make_instance("web-1", role="web")
+    make_instance("web-1", project=project, role="web")
     results = api_client.get(URL).json()["results"]
     assert {g["name"]: g["instances"] for g in results} == {"db": [], "web": ["web-1"]}
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import make_fleet
+from factories import make_fleet
 
 from deployments.models import Application, Deployment, Revision
 
@@ -25,8 +25,10 @@ def test_a_deployment_without_instances_fails_with_no_instances(api_client, grou
     assert body["targets"] == []
 
 
-def test_a_deployment_with_instances_goes_in_progress_with_targets_and_events(api_client, group, revision):
-    make_fleet(3)
+def test_a_deployment_with_instances_goes_in_progress_with_targets_and_events(
+    api_client, group, revision, project
+):
+    make_fleet(project, 3, name="web-{:02d}")
     response = deploy(api_client, revision, description="release 1")
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -54,9 +56,9 @@ def test_a_deployment_with_instances_goes_in_progress_with_targets_and_events(ap
 
 
 def test_the_advance_after_commit_starts_the_first_batch(
-    api_client, group, revision, django_capture_on_commit_callbacks
+    api_client, group, revision, django_capture_on_commit_callbacks, project
 ):
-    make_fleet(3)
+    make_fleet(project, 3, name="web-{:02d}")
     with django_capture_on_commit_callbacks(execute=True):
         body = deploy(api_client, revision).json()
     detail = api_client.get(f"{URL}{body['id']}/").json()
@@ -64,8 +66,8 @@ def test_the_advance_after_commit_starts_the_first_batch(
     assert detail["overview"]["Pending"] == 2
 
 
-def test_overrides_are_applied(api_client, group, revision):
-    make_fleet(2)
+def test_overrides_are_applied(api_client, group, revision, project):
+    make_fleet(project, 2, name="web-{:02d}")
     body = deploy(
         api_client,
         revision,
@@ -78,8 +80,8 @@ def test_overrides_are_applied(api_client, group, revision):
     assert body["ignore_application_stop_failures"] is True
 
 
-def test_a_second_deployment_in_the_same_group_is_queued(api_client, group, revision):
-    make_fleet(2)
+def test_a_second_deployment_in_the_same_group_is_queued(api_client, group, revision, project):
+    make_fleet(project, 2, name="web-{:02d}")
     first = deploy(api_client, revision).json()
     second = deploy(api_client, revision).json()
     assert first["status"] == "InProgress"
@@ -115,8 +117,10 @@ def test_it_refuses_a_revision_of_another_application(api_client, group):
     assert "belongs to another application" in response.json()["errors"]["revision"][0]
 
 
-def test_stop_stops_a_running_deployment(api_client, group, revision, django_capture_on_commit_callbacks):
-    make_fleet(3)
+def test_stop_stops_a_running_deployment(
+    api_client, group, revision, django_capture_on_commit_callbacks, project
+):
+    make_fleet(project, 3, name="web-{:02d}")
     body = deploy(api_client, revision).json()
     with django_capture_on_commit_callbacks(execute=True):
         response = api_client.post(f"{URL}{body['id']}/stop/")
@@ -128,8 +132,8 @@ def test_stop_stops_a_running_deployment(api_client, group, revision, django_cap
     assert detail["overview"]["Skipped"] == 3
 
 
-def test_stop_of_a_queued_deployment_stops_it_at_once(api_client, group, revision):
-    make_fleet(2)
+def test_stop_of_a_queued_deployment_stops_it_at_once(api_client, group, revision, project):
+    make_fleet(project, 2, name="web-{:02d}")
     deploy(api_client, revision)
     queued = deploy(api_client, revision).json()
     response = api_client.post(f"{URL}{queued['id']}/stop/")
@@ -144,8 +148,8 @@ def test_stop_of_a_finished_deployment_is_a_conflict(api_client, group, revision
     assert "already finished (Failed)" in response.json()["detail"]
 
 
-def test_the_list_is_newest_first_with_overview_counts(api_client, group, revision):
-    make_fleet(2)
+def test_the_list_is_newest_first_with_overview_counts(api_client, group, revision, project):
+    make_fleet(project, 2, name="web-{:02d}")
     first = deploy(api_client, revision).json()
     second = deploy(api_client, revision).json()
     results = api_client.get(URL).json()["results"]
@@ -155,8 +159,8 @@ def test_the_list_is_newest_first_with_overview_counts(api_client, group, revisi
     assert results[0]["overview"]["Pending"] == 0
 
 
-def test_the_list_filters(api_client, group, revision):
-    make_fleet(2)
+def test_the_list_filters(api_client, group, revision, project):
+    make_fleet(project, 2, name="web-{:02d}")
     first = deploy(api_client, revision).json()
     second = deploy(api_client, revision).json()
 
@@ -171,8 +175,8 @@ def test_the_list_filters(api_client, group, revision):
     assert api_client.get(URL, {"status": "Sleeping"}).status_code == 400
 
 
-def test_the_events_endpoint_pages_with_a_cursor(api_client, group, revision):
-    make_fleet(2)
+def test_the_events_endpoint_pages_with_a_cursor(api_client, group, revision, project):
+    make_fleet(project, 2, name="web-{:02d}")
     body = deploy(api_client, revision).json()
     events_url = f"{URL}{body['id']}/events/"
     everything = api_client.get(events_url).json()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from api_helpers import make_fleet
 from django.db import transaction
 from django.utils import timezone
+from factories import make_fleet
 
 from deployments import engine, eventlog, retention
 from deployments.models import Deployment, HostCommand
@@ -39,10 +39,10 @@ def run_to_the_end(deployment: Deployment) -> None:
 
 
 def test_the_answer_says_the_log_expired_and_keeps_results_and_diagnostics(
-    api_client, group, revision, settings
+    api_client, group, revision, settings, project
 ):
     settings.LOG_RETENTION_DAYS = 30
-    make_fleet(2)
+    make_fleet(project, 2, name="web-{:02d}")
     created = api_client.post(
         URL, {"application": "shop", "deployment_group": "web", "revision": revision.pk}, format="json"
     ).json()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import make_instance
+from factories import make_instance
 
 from deployments.models import Instance, InstanceGroupState
 
@@ -17,10 +17,10 @@ def names(api_client, params=None) -> list[str]:
 
 
 @pytest.fixture
-def fleet(db):
-    make_instance("web-1", role="web", env="prod")
-    make_instance("web-2", role="web", env="staging")
-    db_host = make_instance("db-1", role="db", env="prod")
+def fleet(project):
+    make_instance("web-1", project=project, role="web", env="prod")
+    make_instance("web-2", project=project, role="web", env="staging")
+    db_host = make_instance("db-1", project=project, role="db", env="prod")
     Instance.objects.filter(pk=db_host.pk).update(online=False)
 
 
@@ -110,7 +110,7 @@ def test_it_shows_installed_revisions_per_group(api_client, fleet, group, revisi
 
 
 def test_the_list_costs_the_same_queries_for_many_instances(
-    api_client, group, revision, django_assert_max_num_queries
+    api_client, group, revision, django_assert_max_num_queries, project
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -121,10 +121,10 @@ def test_the_list_costs_the_same_queries_for_many_instances(
         return len(ctx.captured_queries)
 
     for number in range(2):
-        host = make_instance(f"a-{number}")
+        host = make_instance(f"a-{number}", project=project)
         InstanceGroupState.objects.create(instance=host, group=group, revision=revision)
     few = count()
     for number in range(20):
-        host = make_instance(f"b-{number}")
+        host = make_instance(f"b-{number}", project=project)
         InstanceGroupState.objects.create(instance=host, group=group, revision=revision)
     assert count() == few

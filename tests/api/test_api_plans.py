@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import PROJECT, make_fleet
+from api_helpers import PROJECT
+from factories import make_fleet
 
 from deployments.models import DeploymentConfig
 from projects.models import Project
@@ -19,8 +20,8 @@ def preview(api_client, config: str, **extra):
 
 
 @pytest.fixture
-def nine(group):
-    return make_fleet(9)
+def nine(group, project):
+    return make_fleet(project, 9, name="web-{:02d}")
 
 
 def custom(name: str, kind: str, value: int) -> str:

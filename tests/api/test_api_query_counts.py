@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import make_instance
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from factories import make_instance
 
 from deployments import engine
 from deployments.models import DeploymentConfig, DeploymentGroup, Revision
@@ -21,7 +21,7 @@ def queries(api_client, url: str) -> int:
 
 
 @pytest.fixture
-def deployments_of_3_and_30(application, revision: Revision) -> tuple[str, str]:
+def deployments_of_3_and_30(application, revision: Revision, project) -> tuple[str, str]:
     config = DeploymentConfig.objects.get(name="CodeDeployDefault.AllAtOnce")
     ids = []
     for role, size in (("small", 3), ("big", 30)):
@@ -32,7 +32,7 @@ def deployments_of_3_and_30(application, revision: Revision) -> tuple[str, str]:
             tag_filters=[{"key": "role", "value": role, "type": "KEY_AND_VALUE"}],
         )
         for number in range(size):
-            make_instance(f"{role}-{number:02d}", role=role)
+            make_instance(f"{role}-{number:02d}", project=project, role=role)
         ids.append(engine.create_deployment(group=group, revision=revision).id)
     return ids[0], ids[1]
 

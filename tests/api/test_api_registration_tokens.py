@@ -77,13 +77,13 @@ def test_it_refuses_a_limit_that_is_not_a_positive_number(api_client, max_uses):
 
 
 def test_the_owner_sees_which_hosts_each_token_registered(api_client, project):
-    from api_helpers import make_instance
+    from factories import make_instance
 
     body = issue(api_client).json()
     token = RegistrationToken.objects.get(pk=body["id"])
     other, _ = RegistrationToken.issue(project=project)
     for name, by in (("web-2", token), ("web-1", token), ("db-1", other)):
-        instance = make_instance(name)
+        instance = make_instance(name, project=project)
         instance.registration_token = by
         instance.save()
     gone = RegistrationToken.objects.get(pk=token.pk).instances.get(name="web-2")

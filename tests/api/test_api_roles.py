@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from api_helpers import build_archive, bundle_files, make_instance
+from api_helpers import build_archive, bundle_files
+from factories import make_instance
 from rest_framework.test import APIClient
 
 from deployments import engine
@@ -143,7 +144,7 @@ def world(project, user, group, revision, django_user_model, tmp_path):
         Membership.objects.create(project=project, user=member, role=role)
     django_user_model.objects.create_user("olga")
     django_user_model.objects.create_user("newbie")
-    make_instance("web-01")
+    make_instance("web-01", project=project)
     deployment = engine.create_deployment(group=group, revision=revision, user=user)
     token, _ = RegistrationToken.issue(project=project, tags={"role": "web"})
     DeploymentConfig.objects.create(
@@ -195,14 +196,12 @@ def test_a_viewer_is_told_which_role_is_needed(world, django_user_model):
 
 
 def test_lists_show_only_the_callers_projects(world, django_user_model, project):
-    from api_helpers import make_instance as instance
-
     from deployments.models import Application
     from projects.models import Project
 
     other = Project.objects.create(name="Other", slug="other")
     Application.objects.create(name="secret", project=other)
-    instance("hidden-01", project=other)
+    make_instance("hidden-01", project=other)
     client = client_for("viewer", django_user_model)
     assert [a["name"] for a in client.get("/api/v1/applications/").json()["results"]] == ["shop"]
     assert [i["name"] for i in client.get("/api/v1/instances/").json()["results"]] == ["web-01"]

@@ -39,17 +39,3 @@ def bundle_folder(root: Path, appspec: str = APPSPEC) -> Path:
         if name.endswith(".sh"):
             os.chmod(path, 0o755)  # noqa: S103 - a hook script must be executable
     return root
-
-
-def make_revision(application):
-    from deployments.models import Revision
-
-    return Revision.objects.create(
-        application=application, bundle_type="tgz", sha256="a" * 64, appspec=APPSPEC
-    )
-
-
-def make_fleet(project, count: int = 2) -> list:
-    from integration_helpers import make_instance
-
-    return [make_instance(project, f"web-{n}") for n in range(1, count + 1)]

@@ -1,7 +1,7 @@
 """The CLI against a real server: pytest-django's live_server (Django in a thread, real HTTP).
 
 Tasks run eagerly in the server thread, so a deployment advances as far as it can without agents;
-tests finish its host commands with `integration_helpers.finish`, as agents would.
+tests finish its host commands with `factories.finish`, as agents would.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ for _folder in ("api", "integrations"):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / _folder))
 
 from cli_helpers import Cli  # noqa: E402 - after the sys.path set-up above
+from factories import ALL_AT_ONCE, make_app, make_group, make_project, make_user  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -40,36 +41,23 @@ def server(live_server, settings, tmp_path):
 
 
 @pytest.fixture
-def owner(transactional_db, django_user_model):
-    return django_user_model.objects.create_user("owner", password="pw")
+def owner(transactional_db):
+    return make_user("owner")
 
 
 @pytest.fixture
 def project(owner):
-    from projects.models import Membership, Project, Role
-
-    project = Project.objects.create(name="Shop", slug="shop", created_by=owner)
-    Membership.objects.create(project=project, user=owner, role=Role.OWNER)
-    return project
+    return make_project("shop", owner=owner)
 
 
 @pytest.fixture
 def application(project, owner):
-    from deployments.models import Application
-
-    return Application.objects.create(name="shop-app", project=project, created_by=owner)
+    return make_app("shop-app", project=project, created_by=owner)
 
 
 @pytest.fixture
 def group(application):
-    from deployments.models import DeploymentConfig, DeploymentGroup
-
-    return DeploymentGroup.objects.create(
-        application=application,
-        name="web",
-        deployment_config=DeploymentConfig.objects.get(name="CodeDeployDefault.AllAtOnce"),
-        tag_filters=[{"key": "role", "value": "web", "type": "KEY_AND_VALUE"}],
-    )
+    return make_group(application, "web", config=ALL_AT_ONCE)
 
 
 @pytest.fixture

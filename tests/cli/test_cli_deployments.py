@@ -1,6 +1,6 @@
 """plan, deploy, wait, status, stop and logs against a live server; exit codes follow the outcome.
 
-Hosts are instance rows without agent processes: `integration_helpers.finish` completes their
+Hosts are instance rows without agent processes: `factories.finish` completes their
 commands through the engine as agents would (the e2e module runs real agents).
 """
 
@@ -11,11 +11,11 @@ import json
 import threading
 import time
 
-from cli_helpers import make_fleet, make_revision
+from cli_helpers import APPSPEC
 from django.db import connection
+from factories import finish, make_fleet, make_revision
 from fleetdeck_cli.errors import ERROR, FAILED, STOPPED, TIMEOUT
 from fleetdeck_cli.watch import Watcher
-from integration_helpers import finish
 
 from deployments import engine
 from deployments.models import Deployment, HostCommand
@@ -55,7 +55,7 @@ def test_plan_names_an_unknown_group(cli, group):
 
 def test_deploy_prints_the_id_and_the_page(cli, group, project, server):
     make_fleet(project)
-    revision = make_revision(group.application)
+    revision = make_revision(group.application, appspec=APPSPEC)
     deployment_id = deploy(cli, "--revision", str(revision.pk), "--description", "from CI")
     deployment = Deployment.objects.get(pk=deployment_id)
     assert deployment.revision_id == revision.pk and deployment.description == "from CI"
@@ -65,8 +65,8 @@ def test_deploy_prints_the_id_and_the_page(cli, group, project, server):
 
 def test_latest_picks_the_newest_revision(cli, group, project):
     make_fleet(project)
-    make_revision(group.application)
-    newest = make_revision(group.application)
+    make_revision(group.application, appspec=APPSPEC)
+    newest = make_revision(group.application, appspec=APPSPEC)
     deployment_id = deploy(cli, "--latest")
     assert Deployment.objects.get(pk=deployment_id).revision_id == newest.pk
 
@@ -79,7 +79,7 @@ def test_latest_without_revisions_says_to_push(cli, group):
 
 def test_wait_exits_0_when_the_deployment_succeeds(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     finish(deployment_id, "Succeeded")
     result = cli("wait", deployment_id)
     assert result.code == 0, result.err
@@ -92,8 +92,8 @@ def test_wait_exits_0_when_the_deployment_succeeds(cli, group, project):
 
 def test_wait_exits_3_and_shows_the_failing_script_when_it_fails(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
-    finish(deployment_id, "Failed")
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
+    finish(deployment_id, "Failed", message="exit 1")
     result = cli("wait", deployment_id)
     assert result.code == FAILED
     assert f"Deployment {deployment_id} Failed" in result.err
@@ -101,16 +101,15 @@ def test_wait_exits_3_and_shows_the_failing_script_when_it_fails(cli, group, pro
 
 
 def test_deploy_wait_exits_3_for_a_group_without_hosts(cli, group):
-    result = cli(
-        "deploy", "-a", "shop-app", "-g", "web", "-r", str(make_revision(group.application).pk), "--wait"
-    )
+    revision = make_revision(group.application, appspec=APPSPEC)
+    result = cli("deploy", "-a", "shop-app", "-g", "web", "-r", str(revision.pk), "--wait")
     assert result.code == FAILED
     assert "Failed (NO_INSTANCES)" in result.err
 
 
 def test_stop_then_wait_exits_4(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     stopped = cli("stop", deployment_id)
     assert stopped.code == 0, stopped.err
     assert stopped.out.startswith(deployment_id)
@@ -123,7 +122,7 @@ def test_stop_then_wait_exits_4(cli, group, project):
 
 def test_wait_gives_up_after_the_timeout_with_exit_5(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     result = cli("wait", deployment_id, "--timeout", "0.3")
     assert result.code == TIMEOUT
     assert f"Deployment {deployment_id} is still InProgress after 0.3 s" in result.err
@@ -131,7 +130,7 @@ def test_wait_gives_up_after_the_timeout_with_exit_5(cli, group, project):
 
 def test_status_shows_hosts_and_json(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     finish(deployment_id, "Succeeded")
     result = cli("status", deployment_id)
     assert result.code == 0, result.err
@@ -168,7 +167,7 @@ def _log(deployment_id: str, instance_name: str, lines: list[str], stream: str =
 
 def test_logs_prints_hook_output_per_host(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     event = _log(deployment_id, "web-1", ["one", "two"])
     _log(deployment_id, "web-2", ["oops"], stream="stderr")
     result = cli("logs", deployment_id)
@@ -185,7 +184,7 @@ def test_logs_prints_hook_output_per_host(cli, group, project):
 
 def test_logs_follow_prints_lines_as_they_arrive_and_stops_when_the_deployment_ends(cli, group, project):
     make_fleet(project, 1)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
 
     def agent():
         try:
@@ -206,7 +205,7 @@ def test_logs_follow_prints_lines_as_they_arrive_and_stops_when_the_deployment_e
 
 def test_logs_for_an_unknown_instance_lists_the_real_ones(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     result = cli("logs", deployment_id, "--instance", "db-1")
     assert result.code == ERROR
     assert "has no instance 'db-1'; its instances: web-1, web-2" in result.err
@@ -222,7 +221,7 @@ def test_on_a_terminal_progress_is_a_redrawn_bar(cli, group, project):
     from fleetdeck_cli.config import resolve
 
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     finish(deployment_id, "Succeeded")
     out = _Tty()
     detail = Watcher(Api(resolve()), deployment_id, out=out).run(timeout=30)
@@ -235,7 +234,7 @@ def test_on_a_terminal_progress_is_a_redrawn_bar(cli, group, project):
 
 def test_continue_is_refused_for_an_in_place_deployment(cli, group, project):
     make_fleet(project)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     result = cli("continue", deployment_id)
     assert result.code == ERROR
     assert "only a blue/green deployment waiting in Ready can be continued" in result.err
@@ -243,7 +242,7 @@ def test_continue_is_refused_for_an_in_place_deployment(cli, group, project):
 
 def test_deployments_lists_newest_first_with_filters(cli, group, project):
     make_fleet(project)
-    first = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    first = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     finish(first, "Failed")
     second = deploy(cli, "--latest")
     lines = cli("deployments", "-a", "shop-app", "-g", "web").out.splitlines()
@@ -256,7 +255,10 @@ def test_deployments_lists_newest_first_with_filters(cli, group, project):
 
 
 def test_revisions_lists_an_applications_revisions(cli, group):
-    older, newer = make_revision(group.application), make_revision(group.application)
+    older, newer = (
+        make_revision(group.application, appspec=APPSPEC),
+        make_revision(group.application, appspec=APPSPEC),
+    )
     newer.description = "abc123"
     newer.save()
     lines = cli("revisions", "-a", "shop-app").out.splitlines()

@@ -7,7 +7,8 @@ import socket
 import threading
 
 import pytest
-from cli_helpers import make_revision
+from cli_helpers import APPSPEC
+from factories import make_revision
 from fleetdeck_cli.errors import AUTH, ERROR, NETWORK
 
 from projects.models import ApiToken
@@ -52,7 +53,8 @@ def test_a_viewer_cannot_deploy_and_is_told_the_role(as_token, group, project, d
     viewer = django_user_model.objects.create_user("viewer", password="pw")
     Membership.objects.create(project=project, user=viewer, role=Role.VIEWER)
     cli = as_token(ApiToken.issue(viewer, "ci")[1])
-    result = cli("deploy", "-a", "shop-app", "-g", "web", "-r", str(make_revision(group.application).pk))
+    revision = make_revision(group.application, appspec=APPSPEC)
+    result = cli("deploy", "-a", "shop-app", "-g", "web", "-r", str(revision.pk))
     assert result.code == AUTH
     assert "contributor" in result.err
 

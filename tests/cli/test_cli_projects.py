@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 
 import pytest
-from cli_helpers import bundle_folder, make_revision
+from cli_helpers import APPSPEC, bundle_folder
+from factories import make_revision
 
 from deployments.models import Application, Deployment, DeploymentConfig, DeploymentGroup, Revision
 
@@ -57,8 +58,8 @@ def test_the_profile_keeps_a_default_project_and_the_flag_wins(
     assert result.code == 0, result.err
     assert "Default project: north" in result.err
     assert "project = north" in (tmp_path / "fleetdeck-config").read_text()
-    shop_revision = make_revision(application)
-    north_revision = make_revision(twin)
+    shop_revision = make_revision(application, appspec=APPSPEC)
+    north_revision = make_revision(twin, appspec=APPSPEC)
     listed = offline_cli("revisions", "-a", "shop-app")
     assert listed.code == 0, listed.err
     assert listed.out.split()[0] == str(north_revision.pk)

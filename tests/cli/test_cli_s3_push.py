@@ -8,7 +8,7 @@ import hashlib
 import pytest
 from aws_fixtures import aws_client
 from cli_helpers import APPSPEC, bundle_folder
-from integration_helpers import make_aws
+from factories import make_aws
 
 from deployments.models import Revision
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import io
 
 import pytest
-from cli_helpers import make_fleet, make_revision
+from cli_helpers import APPSPEC
+from factories import finish, make_fleet, make_revision
 from fleetdeck_cli.terminal import clean
 from fleetdeck_cli.watch import Watcher, log_line, summary
-from integration_helpers import finish
 from test_cli_deployments import _log, deploy
 
 HOSTILE = [
@@ -87,7 +87,7 @@ class _Tty(io.StringIO):
 
 def test_fleetdeck_logs_prints_hostile_hook_output_as_plain_text(cli, group, project):
     make_fleet(project, 1)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     stored = [
         (raw, shown) for raw, shown in HOSTILE if "\x00" not in raw
     ]  # PostgreSQL text holds no NUL; clean() drops it above
@@ -105,7 +105,7 @@ def test_watch_with_logs_keeps_only_plain_colours_on_a_terminal(cli, group, proj
     from fleetdeck_cli.config import resolve
 
     make_fleet(project, 1)
-    deployment_id = deploy(cli, "--revision", str(make_revision(group.application).pk))
+    deployment_id = deploy(cli, "--revision", str(make_revision(group.application, appspec=APPSPEC).pk))
     _log(deployment_id, "web-1", ["\x1b]0;pwned\x07\x1b[2J\x1b[32mgreen\x1b[0m"], done=True)
     finish(deployment_id, "Succeeded")
     out = _Tty()

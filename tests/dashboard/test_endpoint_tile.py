@@ -6,8 +6,8 @@ import re
 
 import pytest
 from aws_fixtures import target_group_behind_a_load_balancer
-from dashboard_helpers import make_app, make_group, make_instance, make_member, make_project
 from django.test import Client
+from factories import make_app, make_group, make_instance, make_member, make_project
 
 from deployments.models import DeploymentGroup
 from integrations.models import AwsConnection
@@ -37,12 +37,12 @@ def load_balancer(endpoint_url: str) -> tuple[str, str]:
 
 
 def elb_group(project, arn: str):
-    group = make_group(make_app(project, "shop"), "web")
+    group = make_group(make_app("shop", project=project), "web")
     DeploymentGroup.objects.filter(pk=group.pk).update(
         deployment_option="WITH_TRAFFIC_CONTROL",
         load_balancer_info={"router": "elbv2", "target_groups": [arn]},
     )
-    make_instance(project, "web-1", role="web")
+    make_instance("web-1", project=project, hostname="web-1.example.internal", role="web")
     return group
 
 
@@ -81,14 +81,14 @@ def test_without_an_aws_connection_the_tile_says_how_to_get_the_dns_name(project
 
 
 def test_the_health_check_url_comes_before_the_host_fallback(project):
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     checked = make_group(app, "web")
     make_group(app, "api")
     DeploymentGroup.objects.filter(pk=checked.pk).update(
         health_check={"url": "http://{hostname}:8080/health"}
     )
-    make_instance(project, "web-1", role="web")
-    make_instance(project, "api-1", role="api")
+    make_instance("web-1", project=project, hostname="web-1.example.internal", role="web")
+    make_instance("api-1", project=project, hostname="api-1.example.internal", role="api")
     html = endpoint_tile(project)
     assert 'href="http://web-1.example.internal:8080/health"' in html and "health-check URL" in html
     assert "<code>api-1.example.internal</code>" in html and "fallback" in html

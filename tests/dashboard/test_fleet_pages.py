@@ -6,7 +6,9 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from dashboard_helpers import (
+from django.test import Client
+from django.utils import timezone
+from factories import (
     install,
     make_app,
     make_deployment,
@@ -17,7 +19,6 @@ from dashboard_helpers import (
     make_revision,
     make_user,
 )
-from django.test import Client
 
 from deployments.models import RegistrationToken
 from projects.models import Role
@@ -52,11 +53,14 @@ ROLES = ["owner", "contributor", "viewer", "outsider", "anonymous"]
 @pytest.fixture
 def project():
     project = make_project("shop")
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     group = make_group(app, "web")
     rev = make_revision(app)
     make_deployment(group, rev)
-    install(make_instance(project, "web-1", role="web"), group, rev)
+    web1 = make_instance(
+        "web-1", project=project, agent_version="0.1.0", last_seen=timezone.now(), role="web"
+    )
+    install(web1, group, rev)
     return project
 
 
@@ -105,7 +109,7 @@ def test_every_page_has_an_h1_and_a_breadcrumb_back_to_the_project(project):
 
 
 def test_fleet_lists_instances_with_tags_version_state_and_installed_revision(project):
-    make_instance(project, "web-2", online=False, role="web", env="prod")
+    make_instance("web-2", project=project, online=False, role="web", env="prod")
     html = client_as(project, "viewer").get("/p/shop/fleet/").content.decode()
     assert "web-1" in html and "web-2" in html
     assert "env=prod" in html
@@ -117,8 +121,8 @@ def test_fleet_lists_instances_with_tags_version_state_and_installed_revision(pr
 
 
 def test_fleet_filters_by_tag_and_state(project):
-    make_instance(project, "db-1", role="db")
-    make_instance(project, "db-2", online=False, role="db")
+    make_instance("db-1", project=project, role="db")
+    make_instance("db-2", project=project, online=False, role="db")
     client = client_as(project, "viewer")
 
     def names(query):
@@ -135,7 +139,7 @@ def test_fleet_filters_by_tag_and_state(project):
 
 def test_fleet_paginates_by_fifty(project):
     for n in range(55):
-        make_instance(project, f"n{n:02d}")
+        make_instance(f"n{n:02d}", project=project)
     client = client_as(project, "viewer")
     first = client.get("/p/shop/fleet/").content.decode()
     second = client.get("/p/shop/fleet/?page=2").content.decode()
@@ -145,7 +149,7 @@ def test_fleet_paginates_by_fifty(project):
 
 
 def test_fleet_never_shows_other_projects_hosts(project):
-    make_instance(make_project("other"), "secret-host")
+    make_instance("secret-host", project=make_project("other"))
     assert "secret-host" not in client_as(project, "owner").get("/p/shop/fleet/").content.decode()
 
 
@@ -220,8 +224,8 @@ def test_install_page_shows_the_exact_commands(project):
 
 
 def test_group_page_shows_config_filters_hosts_and_recent_deployments(project):
-    make_instance(project, "web-2", online=False, role="web")
-    make_instance(project, "db-1", role="db")
+    make_instance("web-2", project=project, online=False, role="web")
+    make_instance("db-1", project=project, role="db")
     html = client_as(project, "viewer").get("/p/shop/groups/shop/web/").content.decode()
     assert "CodeDeployDefault.OneAtATime" in re.sub(r"<[^>]+>", "", html)
     assert "role=web" in html
@@ -247,10 +251,10 @@ def test_the_token_form_defaults_to_seven_days_and_takes_a_limit_of_hosts(projec
 def test_the_tokens_page_shows_which_hosts_each_token_registered(project):
     token, _ = RegistrationToken.issue(project=project, description="web hosts", max_uses=5, uses=2)
     for name in ("web-7", "web-8"):
-        instance = make_instance(project, name)
+        instance = make_instance(name, project=project)
         instance.registration_token = token
         instance.save()
-    make_instance(project, "unrelated-host")
+    make_instance("unrelated-host", project=project)
     html = client_as(project, "owner").get("/p/shop/fleet/tokens/").content.decode()
     row = html[html.index("web hosts") :].split("</tr>")[0]
     assert "web-7" in row and "web-8" in row and "unrelated-host" not in row

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from aws_fixtures import aws_client
-from dashboard_helpers import make_app, make_group, make_instance, make_member, make_project
 from django.test import Client
+from factories import make_app, make_aws, make_group, make_instance, make_member, make_project
 
 from integrations.models import AwsConnection, Ec2Discovery
 from integrations.tasks import discover_ec2
@@ -17,13 +17,7 @@ URL = "/p/shop/groups/shop/web/"
 
 @pytest.fixture
 def group():
-    return make_group(make_app(make_project("shop"), "shop"), "web")
-
-
-def make_aws(project, endpoint_url: str) -> AwsConnection:
-    return AwsConnection.objects.create(
-        project=project, endpoint_url=endpoint_url, access_key_id="testing", secret_access_key="testing"
-    )
+    return make_group(make_app("shop", project=make_project("shop")), "web")
 
 
 def page(group, role: str = "viewer") -> str:
@@ -51,7 +45,7 @@ def test_ec2_instances_without_an_agent_are_listed_with_the_install_hint(group, 
     )
     make_aws(group.application.project, aws_env)
     Ec2Discovery.objects.create(group=group, tag_filters=[{"key": "role", "value": "web"}])
-    host = make_instance(group.application.project, "web-1", role="web")
+    host = make_instance("web-1", project=group.application.project, role="web")
     host.ec2_instance_id = ids[0]
     host.save(update_fields=["ec2_instance_id"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from dashboard_helpers import make_app, make_group, make_member, make_project, make_user
 from django.test import Client
+from factories import make_app, make_group, make_member, make_project, make_user
 
 from deployments.models import DeploymentGroup
 
@@ -20,7 +20,7 @@ ARN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/01234
 @pytest.fixture
 def group():
     project = make_project("shop")
-    return make_group(make_app(project, "shop"), "web")
+    return make_group(make_app("shop", project=project), "web")
 
 
 def client_as(group, role: str) -> Client:

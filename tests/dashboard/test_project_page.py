@@ -6,7 +6,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from dashboard_helpers import (
+from django.test import Client
+from factories import (
     install,
     make_app,
     make_deployment,
@@ -16,7 +17,6 @@ from dashboard_helpers import (
     make_project,
     make_revision,
 )
-from django.test import Client
 
 from dashboard import tiles
 from projects.models import Role
@@ -86,7 +86,7 @@ def test_a_raising_tile_shows_an_error_state_and_the_rest_still_works(project, o
 
     monkeypatch.setitem(tiles._registry, "repository", tiles._registry["repository"])
     tiles.set_provider("repository", unreachable)
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     group = make_group(app, "web")
     make_deployment(group, make_revision(app), user=owner)
 
@@ -122,16 +122,16 @@ def test_render_tile_turns_exceptions_into_error_states(project):
 
 
 def test_group_tile_counts_online_offline_and_outdated(project, owner):
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     web = make_group(app, "web")
     old, new = make_revision(app), make_revision(app)
     make_deployment(web, old, ago=timedelta(days=2))
     make_deployment(web, new, ago=timedelta(days=1))
     make_deployment(web, old, status="Failed")  # a later failure does not change the target
-    current = make_instance(project, "web-1", role="web")
-    stale = make_instance(project, "web-2", role="web", online=False)
-    never = make_instance(project, "web-3", role="web")
-    make_instance(project, "db-1", role="db")
+    current = make_instance("web-1", project=project, role="web")
+    stale = make_instance("web-2", project=project, role="web", online=False)
+    never = make_instance("web-3", project=project, role="web")
+    make_instance("db-1", project=project, role="db")
     install(current, web, new)
     install(stale, web, old)
     assert never.pk  # no state at all: also outdated
@@ -144,7 +144,7 @@ def test_group_tile_counts_online_offline_and_outdated(project, owner):
 
 
 def test_deployments_tile_shows_the_latest_per_group_with_status_and_link(project, owner):
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     web, api = make_group(app, "web"), make_group(app, "api")
     rev = make_revision(app)
     make_deployment(web, rev, ago=timedelta(hours=3))
@@ -160,17 +160,17 @@ def test_deployments_tile_shows_the_latest_per_group_with_status_and_link(projec
 
 
 def test_endpoint_tile_shows_the_first_hostname_or_not_set(project, owner):
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     make_group(app, "web")
     make_group(app, "api")
-    make_instance(project, "web-1", role="web")
+    make_instance("web-1", project=project, hostname="web-1.example.internal", role="web")
     html = tile_html(get(owner, "/p/shop/"), "endpoint")
     assert "web-1.example.internal" in html
     assert "not set" in html
 
 
 def test_activity_feed_lists_newest_first_and_at_most_twenty(project, owner):
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     group = make_group(app, "web")
     rev = make_revision(app)
     made = [make_deployment(group, rev, user=owner, ago=timedelta(minutes=n)) for n in range(22)]
@@ -184,14 +184,14 @@ def test_activity_feed_lists_newest_first_and_at_most_twenty(project, owner):
 
 def test_other_projects_deployments_never_appear(project, owner):
     other = make_project("other")
-    app = make_app(other, "secret")
+    app = make_app("secret", project=other)
     make_deployment(make_group(app, "web"), make_revision(app))
     html = get(owner, "/p/shop/").content.decode()
     assert "secret" not in html
 
 
 def test_charts_render_one_bar_per_day_with_finished_deployments(project, owner):
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     group = make_group(app, "web")
     rev = make_revision(app)
     for days_ago in (0, 0, 3, 10):

@@ -6,7 +6,10 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from dashboard_helpers import (
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from factories import (
     install,
     make_app,
     make_deployment,
@@ -16,9 +19,6 @@ from dashboard_helpers import (
     make_project,
     make_revision,
 )
-from django.db import connection
-from django.test import Client
-from django.test.utils import CaptureQueriesContext
 
 from dashboard import tiles
 from projects.models import Role
@@ -39,7 +39,7 @@ INTEGRATION_TILES = {"repository", "build", "issues"}
 
 def seed(slug: str, groups: int, deployments: int, instances: int = 4):
     project = make_project(slug)
-    app = make_app(project, f"{slug}-app")
+    app = make_app(f"{slug}-app", project=project)
     made = [make_group(app, f"g{n}", role=f"g{n}") for n in range(groups)]
     rev = make_revision(app)
     for n in range(deployments):
@@ -47,7 +47,7 @@ def seed(slug: str, groups: int, deployments: int, instances: int = 4):
             made[n % groups], rev, status="Failed" if n % 4 == 0 else "Succeeded", ago=timedelta(days=n % 20)
         )
     for n in range(instances):
-        host = make_instance(project, f"{slug}-h{n}", online=bool(n % 2), role=f"g{n % groups}")
+        host = make_instance(f"{slug}-h{n}", project=project, online=bool(n % 2), role=f"g{n % groups}")
         install(host, made[n % groups], rev)
     return project
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from django.core.files.base import ContentFile
 from django.db import transaction
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deployments"))
-
-from fleet_factories import deploy, make_group, make_instance, make_revision
+from factories import deploy, make_group, make_instance, make_revision
 
 from deployments import eventlog, retention
 from deployments.models import Application

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from dashboard_helpers import make_member, make_project
 from django.test import Client
+from factories import make_member, make_project
 
 from dashboard.starters import TEMPLATES, files
 from integrations.github.branches import BranchError, commit_files

@@ -1,47 +1,23 @@
-"""Fixture helpers for the deployment page tests: a project, its members, and a deployed group."""
+"""Scenes for the deployment page tests: a deployed group with log rows (objects come from factories)."""
 
 from __future__ import annotations
 
 import itertools
 
-from django.contrib.auth import get_user_model
-from fleet_factories import deploy, make_app, make_group, make_instance, make_revision
+from factories import ALL_AT_ONCE, deploy, make_app, make_group, make_instance, make_revision
 
 from deployments import eventlog
 from deployments.models import Deployment, DeploymentEvent, HostCommand
-from projects.models import Membership, Project
+from projects.models import Project
 
 _n = itertools.count(1)
-ROLES = ("owner", "contributor", "viewer")
-PASSWORD = "pw-for-tests"
-
-
-def make_project(slug: str = "shop") -> Project:
-    return Project.objects.create(name=slug.title(), slug=slug)
-
-
-def make_member(project: Project, role: str, username: str | None = None):
-    user = get_user_model().objects.create_user(username or f"{role}-{next(_n)}", password=PASSWORD)
-    Membership.objects.create(project=project, user=user, role=role)
-    return user
-
-
-def make_outsider():
-    return get_user_model().objects.create_user(f"outsider-{next(_n)}", password=PASSWORD)
 
 
 def setup_group(project: Project, hosts: int = 3, app_name: str | None = None):
-    app = make_app(app_name or f"app-{next(_n)}")
-    app.project = project
-    app.save()
+    app = make_app(app_name or f"app-{next(_n)}", project=project)
     tag = f"t{next(_n)}"
-    group = make_group(app, config="CodeDeployDefault.AllAtOnce", tags={"role": tag})
-    instances = []
-    for i in range(hosts):
-        instance = make_instance(f"{tag}-host-{i}", role=tag)
-        instance.project = project
-        instance.save()
-        instances.append(instance)
+    group = make_group(app, config=ALL_AT_ONCE, tags={"role": tag})
+    instances = [make_instance(f"{tag}-host-{i}", project=project, role=tag) for i in range(hosts)]
     return app, group, instances
 
 

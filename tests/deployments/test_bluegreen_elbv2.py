@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from aws_fixtures import aws_client, target_group_behind_a_load_balancer
-from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
+from factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
 from deployments import engine
 from deployments.models import Deployment, DeploymentGroup, Instance, LifecycleEvent

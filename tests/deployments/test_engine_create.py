@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     HALF_AT_A_TIME,
     complete,

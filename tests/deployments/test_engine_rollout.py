@@ -8,7 +8,7 @@ import pytest
 import rollout_agent as agent
 from django.apps import apps
 from django.utils import timezone
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     HALF_AT_A_TIME,
     complete,

@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aws_fixtures import aws_client
-from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
+from factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
 from config.stack import free_port
 from deployments import healthcheck

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import rollout_agent as agent
 from django.db import transaction
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     deploy,
     finish_host,

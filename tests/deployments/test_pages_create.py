@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from fleet_factories import make_revision
-from pages_helpers import PASSWORD, make_member, make_outsider, make_project, setup_group
+from factories import PASSWORD, make_member, make_project, make_revision, make_user
+from pages_helpers import setup_group
 
 from deployments.models import Deployment
 
@@ -29,7 +29,7 @@ def new_url(project):
 def test_contributors_preview_the_plan_then_deploy(client, project, role):
     app, group, instances = setup_group(project, hosts=3)
     older, newest = make_revision(app, description="old"), make_revision(app, description="new")
-    login(client, make_member(project, role))
+    login(client, make_member(project, role=role))
 
     form = client.get(new_url(project)).content.decode()
     revisions = form[form.index('id="id_revision"') :]
@@ -60,7 +60,7 @@ def test_contributors_preview_the_plan_then_deploy(client, project, role):
 
 def test_overrides_reach_the_deployment(client, project):
     app, group, _ = setup_group(project)
-    login(client, make_member(project, "contributor"))
+    login(client, make_member(project, role="contributor"))
     client.post(
         new_url(project),
         {
@@ -79,7 +79,7 @@ def test_overrides_reach_the_deployment(client, project):
 
 def test_an_invalid_plan_says_why_and_offers_no_deploy_button(client, project):
     app, group, _ = setup_group(project, hosts=0)
-    login(client, make_member(project, "contributor"))
+    login(client, make_member(project, role="contributor"))
     html = client.post(
         new_url(project),
         {"deployment_group": group.pk, "revision": make_revision(app).pk, "action": "preview"},
@@ -91,7 +91,7 @@ def test_an_invalid_plan_says_why_and_offers_no_deploy_button(client, project):
 def test_a_revision_of_another_application_is_refused(client, project):
     _, group, _ = setup_group(project)
     other_app, _, _ = setup_group(project)
-    login(client, make_member(project, "contributor"))
+    login(client, make_member(project, role="contributor"))
     response = client.post(
         new_url(project),
         {"deployment_group": group.pk, "revision": make_revision(other_app).pk, "action": "deploy"},
@@ -103,7 +103,7 @@ def test_a_revision_of_another_application_is_refused(client, project):
 
 def test_groups_of_another_project_cannot_be_chosen(client, project):
     other_app, other_group, _ = setup_group(make_project("other"))
-    login(client, make_member(project, "owner"))
+    login(client, make_member(project, role="owner"))
     response = client.post(
         new_url(project),
         {"deployment_group": other_group.pk, "revision": make_revision(other_app).pk, "action": "deploy"},
@@ -115,7 +115,7 @@ def test_groups_of_another_project_cannot_be_chosen(client, project):
 
 def test_a_viewer_gets_a_403_for_the_form_and_its_posts(client, project):
     app, group, _ = setup_group(project)
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
     assert client.get(new_url(project)).status_code == 403
     fields = {"deployment_group": group.pk, "revision": make_revision(app).pk, "action": "deploy"}
     assert client.post(new_url(project), fields).status_code == 403
@@ -124,5 +124,5 @@ def test_a_viewer_gets_a_403_for_the_form_and_its_posts(client, project):
 
 def test_outsiders_get_a_404_and_anonymous_users_log_in(client, project):
     assert client.get(new_url(project)).status_code == 302
-    login(client, make_outsider())
+    login(client, make_user())
     assert client.get(new_url(project)).status_code == 404

@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from fleet_factories import deploy, finish_host, make_revision
-from pages_helpers import PASSWORD, deployed, make_member, make_outsider, make_project, setup_group
+from factories import PASSWORD, deploy, finish_host, make_member, make_project, make_revision, make_user
+from pages_helpers import deployed, setup_group
 
 from deployments.models import Deployment, Instance
 
@@ -30,7 +30,7 @@ def login(client, user):
 @pytest.mark.parametrize("role", ["owner", "contributor", "viewer"])
 def test_members_see_the_deployment_with_its_plan_timeline_and_log(client, project, role):
     deployment = deployed(project)
-    login(client, make_member(project, role))
+    login(client, make_member(project, role=role))
 
     response = client.get(url(deployment))
 
@@ -49,13 +49,13 @@ def test_members_see_the_deployment_with_its_plan_timeline_and_log(client, proje
 
 def test_an_outsider_gets_a_404(client, project):
     deployment = deployed(project)
-    login(client, make_outsider())
+    login(client, make_user())
     assert client.get(url(deployment)).status_code == 404
 
 
 def test_a_deployment_of_another_project_is_a_404(client, project):
     other = deployed(make_project("other"))
-    login(client, make_member(project, "owner"))
+    login(client, make_member(project, role="owner"))
     assert client.get(reverse("deployment_detail", args=[project.slug, other.pk])).status_code == 404
 
 
@@ -70,7 +70,7 @@ def test_a_failure_shows_its_diagnostics_and_a_jump_link(client, project):
     deployment = deployed(project, hosts=1)
     instance = Instance.objects.get(targets__deployment=deployment)
     finish_host(instance, "Failed", fail_at="AfterInstall", deployment=deployment)
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
 
     html = client.get(url(deployment)).content.decode()
 
@@ -82,7 +82,7 @@ def test_a_failure_shows_its_diagnostics_and_a_jump_link(client, project):
 
 def test_a_contributor_stops_a_running_deployment(client, project):
     deployment = deployed(project)
-    login(client, make_member(project, "contributor"))
+    login(client, make_member(project, role="contributor"))
 
     response = client.post(url(deployment, "deployment_stop"))
 
@@ -94,7 +94,7 @@ def test_a_contributor_stops_a_running_deployment(client, project):
 @pytest.mark.parametrize("action", ["deployment_stop", "deployment_redeploy"])
 def test_a_viewer_may_not_stop_or_redeploy(client, project, action):
     deployment = deployed(project)
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
 
     assert client.post(url(deployment, action)).status_code == 403
     deployment.refresh_from_db()
@@ -106,7 +106,7 @@ def test_a_viewer_may_not_stop_or_redeploy(client, project, action):
 def test_outsiders_and_anonymous_users_may_not_stop_or_redeploy(client, project, action):
     deployment = deployed(project)
     assert client.post(url(deployment, action)).status_code == 302  # to the login page
-    login(client, make_outsider())
+    login(client, make_user())
     assert client.post(url(deployment, action)).status_code == 404
     assert Deployment.objects.count() == 1
 
@@ -115,7 +115,7 @@ def test_redeploy_shows_the_plan_first_and_deploys_the_same_revision_and_group_o
     deployment = deployed(project)
     for instance in Instance.objects.filter(targets__deployment=deployment):
         finish_host(instance, deployment=deployment)
-    login(client, make_member(project, "owner"))
+    login(client, make_member(project, role="owner"))
 
     response = client.post(url(deployment, "deployment_redeploy"))
 
@@ -139,7 +139,7 @@ def test_redeploy_shows_the_plan_first_and_deploys_the_same_revision_and_group_o
 
 def test_get_is_not_allowed_on_stop(client, project):
     deployment = deployed(project)
-    login(client, make_member(project, "owner"))
+    login(client, make_member(project, role="owner"))
     assert client.get(url(deployment, "deployment_stop")).status_code == 405
 
 
@@ -156,7 +156,7 @@ def _queries(client, deployment) -> int:
 
 def test_the_query_count_does_not_grow_with_hosts_events_or_log_lines(client, project):
     small, large = deployed(project, hosts=3), deployed(project, hosts=30)
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
     _queries(client, small)  # warm-up: sessions, content types
 
     assert _queries(client, small) == _queries(client, large) == DETAIL_QUERIES
@@ -164,12 +164,12 @@ def test_the_query_count_does_not_grow_with_hosts_events_or_log_lines(client, pr
 
 def test_a_queued_deployment_renders_without_targets(client, project):
     app, group, _ = setup_group(project)
-    from fleet_factories import deploy, make_revision
+    from factories import deploy, make_revision
 
     deploy(group, make_revision(app))
     queued = deploy(group, make_revision(app))
     assert queued.status == "Queued"
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
     html = client.get(url(queued)).content.decode()
     assert "Queued" in html
     assert "No instances are part of this deployment yet." in html
@@ -182,7 +182,7 @@ def test_a_rollback_and_the_deployment_it_rolls_back_link_to_each_other(client, 
     bad = deploy(group, make_revision(app), auto_rollback_events=["DEPLOYMENT_FAILURE"])
     finish_host(hosts[0], "Failed", deployment=bad)
     rollback = Deployment.objects.get(rollback_of=bad)
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
 
     page = client.get(url(bad)).content.decode()
     assert "Rolled back by" in page and url(rollback) in page
@@ -194,7 +194,7 @@ def test_a_contributor_reroutes_a_blue_green_deployment_waiting_in_ready(client,
     deployment = deployed(project)
     # Stand-in for a blue/green rollout whose replacements are ready: nothing can be continued here,
     # because it is not waiting in Ready, so the page says so and changes nothing.
-    login(client, make_member(project, "contributor"))
+    login(client, make_member(project, role="contributor"))
     response = client.post(url(deployment, "deployment_continue"), follow=True)
     assert "not waiting in Ready" in response.content.decode()
     assert "continue-button" not in client.get(url(deployment)).content.decode()
@@ -204,5 +204,5 @@ def test_a_contributor_reroutes_a_blue_green_deployment_waiting_in_ready(client,
 
 def test_a_viewer_may_not_continue(client, project):
     deployment = deployed(project)
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
     assert client.post(url(deployment, "deployment_continue")).status_code == 403

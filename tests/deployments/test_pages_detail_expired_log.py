@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from fleet_factories import finish_host
-from pages_helpers import PASSWORD, deployed, log_count, make_member, make_project
+from factories import PASSWORD, finish_host, make_member, make_project
+from pages_helpers import deployed, log_count
 
 from deployments import retention
 from deployments.models import Deployment, Instance, LifecycleEvent
@@ -45,7 +45,7 @@ def test_a_page_whose_log_expired_says_so_and_keeps_results_codes_and_diagnostic
     assert log_count(deployment) > 0
     retention.cleanup()
     assert log_count(deployment) == 0
-    assert client.login(username=make_member(project, "viewer").username, password=PASSWORD)
+    assert client.login(username=make_member(project, role="viewer").username, password=PASSWORD)
 
     response = client.get(url(deployment))
 
@@ -67,7 +67,7 @@ def test_a_page_whose_log_expired_says_so_and_keeps_results_codes_and_diagnostic
 def test_a_page_whose_log_is_kept_has_no_expiry_note(client, project):
     deployment = ran(project, days_ago=10)
     retention.cleanup()
-    assert client.login(username=make_member(project, "viewer").username, password=PASSWORD)
+    assert client.login(username=make_member(project, role="viewer").username, password=PASSWORD)
 
     html = client.get(url(deployment)).content.decode()
 

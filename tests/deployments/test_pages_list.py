@@ -6,8 +6,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from fleet_factories import make_revision
-from pages_helpers import PASSWORD, make_member, make_outsider, make_project, setup_group
+from factories import PASSWORD, make_member, make_project, make_revision, make_user
+from pages_helpers import setup_group
 
 from deployments.models import Deployment
 
@@ -54,7 +54,7 @@ def test_members_see_the_projects_deployments(client, project, role):
     other_project = make_project("other")
     _, other_group, _ = setup_group(other_project)
     theirs = seed(other_group, 1)
-    login(client, make_member(project, role))
+    login(client, make_member(project, role=role))
 
     html = client.get(list_url(project)).content.decode()
 
@@ -65,15 +65,15 @@ def test_members_see_the_projects_deployments(client, project, role):
 
 def test_an_outsider_gets_a_404_and_anonymous_users_log_in(client, project):
     assert client.get(list_url(project)).status_code == 302
-    login(client, make_outsider())
+    login(client, make_user())
     assert client.get(list_url(project)).status_code == 404
 
 
 def test_it_filters_by_group_status_and_creator(client, project):
     _, web, _ = setup_group(project)
     _, api, _ = setup_group(project)
-    viewer = make_member(project, "viewer")
-    alice = make_member(project, "contributor", "alice")
+    viewer = make_member(project, role="viewer")
+    alice = make_member(project, "alice", "contributor")
     by_alice = seed(web, 1, user=alice)[0]
     failed = seed(web, 1, status="Failed")[0]
     other_group = seed(api, 1)[0]
@@ -93,7 +93,7 @@ def test_it_filters_by_group_status_and_creator(client, project):
 def test_it_pages_newest_first(client, project):
     _, group, _ = setup_group(project)
     rows = seed(group, 30)
-    login(client, make_member(project, "viewer"))
+    login(client, make_member(project, role="viewer"))
     first = client.get(list_url(project)).content.decode()
     second = client.get(list_url(project, page=2)).content.decode()
     assert "Page 1 of 2" in first
@@ -116,9 +116,9 @@ def test_the_query_count_stays_the_same_for_10_and_100_deployments(client, proje
     small_project, large_project = project, make_project("large")
     _, small_group, _ = setup_group(small_project)
     _, large_group, _ = setup_group(large_project)
-    seed(small_group, 10, user=make_member(small_project, "contributor"))
-    seed(large_group, 100, user=make_member(large_project, "contributor"))
-    viewer = make_member(small_project, "viewer")
+    seed(small_group, 10, user=make_member(small_project, role="contributor"))
+    seed(large_group, 100, user=make_member(large_project, role="contributor"))
+    viewer = make_member(small_project, role="viewer")
     from projects.models import Membership
 
     Membership.objects.create(project=large_project, user=viewer, role="viewer")

@@ -10,7 +10,8 @@ import time
 import pytest
 from django.db import transaction
 from django.test import override_settings
-from pages_helpers import deployed, make_project
+from factories import make_project
+from pages_helpers import deployed
 
 from deployments import eventlog, live
 

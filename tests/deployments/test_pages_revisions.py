@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from fleet_factories import make_revision
-from pages_helpers import make_member, make_outsider, make_project, setup_group
+from factories import make_member, make_project, make_revision, make_user
+from pages_helpers import setup_group
 from rest_framework.test import APIClient
 
 # Bundle archives from the API tests; the GitHub fake and connection helpers from the integration tests.
@@ -50,7 +50,7 @@ def app(project):
 
 
 def as_role(client, project, role: str):
-    client.force_login(make_member(project, role))
+    client.force_login(make_member(project, role=role))
     return client
 
 
@@ -104,7 +104,7 @@ def test_members_see_the_applications_revisions_and_contributors_get_the_forms(c
 
 def test_an_outsider_gets_a_404_and_anonymous_users_log_in(client, project, app):
     assert client.get(page_url(project)).status_code == 302
-    client.force_login(make_outsider())
+    client.force_login(make_user())
     assert client.get(page_url(project)).status_code == 404
     assert register(client, project, source="github", commit=sha(1)).status_code == 404
     assert client.post(reverse("revision_upload", args=[project.slug])).status_code == 404
@@ -200,7 +200,7 @@ def test_the_deploy_link_opens_the_new_deployment_form_with_the_revision_chosen(
 
 def test_the_page_costs_the_same_number_of_queries_however_many_revisions(client, project, app):
     group = app.deployment_groups.get()
-    owner = make_member(project, "owner")
+    owner = make_member(project, role="owner")
     client.force_login(owner)
 
     def count() -> int:
@@ -212,7 +212,7 @@ def test_the_page_costs_the_same_number_of_queries_however_many_revisions(client
     make_revision(app, appspec=APPSPEC, uploaded_by=owner)
     small = count()
     for _ in range(19):
-        uploader = make_member(project, "contributor")
+        uploader = make_member(project, role="contributor")
         seed_deployment(group, make_revision(app, appspec=APPSPEC, uploaded_by=uploader))
     make_revision(app, source="github", sha256="", location={"repository": "acme/shop", "commit": sha(1)})
     large = count()
@@ -237,7 +237,7 @@ def test_a_contributor_or_owner_uploads_a_bundle(client, project, app, tmp_path,
 
 def test_a_bad_appspec_shows_the_apis_file_and_line_error_and_stores_nothing(client, project, app, tmp_path):
     path = build_archive(tmp_path / "b.zip", "zip", bundle_files(BAD_APPSPEC))
-    user = make_member(project, "contributor")
+    user = make_member(project, role="contributor")
     api = APIClient()
     api.force_authenticate(user)
     with open(path, "rb") as fh:

@@ -18,7 +18,7 @@ import rollout_agent as agent
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     deploy,
     issued,

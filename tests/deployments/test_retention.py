@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     deploy,
     finish_host,

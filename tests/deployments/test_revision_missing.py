@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 from django.core.files.base import ContentFile
-from fleet_factories import (
+from factories import (
     ALL_AT_ONCE,
     deploy,
     finish_host,

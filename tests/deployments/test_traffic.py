@@ -6,7 +6,7 @@ import time
 
 import pytest
 from aws_fixtures import aws_client, target_group_behind_a_load_balancer
-from fleet_factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
+from factories import deploy, finish_host, make_app, make_group, make_instance, make_revision, refresh
 
 from deployments import traffic
 from deployments.models import DeploymentGroup, LifecycleEvent
@@ -143,7 +143,7 @@ def test_elbv2_deregisters_and_registers_each_host_at_the_right_steps(aws):
 
     deployment = deploy(group, make_revision(app))
     seen = []
-    from fleet_factories import complete, issued
+    from factories import complete, issued
 
     while commands := issued(hosts[0], deployment):
         command = commands[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from fleet_factories import ALL_AT_ONCE, deploy, make_app, make_group, make_instance, make_revision
+from factories import ALL_AT_ONCE, deploy, make_app, make_group, make_instance, make_revision
 
 from deployments import writebehind
 from deployments.models import HostCommand, LifecycleEvent

@@ -11,11 +11,12 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.utils import timezone
 from e2e_harness import Fleet, recording_bundle
+from factories import make_app, make_group, make_instance, make_member, make_project
+from factories import make_user as make_plain_user
 
 PASSWORD = "e2e-pages-password"
 
@@ -30,13 +31,12 @@ def _server_password_hash() -> str:
 
 
 def make_user(project, role: str | None, name: str | None = None):
-    from projects.models import Membership
-
-    user = get_user_model().objects.create_user(name or f"{role or 'nobody'}-{uuid.uuid4().hex[:6]}")
+    """factories.make_user, with a password the live server can check; a member when `role` is given."""
+    user = make_plain_user(name or f"{role or 'nobody'}-{uuid.uuid4().hex[:6]}")
     user.password = _server_password_hash()
     user.save(update_fields=["password"])
     if role:
-        Membership.objects.create(project=project, user=user, role=role)
+        make_member(project, user, role)
     return user
 
 
@@ -55,23 +55,17 @@ class PageRollout:
     def __init__(
         self, stack, fleet: Fleet, tmp_path: Path, hosts: list[str], config="CodeDeployDefault.AllAtOnce"
     ):
-        from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
-        from projects.models import Project
+        from deployments.models import RegistrationToken
 
         self.stack, self.fleet, self.tmp = stack, fleet, tmp_path
         self.storage = Path(stack.env["FLEETDECK_STORAGE_DIR"])
         self.ctl = tmp_path / "ctl"
         self.ctl.mkdir(exist_ok=True)
         self.record = tmp_path / "record.log"
-        self.project = Project.objects.create(name=f"Shop {fleet.tag}", slug=f"shop-{fleet.tag}")
+        self.project = make_project(f"shop-{fleet.tag}", name=f"Shop {fleet.tag}")
         self.owner = make_user(self.project, "owner")
-        self.app = Application.objects.create(name=f"app-{fleet.tag}", project=self.project)
-        self.group = DeploymentGroup.objects.create(
-            application=self.app,
-            name="web",
-            deployment_config=DeploymentConfig.objects.get(name=config),
-            tag_filters=[{"key": "fleet", "value": fleet.tag, "type": "KEY_AND_VALUE"}],
-        )
+        self.app = make_app(f"app-{fleet.tag}", project=self.project)
+        self.group = make_group(self.app, "web", config=config, tags={"fleet": fleet.tag})
         self.hosts = [f"{h}-{fleet.tag}" for h in hosts]
         if self.hosts:
             _, raw = RegistrationToken.issue(project=self.project, tags={"fleet": fleet.tag})
@@ -91,16 +85,14 @@ class PageRollout:
 
     def idle_instances(self, n: int) -> None:
         """Matching hosts with no agent behind them: a rollout over them waits until stopped."""
-        from deployments.models import Instance
-
         for i in range(n):
-            instance = Instance(
-                name=f"idle-{i}-{self.fleet.tag}", project=self.project, tags={"fleet": self.fleet.tag}
-            )
-            instance.rotate_credential()
             # Seen "in the future": the stack's sweep (offline after 4 s) leaves them alone.
-            instance.last_seen = timezone.now() + timedelta(hours=1)
-            instance.save()
+            make_instance(
+                f"idle-{i}-{self.fleet.tag}",
+                project=self.project,
+                tags={"fleet": self.fleet.tag},
+                last_seen=timezone.now() + timedelta(hours=1),
+            )
 
     def url(self, path: str = "") -> str:
         return f"{self.stack.url}/p/{self.project.slug}/deployments/{path}"

@@ -31,8 +31,8 @@ from projects.models import Project
 
 # The fakes and helpers of the integration tests (a folder this run may not collect).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
+from factories import WEBHOOK_SECRET, make_aws, make_github, make_jira
 from fakes import github_fake, imds_fake, jira_fake, running
-from integration_helpers import WEBHOOK_SECRET, make_aws, make_github, make_jira
 
 HOSTS = ["gh-1", "gh-2"]
 EVENTS = ("BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService")

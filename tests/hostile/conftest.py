@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "deployments"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.apps import apps
 from django.core.files.base import ContentFile
 from django.urls import get_resolver
-from fleet_factories import ALL_AT_ONCE, deploy, issued, make_app, make_group, make_instance, make_revision
+from factories import ALL_AT_ONCE, deploy, issued, make_app, make_group, make_instance, make_revision
 
 from deployments.models import Instance, RegistrationToken
 from projects.models import Project

@@ -14,10 +14,11 @@ import os
 
 import pytest
 import schemathesis
-from api_helpers import APPSPEC, build_archive, bundle_files, make_instance
+from api_helpers import APPSPEC, build_archive, bundle_files
 from django.core.files.base import ContentFile
 from django.core.wsgi import get_wsgi_application
 from django.db import transaction
+from factories import make_instance
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
@@ -124,7 +125,7 @@ def world(db, user, settings, tmp_path):
     archive = build_archive(tmp_path / "bundle.zip", "zip", bundle_files())
     revision = Revision(application=application, bundle_type="zip", sha256="a" * 64, appspec=APPSPEC)
     revision.bundle.save("bundle.zip", ContentFile(archive.read_bytes()))
-    make_instance("web-01", project)
+    make_instance("web-01", project=project)
     from deployments.models import RegistrationToken
 
     token, _ = RegistrationToken.issue(project=project, description="web hosts", tags={"role": "web"})

@@ -17,8 +17,8 @@ import pytest
 from django.test import Client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
+from factories import WEBHOOK_SECRET, make_app, make_github, make_group, make_project
 from fakes import github_fake, running
-from integration_helpers import WEBHOOK_SECRET, make_app, make_github, make_group, make_project
 
 from deployments.models import Deployment, Revision
 from integrations.models import AutoDeployRule, GitHubDelivery
@@ -38,7 +38,9 @@ def github():
 def connection(db, github):
     project = make_project("shop")
     connection = make_github(project, github.url)
-    AutoDeployRule.objects.create(connection=connection, branch="main", group=make_group(make_app(project)))
+    AutoDeployRule.objects.create(
+        connection=connection, branch="main", group=make_group(make_app(project=project))
+    )
     return connection
 
 

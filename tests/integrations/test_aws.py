@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 from aws_fixtures import aws_client
-from integration_helpers import AWS_SECRET, make_app, make_aws, make_group, make_instance, make_project
+from factories import AWS_SECRET, make_app, make_aws, make_group, make_instance, make_project
 
 from integrations.aws.fleet import missing_agents
 from integrations.aws.revisions import S3RevisionError, register_s3_revision, revision_fetch
@@ -34,7 +34,7 @@ def bundle(aws_env):
 def test_an_s3_revision_is_registered_with_its_etag_and_version(project, bundle):
     etag, version = bundle
     revision = register_s3_revision(
-        make_app(project), "s3://releases/shop/v1.tgz", bundle_type="tgz", etag=etag
+        make_app(project=project), "s3://releases/shop/v1.tgz", bundle_type="tgz", etag=etag
     )
     assert revision.source == "s3"
     assert revision.location == {"bucket": "releases", "key": "shop/v1.tgz", "version": version, "etag": etag}
@@ -48,21 +48,23 @@ def test_an_s3_revision_is_registered_with_its_etag_and_version(project, bundle)
 
 def test_a_wrong_etag_is_refused(project, bundle):
     with pytest.raises(S3RevisionError, match="has ETag"):
-        register_s3_revision(make_app(project), "s3://releases/shop/v1.tgz", bundle_type="tgz", etag="0" * 32)
+        register_s3_revision(
+            make_app(project=project), "s3://releases/shop/v1.tgz", bundle_type="tgz", etag="0" * 32
+        )
 
 
 def test_a_missing_object_is_refused_with_its_uri(project, bundle):
     with pytest.raises(S3RevisionError, match=r"s3://releases/nope\.tgz cannot be read"):
-        register_s3_revision(make_app(project), "s3://releases/nope.tgz", bundle_type="tgz")
+        register_s3_revision(make_app(project=project), "s3://releases/nope.tgz", bundle_type="tgz")
 
 
 def test_a_malformed_uri_is_refused(project):
     with pytest.raises(S3RevisionError, match="not an s3://bucket/key URI"):
-        register_s3_revision(make_app(project), "https://releases/x.tgz", bundle_type="tgz")
+        register_s3_revision(make_app(project=project), "https://releases/x.tgz", bundle_type="tgz")
 
 
 def test_the_agent_downloads_through_a_presigned_url(project, bundle):
-    revision = register_s3_revision(make_app(project), "s3://releases/shop/v1.tgz", bundle_type="tgz")
+    revision = register_s3_revision(make_app(project=project), "s3://releases/shop/v1.tgz", bundle_type="tgz")
     fetch = revision_fetch(revision)
     assert set(fetch) == {"url"} and "X-Amz-Signature=" in fetch["url"]
     assert AWS_SECRET not in fetch["url"]
@@ -93,8 +95,8 @@ def test_ec2_discovery_reports_matching_instances_without_an_agent(project, aws_
         i["InstanceId"] for i in asg.describe_auto_scaling_groups()["AutoScalingGroups"][0]["Instances"]
     ]
     tagged_ids = sorted(i["InstanceId"] for i in tagged)
-    make_instance(project, "web-1", ec2_instance_id=tagged_ids[0])
-    group = make_group(make_app(project))
+    make_instance("web-1", project=project, ec2_instance_id=tagged_ids[0])
+    group = make_group(make_app(project=project))
     Ec2Discovery.objects.create(
         group=group, tag_filters=[{"key": "app", "value": "shop"}], autoscaling_groups=["shop-asg"]
     )
@@ -111,7 +113,7 @@ def test_discovery_records_an_error_instead_of_raising(project, aws_env, setting
     from integrations.models import AwsConnection
 
     AwsConnection.objects.update(endpoint_url="http://127.0.0.1:9")
-    group = make_group(make_app(project))
+    group = make_group(make_app(project=project))
     Ec2Discovery.objects.create(group=group, tag_filters=[{"key": "app", "value": "shop"}])
     discover_ec2.delay(group.pk)
     assert "Could not connect" in Ec2Discovery.objects.get(group=group).error

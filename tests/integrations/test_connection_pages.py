@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.test import Client
-from integration_helpers import (
+from factories import (
     GITHUB_TOKEN,
     JIRA_TOKEN,
     WEBHOOK_SECRET,
@@ -82,7 +82,7 @@ def test_owners_see_every_page(project, path):
 def test_an_owner_connects_github_and_the_secrets_never_come_back(project, caplog):
     caplog.set_level(logging.DEBUG)
     owner = client_for(make_member(project, "olivia", "owner"))
-    app = make_app(project)
+    app = make_app(project=project)
     make_group(app, "production")
     response = owner.post(
         "/integrations/p/shop/github/",
@@ -128,7 +128,7 @@ def test_a_blank_secret_field_keeps_the_stored_secret(project):
 
 def test_a_rule_naming_an_unknown_group_is_refused_with_the_choices(project):
     owner = client_for(make_member(project, "olivia", "owner"))
-    make_group(make_app(project), "production")
+    make_group(make_app(project=project), "production")
     response = owner.post(
         "/integrations/p/shop/github/",
         {
@@ -191,7 +191,7 @@ def test_jira_test_connection_works_with_a_personal_access_token(project, jira):
 
 def test_an_owner_adds_a_webhook_trigger_with_a_generated_secret(project):
     owner = client_for(make_member(project, "olivia", "owner"))
-    group = make_group(make_app(project))
+    group = make_group(make_app(project=project))
     response = owner.post(
         "/integrations/p/shop/triggers/new/",
         {
@@ -214,6 +214,6 @@ def test_a_trigger_of_another_project_is_not_found(project):
     owner = client_for(make_member(project, "olivia", "owner"))
     other = make_project("other")
     trigger = Trigger.objects.create(
-        group=make_group(make_app(other, "other")), name="x", events=[], target="https://x.example"
+        group=make_group(make_app("other", project=other)), name="x", events=[], target="https://x.example"
     )
     assert owner.get(f"/integrations/p/shop/triggers/{trigger.pk}/").status_code == 404

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
-from integration_helpers import GITHUB_TOKEN, make_github, make_project
+from factories import GITHUB_TOKEN, make_github, make_project
 
 from core import crypto
 from integrations.models import GitHubConnection

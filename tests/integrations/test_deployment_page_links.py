@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from factories import make_app, make_github, make_group, make_instance, make_member, make_project
 from fakes import sha
-from integration_helpers import make_app, make_github, make_group, make_instance, make_member, make_project
 
 from deployments import engine
 from deployments.models import Revision
@@ -21,8 +21,8 @@ def project():
 
 
 def deploy(project, source="github"):
-    group = make_group(make_app(project), "web")
-    make_instance(project, "web-1", role="web")
+    group = make_group(make_app(project=project), "web")
+    make_instance("web-1", project=project, role="web")
     location = (
         {"repository": "acme/shop", "commit": sha(3), "ref": "refs/heads/main"} if source == "github" else {}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
-from integration_helpers import make_app, make_group, make_member, make_project
+from factories import make_app, make_group, make_member, make_project
 
 from integrations.models import Ec2Discovery
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def group():
-    return make_group(make_app(make_project("shop")), "web")
+    return make_group(make_app(project=make_project("shop")), "web")
 
 
 def login(user) -> Client:

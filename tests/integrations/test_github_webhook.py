@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 from django.test import Client
+from factories import WEBHOOK_SECRET, make_app, make_github, make_group, make_instance, make_project
 from fakes import sha
-from integration_helpers import WEBHOOK_SECRET, make_app, make_github, make_group, make_instance, make_project
 
 from deployments.models import Deployment, Revision
 from integrations.models import AutoDeployRule, GitHubDelivery
@@ -23,8 +23,8 @@ URL = "/integrations/github/shop/webhook"
 @pytest.fixture
 def setup(github):
     project = make_project("shop")
-    group = make_group(make_app(project), "production")
-    make_instance(project, "web-1", role="production")
+    group = make_group(make_app(project=project), "production")
+    make_instance("web-1", project=project, role="production")
     connection = make_github(project, github.url)
     AutoDeployRule.objects.create(connection=connection, branch="main", group=group)
     return group

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
-from fakes import MINIMAL_TARBALL, sha
-from integration_helpers import (
+from factories import (
     finish,
     make_app,
     make_github,
@@ -14,6 +13,7 @@ from integration_helpers import (
     make_jira,
     make_project,
 )
+from fakes import MINIMAL_TARBALL, sha
 
 from deployments import engine, integration_points
 from deployments.models import Revision
@@ -28,8 +28,8 @@ def group(github, jira):
     project = make_project("shop")
     make_github(project, github.url)
     make_jira(project, jira.url)
-    group = make_group(make_app(project), "web")
-    make_instance(project, "web-1", role="web")
+    group = make_group(make_app(project=project), "web")
+    make_instance("web-1", project=project, role="web")
     return group
 
 

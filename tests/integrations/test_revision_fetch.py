@@ -9,8 +9,7 @@ import re
 import uuid
 
 import pytest
-from fakes import MINIMAL_TARBALL, FakeServer, sha, tarball_of
-from integration_helpers import (
+from factories import (
     GITHUB_TOKEN,
     JIRA_TOKEN,
     WEBHOOK_SECRET,
@@ -22,6 +21,7 @@ from integration_helpers import (
     make_jira,
     make_project,
 )
+from fakes import MINIMAL_TARBALL, FakeServer, sha, tarball_of
 
 from deployments import engine, integration_points
 from deployments.models import Deployment, Revision
@@ -42,10 +42,10 @@ def github_revision(app, commit=HEAD):
 
 def test_a_github_revision_is_fetched_once_by_the_server_and_stored_like_an_upload(github):
     project = make_project()
-    app = make_app(project)
+    app = make_app(project=project)
     make_github(project, github.url)
-    make_instance(project, "web-1", role="web")
-    make_instance(project, "web-2", role="web")
+    make_instance("web-1", project=project, role="web")
+    make_instance("web-2", project=project, role="web")
     revision = github_revision(app)
     deployment = engine.create_deployment(group=make_group(app, "web"), revision=revision)
     deployment.refresh_from_db()
@@ -71,9 +71,9 @@ def test_the_token_is_not_sent_on_when_github_redirects_the_download_elsewhere(g
             0, ("GET", re.compile(f"^/repos/acme/shop/tarball/{HEAD}$"), lambda req, m: (302, b"", redirect))
         )
         project = make_project()
-        app = make_app(project)
+        app = make_app(project=project)
         make_github(project, github.url)
-        make_instance(project, "web-1", role="web")
+        make_instance("web-1", project=project, role="web")
         revision = github_revision(app)
         engine.create_deployment(group=make_group(app, "web"), revision=revision)
     finally:
@@ -91,9 +91,9 @@ def test_a_deployment_waits_in_queued_until_the_server_holds_the_archive(
     github, django_capture_on_commit_callbacks
 ):
     project = make_project()
-    app = make_app(project)
+    app = make_app(project=project)
     make_github(project, github.url)
-    make_instance(project, "web-1", role="web")
+    make_instance("web-1", project=project, role="web")
     with django_capture_on_commit_callbacks() as callbacks:
         deployment = engine.create_deployment(group=make_group(app, "web"), revision=github_revision(app))
     assert Deployment.objects.get(pk=deployment.pk).status == "Queued"
@@ -106,10 +106,10 @@ def test_a_deployment_waits_in_queued_until_the_server_holds_the_archive(
 
 def test_two_groups_deploying_one_commit_share_one_fetch(github):
     project = make_project()
-    app = make_app(project)
+    app = make_app(project=project)
     make_github(project, github.url)
-    make_instance(project, "web-1", role="web")
-    make_instance(project, "api-1", role="api")
+    make_instance("web-1", project=project, role="web")
+    make_instance("api-1", project=project, role="api")
     revision = github_revision(app)
     for name in ("web", "api"):
         engine.create_deployment(group=make_group(app, name), revision=revision)
@@ -126,7 +126,7 @@ def test_two_workers_fetching_one_revision_at_once_ask_github_once(github):
 
     project = make_project()
     make_github(project, github.url)
-    revision = github_revision(make_app(project))
+    revision = github_revision(make_app(project=project))
     github.delay = 0.5  # the first fetch is still running when the second worker starts
 
     def worker():
@@ -164,9 +164,9 @@ def test_a_fetch_that_fails_fails_the_deployment_with_a_code_and_a_reason(github
     for key, value in fake.items():
         setattr(github if key == "fail_status" else github.state, key, value)
     project = make_project()
-    app = make_app(project)
+    app = make_app(project=project)
     make_github(project, github.url)
-    make_instance(project, "web-1", role="web")
+    make_instance("web-1", project=project, role="web")
     revision = github_revision(app)
     deployment = engine.create_deployment(group=make_group(app, "web"), revision=revision)
     deployment.refresh_from_db()
@@ -179,9 +179,9 @@ def test_a_fetch_that_fails_fails_the_deployment_with_a_code_and_a_reason(github
 
 def test_a_failed_fetch_lets_the_next_queued_deployment_start(github):
     project = make_project()
-    app = make_app(project)
+    app = make_app(project=project)
     make_github(project, github.url)
-    make_instance(project, "web-1", role="web")
+    make_instance("web-1", project=project, role="web")
     group = make_group(app, "web")
     running = engine.create_deployment(group=group, revision=github_revision(app))
     github.state.token = "rotated"  # the next fetch is refused
@@ -196,8 +196,8 @@ def test_a_failed_fetch_lets_the_next_queued_deployment_start(github):
 
 def test_a_github_revision_without_a_connection_fails_its_deployment_with_revision_missing(github):
     project = make_project()
-    app = make_app(project)
-    make_instance(project, "web-1", role="web")
+    app = make_app(project=project)
+    make_instance("web-1", project=project, role="web")
     deployment = engine.create_deployment(group=make_group(app, "web"), revision=github_revision(app))
     deployment.refresh_from_db()
     assert (deployment.status, deployment.error_code) == ("Failed", "REVISION_MISSING")
@@ -207,9 +207,11 @@ def test_a_github_revision_without_a_connection_fails_its_deployment_with_revisi
 def test_other_revisions_are_not_fetched_by_the_server(github):
     project = make_project()
     make_github(project, github.url)
-    upload = Revision.objects.create(application=make_app(project), bundle_type="tgz", sha256="a" * 64)
+    upload = Revision.objects.create(
+        application=make_app(project=project), bundle_type="tgz", sha256="a" * 64
+    )
     assert integration_points.revision_download(upload) is None
-    make_instance(project, "web-1", role="web")
+    make_instance("web-1", project=project, role="web")
     engine.create_deployment(group=make_group(upload.application, "web"), revision=upload)
     assert not github.requests
 
@@ -217,7 +219,7 @@ def test_other_revisions_are_not_fetched_by_the_server(github):
 def test_the_commit_links_to_its_github_page(github):
     project = make_project()
     make_github(project, "https://api.github.com")
-    revision = github_revision(make_app(project))
+    revision = github_revision(make_app(project=project))
     assert integration_points.commit_url(revision) == f"https://github.com/acme/shop/commit/{sha(3)}"
 
 
@@ -230,8 +232,8 @@ def test_no_secret_reaches_the_logs_through_a_whole_push_to_success(github, jira
 
     caplog.set_level(logging.DEBUG)
     project = make_project("shop")
-    group = make_group(make_app(project), "web")
-    make_instance(project, "web-1", role="web")
+    group = make_group(make_app(project=project), "web")
+    make_instance("web-1", project=project, role="web")
     AutoDeployRule.objects.create(connection=make_github(project, github.url), branch="main", group=group)
     make_jira(project, jira.url)
     trigger = Trigger.objects.create(

@@ -15,8 +15,8 @@ from collections import Counter
 import pytest
 from django.core.files.base import ContentFile
 from django.db import connection
+from factories import make_app, make_github, make_group, make_instance, make_jira, make_project
 from fakes import MINIMAL_TARBALL, sha
-from integration_helpers import make_app, make_github, make_group, make_instance, make_jira, make_project
 
 from deployments import engine
 from deployments.models import Deployment, Revision
@@ -31,8 +31,8 @@ def group(github, jira):
     project = make_project("shop")
     make_github(project, github.url)
     make_jira(project, jira.url)
-    group = make_group(make_app(project), "web")
-    make_instance(project, "web-1", role="web")
+    group = make_group(make_app(project=project), "web")
+    make_instance("web-1", project=project, role="web")
     return group
 
 

@@ -9,9 +9,9 @@ import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
+from factories import make_github, make_jira, make_project
 from fakes import sha
 from fleetdeck_testing import require
-from integration_helpers import make_github, make_jira, make_project
 from test_github_webhook import push, send
 
 from config.stack import free_port

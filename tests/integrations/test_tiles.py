@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from factories import make_app, make_github, make_group, make_jira, make_project
 from fakes import sha
-from integration_helpers import make_app, make_github, make_group, make_jira, make_project
 
 from dashboard import tiles
 from deployments.models import Deployment, Revision
@@ -59,7 +59,7 @@ def test_the_build_tile_shows_the_combined_status_and_check_runs(project, github
 
 def test_the_build_tile_also_shows_each_groups_deployed_commit(project, github):
     make_github(project, github.url)
-    app = make_app(project)
+    app = make_app(project=project)
     group = make_group(app, "production")
     revision = Revision.objects.create(
         application=app,

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from django.core import mail
-from integration_helpers import finish, make_app, make_group, make_instance, make_project
+from factories import finish, make_app, make_group, make_instance, make_project
 
 from deployments import engine
 from deployments.models import Revision
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def group():
     project = make_project("shop")
-    group = make_group(make_app(project), "web")
-    make_instance(project, "web-1", role="web")
+    group = make_group(make_app(project=project), "web")
+    make_instance("web-1", project=project, role="web")
     return group
 
 

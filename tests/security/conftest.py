@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-# Reused helpers: one object each (dashboard), and the GitHub/JIRA fakes and receiver (integrations).
-for _folder in ("dashboard", "integrations"):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / _folder))
+# Reused helpers: the GitHub/JIRA fakes and receiver (integrations).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
 
-from net_guard import guard, names  # noqa: E402, F401 - fixtures: no security test connects off this machine
-from security_world import seed  # noqa: E402 - after the sys.path set-up above
+from net_guard import guard, names  # noqa: F401 - fixtures: no security test connects off this machine
+from security_world import seed
 
 
 @pytest.fixture(autouse=True)

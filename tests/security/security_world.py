@@ -10,7 +10,10 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from dashboard_helpers import (
+from django.apps import apps
+from django.contrib.sessions.models import Session
+from django.db import connection
+from factories import (
     make_app,
     make_deployment,
     make_group,
@@ -20,9 +23,6 @@ from dashboard_helpers import (
     make_revision,
     make_user,
 )
-from django.apps import apps
-from django.contrib.sessions.models import Session
-from django.db import connection
 
 from dashboard.models import Profile
 from deployments.models import DeploymentConfig, RegistrationToken
@@ -102,10 +102,10 @@ def seed() -> World:
     for user in (owner, contributor, viewer, outsider, bystander):
         Profile.of(user)  # made on first sight otherwise, which a snapshot would count as a write
 
-    app = make_app(project, "zq-app")
+    app = make_app("zq-app", project=project)
     group = make_group(app, "zq-group", role="web")
     revision = make_revision(app)
-    instance = make_instance(project, "zq-host-1", role="web")
+    instance = make_instance("zq-host-1", project=project, role="web")
     deployment = make_deployment(group, revision, status="Succeeded", user=owner)
     registration_token, raw_registration = RegistrationToken.issue(
         project=project, description="zq-token-desc", tags={"role": "web"}, created_by=owner

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from aws_fixtures import aws_client, target_group_behind_a_load_balancer
 from django.test import Client
-from integration_helpers import (
+from factories import (
     finish,
     make_app,
     make_aws,
@@ -87,7 +87,7 @@ def test_an_ec2_id_the_projects_account_does_not_have_fails_the_traffic_event(aw
     ]
     project = make_project("shop")
     make_aws(project, aws)  # the project's own keys
-    group = make_group(make_app(project), "web")
+    group = make_group(make_app(project=project), "web")
     DeploymentGroup.objects.filter(pk=group.pk).update(
         deployment_option="WITH_TRAFFIC_CONTROL",
         load_balancer_info={
@@ -101,7 +101,7 @@ def test_an_ec2_id_the_projects_account_does_not_have_fails_the_traffic_event(aw
         },
     )
     claimed = "i-0aaaaaaaaaaaaaaaa"  # another account's host, as a hostile agent would report it
-    make_instance(project, "web-1", ec2_instance_id=claimed, role="web")
+    make_instance("web-1", project=project, ec2_instance_id=claimed, role="web")
     revision = Revision.objects.create(application=group.application, bundle_type="tgz", sha256="b" * 64)
     deployment = finish(engine.create_deployment(group=group, revision=revision).id)
     assert (deployment.status, deployment.error_code) == ("Failed", "ELB_INVALID_INSTANCE")

@@ -21,11 +21,10 @@ import zipfile
 
 import pytest
 from aws_fixtures import aws_client
-from dashboard_helpers import make_app, make_group, make_instance, make_member, make_project
 from django.test import Client
 from django.urls import reverse
+from factories import make_app, make_aws, make_github, make_group, make_instance, make_member, make_project
 from fakes import github_fake, running, sha, tarball_of
-from integration_helpers import make_aws, make_github
 from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
@@ -79,7 +78,7 @@ def limits(settings, tmp_path):
 @pytest.fixture
 def project(limits):
     project = make_project("shop")
-    make_app(project, "shop")
+    make_app("shop", project=project)
     return project
 
 
@@ -311,7 +310,7 @@ def test_a_github_archive_past_the_limit_fails_its_deployment_and_keeps_nothing(
         github.state.tarball = BIG
         app = project.applications.get()
         make_github(project, github.url)
-        make_instance(project, "web-1", role="web")
+        make_instance("web-1", project=project, role="web")
         revision = register_github_revision(app, "", sha(3))
         deployment = engine.create_deployment(group=make_group(app, "web", role="web"), revision=revision)
     deployment.refresh_from_db()
@@ -329,7 +328,7 @@ def test_a_github_archive_under_the_limit_is_kept(project, limits):
         github.state.tarball = small
         app = project.applications.get()
         make_github(project, github.url)
-        make_instance(project, "web-1", role="web")
+        make_instance("web-1", project=project, role="web")
         revision = register_github_revision(app, "", sha(3))
         engine.create_deployment(group=make_group(app, "web", role="web"), revision=revision)
     revision.refresh_from_db()
@@ -338,7 +337,7 @@ def test_a_github_archive_under_the_limit_is_kept(project, limits):
 
 def test_a_revision_past_a_limit_lowered_since_it_was_added_fails_its_deployment(project, limits):
     app = project.applications.get()
-    make_instance(project, "web-1", role="web")
+    make_instance("web-1", project=project, role="web")
     revision = Revision.objects.create(
         application=app, source="s3", bundle_type="tgz", size=LIMIT + 1, location={"bucket": "b", "key": "k"}
     )

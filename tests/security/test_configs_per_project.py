@@ -8,7 +8,7 @@ to one project, with names unique within it; the built-in ones are global and re
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import make_app, make_group, make_member, make_project, make_revision
+from factories import make_app, make_group, make_member, make_project, make_revision
 from rest_framework.test import APIClient
 
 from deployments import engine
@@ -96,7 +96,7 @@ def test_an_outsider_neither_sees_nor_learns_of_another_projects_config(attacker
 
 
 def test_a_group_cannot_use_another_projects_config(attacker, keep_three):
-    app = make_app(Membership.objects.get(user=attacker).project, "theirs")
+    app = make_app("theirs", project=Membership.objects.get(user=attacker).project)
     make_group(app, "web")
     response = client_for(attacker).patch(
         "/api/v1/applications/theirs/deployment-groups/web/",
@@ -113,7 +113,7 @@ def test_a_group_cannot_use_another_projects_config(attacker, keep_three):
 
 def test_a_deployment_cannot_use_another_projects_config(attacker, keep_three):
     project = Membership.objects.get(user=attacker).project
-    app = make_app(project, "theirs")
+    app = make_app("theirs", project=project)
     group, revision = make_group(app, "web"), make_revision(app)
     client = client_for(attacker)
     body = {"application": "theirs", "deployment_group": "web", "revision": revision.pk}
@@ -180,7 +180,7 @@ def test_a_name_two_of_your_projects_use_needs_the_project(owner, keep_three):
 
 
 def test_deleting_a_project_deletes_its_configs_even_in_use(owner, keep_three, victim):
-    app = make_app(victim, "shop")
+    app = make_app("shop", project=victim)
     group = make_group(app, "web")
     DeploymentGroup.objects.filter(pk=group.pk).update(deployment_config=keep_three)
     group.refresh_from_db()

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.test import Client
-from integration_helpers import finish, make_app, make_group, make_project
+from factories import finish, make_app, make_group, make_project
 
 from deployments import engine
 from deployments.models import DeploymentGroup, Instance, RegistrationToken, Revision
@@ -88,7 +88,7 @@ def register(project, hostname: str, remote: str = "127.0.0.1", **headers) -> In
 
 
 def health_checked(project, url: str):
-    group = make_group(make_app(project, f"app{Revision.objects.count()}"), "web")
+    group = make_group(make_app(f"app{Revision.objects.count()}", project=project), "web")
     DeploymentGroup.objects.filter(pk=group.pk).update(
         health_check={"url": url, "interval": 0.05, "threshold": 1, "timeout": 0.3}
     )
@@ -122,7 +122,7 @@ def test_a_template_may_not_name_a_host(api_client, user, project, url):
     from projects.models import Membership
 
     Membership.objects.create(project=project, user=user, role="owner")
-    group = make_group(make_app(project), "web")
+    group = make_group(make_app(project=project), "web")
     response = api_client.patch(
         f"/api/v1/applications/{group.application.name}/deployment-groups/{group.name}/",
         {"health_check": {"url": url}},

@@ -10,8 +10,8 @@ form and resolve a name within the caller's projects; a name that is ambiguous a
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import make_app, make_group, make_instance, make_member, make_project, make_revision
 from django.test import Client
+from factories import make_app, make_group, make_instance, make_member, make_project, make_revision
 from rest_framework.test import APIClient
 
 from deployments.models import Application, Deployment, DeploymentGroup, Instance, RegistrationToken
@@ -35,10 +35,10 @@ def alice():
     alice = make_member(north, "alice", Role.OWNER)
     Membership.objects.create(project=south, user=alice, role=Role.OWNER)
     for project in (north, south):
-        app = make_app(project, "shop")
+        app = make_app("shop", project=project)
         make_group(app, "web")
         make_revision(app)
-        make_instance(project, "web-1", role="web")
+        make_instance("web-1", project=project, role="web")
     return alice
 
 
@@ -71,7 +71,7 @@ def test_an_application_name_is_unique_within_its_project(alice):
 
 
 def test_the_wizard_accepts_an_application_name_another_project_uses(mallory, client):
-    make_app(make_project("victim"), "payments")
+    make_app("payments", project=make_project("victim"))
     client.force_login(mallory)
     client.post("/projects/new/project/", {"name": "Mine", "slug": "mine", "template": "blank"})
     client.post("/projects/new/repository/", {"kind": "none"})
@@ -167,7 +167,7 @@ def test_a_write_names_the_project_in_its_body(alice):
 
 
 def test_a_project_you_are_not_in_does_not_resolve_a_name(alice, mallory):
-    make_app(Membership.objects.get(user=mallory).project, "shop")
+    make_app("shop", project=Membership.objects.get(user=mallory).project)
     client = client_for(mallory)
     assert client.get(f"{APPS}shop/").json()["project"] == "squat"  # only its own: not ambiguous
     assert client.get(f"{APPS}shop/?project=north").status_code == 404
@@ -185,9 +185,7 @@ def test_lists_filter_by_project(alice):
 
 def test_a_write_whose_body_names_another_project_than_the_objects_is_refused(alice, mallory):
     client = client_for(mallory)
-    from dashboard_helpers import make_app as app_in
-
-    app_in(Membership.objects.get(user=mallory).project, "solo")
+    make_app("solo", project=Membership.objects.get(user=mallory).project)
     body = {
         "project": "north",
         "name": "db",
@@ -200,9 +198,7 @@ def test_a_write_whose_body_names_another_project_than_the_objects_is_refused(al
 
 
 def test_a_deployment_whose_body_names_another_project_than_its_application_is_refused(alice):
-    from dashboard_helpers import make_project as new_project
-
-    make_member(new_project("west"), "wendy", Role.OWNER)
+    make_member(make_project("west"), "wendy", Role.OWNER)
     west = Membership.objects.get(user__username="wendy").project
     Membership.objects.create(project=west, user=alice, role=Role.OWNER)
     north = Application.objects.get(project__slug="north")

@@ -16,8 +16,8 @@ from aws_fixtures import aws_client
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.test import Client
+from factories import make_app, make_group, make_member, make_project
 from fakes import github_fake, jira_fake, receiver_fake, running, sha, tarball_of
-from integration_helpers import make_app, make_group, make_member, make_project
 from security_world import SECRETS
 
 from deployments import engine
@@ -59,7 +59,7 @@ def vault(outside, aws_env):
     """A project that holds one of every integration secret, each connection pointing at a fake."""
     project = make_project("zq-vault")
     owner = make_member(project, "zq-owner", "owner")
-    group = make_group(make_app(project, "zq-app"), "web")
+    group = make_group(make_app("zq-app", project=project), "web")
     GitHubConnection.objects.create(
         project=project,
         repository="acme/shop",
@@ -92,7 +92,8 @@ def vault(outside, aws_env):
     return {"project": project, "owner": owner, "group": group, "token": token, "aws": aws_env}
 
 
-def make_revision(source: str, vault: dict):
+def revision_from(source: str, vault: dict):
+    """A revision registered the way a user registers one from `source` (not a factory row)."""
     app = vault["group"].application
     if source == "upload":
         upload = SimpleUploadedFile("app.tgz", BUNDLE, content_type="application/gzip")
@@ -166,7 +167,7 @@ class Host:
 def test_no_agent_api_answer_of_a_whole_deployment_carries_a_stored_secret(vault, outside, source):
     host = Host()
     host.register(vault["token"])
-    revision = make_revision(source, vault)
+    revision = revision_from(source, vault)
     deployment = engine.create_deployment(group=vault["group"], revision=revision)
     assert host.run(deployment.id) == "Succeeded"
 

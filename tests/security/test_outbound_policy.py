@@ -14,8 +14,7 @@ import threading
 
 import pytest
 from django.test import Client
-from fakes import FakeServer, jira_fake, receiver_fake, running
-from integration_helpers import (
+from factories import (
     make_app,
     make_github,
     make_group,
@@ -24,6 +23,7 @@ from integration_helpers import (
     make_member,
     make_project,
 )
+from fakes import FakeServer, jira_fake, receiver_fake, running
 
 from deployments import engine
 from deployments.models import Revision
@@ -99,8 +99,8 @@ def test_the_servers_fetch_of_a_github_archive_goes_through_the_policy(project):
 
     with running(github_fake) as github:
         make_github(project, github.url)
-        app = make_app(project)
-        make_instance(project, "web-1", role="web")
+        app = make_app(project=project)
+        make_instance("web-1", project=project, role="web")
         revision = Revision.objects.create(
             application=app,
             source="github",
@@ -128,8 +128,8 @@ def test_a_github_enterprise_name_that_resolves_to_the_metadata_service_is_refus
 
 def _trigger(target: str, kind: str = "webhook") -> Trigger:
     project = make_project("hooks")
-    group = make_group(make_app(project), "web")
-    make_instance(project, "web-1", role="web")
+    group = make_group(make_app(project=project), "web")
+    make_instance("web-1", project=project, role="web")
     trigger = Trigger.objects.create(
         group=group, name="ops", events=["DeploymentStart"], kind=kind, target=target
     )
@@ -351,7 +351,7 @@ def test_a_groups_aws_endpoint_to_the_metadata_service_is_refused(api_client, us
     from projects.models import Membership
 
     Membership.objects.create(project=project, user=user, role="owner")
-    group = make_group(make_app(project), "web")
+    group = make_group(make_app(project=project), "web")
     value = (
         {"router": "elbv2", "target_groups": ["arn:aws:elasticloadbalancing:x"]}
         if field == "load_balancer_info"

@@ -12,10 +12,10 @@ import threading
 from datetime import timedelta
 
 import pytest
-from dashboard_helpers import make_app, make_group, make_project, make_revision
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
+from factories import make_app, make_group, make_project, make_revision
 
 from deployments import engine
 from deployments.models import HostCommand, Instance, RegistrationToken
@@ -81,7 +81,7 @@ def test_registering_a_live_hosts_name_without_its_credential_is_a_409_and_locks
 
 def test_the_attacker_never_receives_the_hosts_commands(token, project):
     real = register(token).json()
-    app = make_app(project, "zq-app")
+    app = make_app("zq-app", project=project)
     engine.create_deployment(group=make_group(app, "web"), revision=make_revision(app), user=None)
     assert HostCommand.objects.filter(instance_id=real["instance_id"]).exists()
     attack = register(token)

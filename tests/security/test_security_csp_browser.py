@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from csp_pages import ANONYMOUS_PAGES, STAFF_PAGES, give_the_deployment_batches, member_pages
-from dashboard_helpers import PASSWORD
 from django.contrib.auth import get_user_model
+from factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

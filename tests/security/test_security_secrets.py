@@ -16,8 +16,8 @@ from asgiref.sync import async_to_sync
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from factories import finish
 from fakes import github_fake, jira_fake, receiver_fake, running
-from integration_helpers import finish
 from security_routes import all_routes, is_public, url_for, walked_routes
 from security_world import DEAD_URL, SECRETS
 
