@@ -17,7 +17,7 @@ from deployments.models import (
     InstanceGroupState,
     TargetStatus,
 )
-from deployments.rollback import ON_REQUEST
+from deployments.rollout.rollback import ON_REQUEST
 from projects.models import Role
 
 from . import groupmap, lookup, protocol, revisionmap

@@ -10,7 +10,7 @@ import pytest
 from deployments.models import Application, Deployment, Instance, Revision
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
-from integration_helpers import finish
+from factories import finish
 
 # The engine enqueues each next step after commit (Celery is eager here): the tests commit for real.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from dashboard_helpers import make_member, make_project
 from django.contrib.staticfiles import finders
 from django.test import Client, override_settings
 from django.urls import path
+from factories import make_member, make_project
 
 from config.urls import urlpatterns as site_urls
 from projects.models import Role

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from dashboard_helpers import make_app, make_deployment, make_group, make_member, make_project, make_revision
 from django.test import Client
+from factories import make_app, make_deployment, make_group, make_member, make_project, make_revision
 
 from deployments.models import Application, DeploymentConfig, DeploymentGroup
 from projects.models import Role
@@ -25,7 +25,7 @@ def project():
 def client_as(project, role: str) -> Client:
     client = Client()
     if role == "outsider":
-        from dashboard_helpers import make_user
+        from factories import make_user
 
         client.force_login(make_user(f"olga-{project.slug}"))
     else:
@@ -72,7 +72,7 @@ GROUP_POST = {
 )
 @pytest.mark.parametrize("index", range(4), ids=ROLES)
 def test_each_role_gets_what_the_api_would_give_it(project, method, path, data, expected, index):
-    app = make_app(project, "shop-app")
+    app = make_app("shop-app", project=project)
     make_group(app, "web")
     own_config(project)
     if data == "group":
@@ -113,7 +113,7 @@ def test_a_contributor_creates_an_application_then_a_group_in_it(project):
 
 
 def test_a_bad_group_keeps_what_was_typed_and_shows_each_error_by_its_field(project):
-    app = make_app(project, "shop-web")
+    app = make_app("shop-web", project=project)
     make_group(app, "web")
     client = client_as(project, Role.CONTRIBUTOR)
     response = client.post(
@@ -151,9 +151,9 @@ def test_a_bad_group_keeps_what_was_typed_and_shows_each_error_by_its_field(proj
 
 def test_another_projects_application_and_config_cannot_be_used(project):
     other = make_project("rival")
-    rival_app = make_app(other, "rival-app")
+    rival_app = make_app("rival-app", project=other)
     own_config(other, "rival-config")
-    make_app(project, "shop-web")
+    make_app("shop-web", project=project)
     client = client_as(project, Role.OWNER)
     response = client.post(
         "/p/shop/groups/new/",
@@ -168,7 +168,7 @@ def test_another_projects_application_and_config_cannot_be_used(project):
 
 
 def test_a_group_with_a_running_deployment_is_not_deleted_and_the_page_says_why(project):
-    app = make_app(project, "shop-web")
+    app = make_app("shop-web", project=project)
     group = make_group(app, "web")
     running = make_deployment(group, make_revision(app), status="InProgress")
     client = client_as(project, Role.CONTRIBUTOR)
@@ -182,7 +182,7 @@ def test_a_group_with_a_running_deployment_is_not_deleted_and_the_page_says_why(
 
 
 def test_an_application_with_history_is_kept(project):
-    app = make_app(project, "shop-web")
+    app = make_app("shop-web", project=project)
     make_deployment(make_group(app, "web"), make_revision(app))
     response = client_as(project, Role.OWNER).post("/p/shop/applications/shop-web/delete/", follow=True)
     assert "its history cannot be deleted" in response.content.decode()
@@ -219,7 +219,7 @@ def test_configs_are_created_edited_and_deleted_unless_in_use(project):
     )
     config.refresh_from_db()
     assert (config.minimum_healthy_type, config.minimum_healthy_value) == ("HOST_COUNT", 3)
-    group = make_group(make_app(project, "shop-web"), "web")
+    group = make_group(make_app("shop-web", project=project), "web")
     DeploymentGroup.objects.filter(pk=group.pk).update(deployment_config=config)
     refused = client.post("/p/shop/configs/half/delete/", follow=True).content.decode()
     assert "half is used by deployment group(s) shop-web/web" in refused
@@ -229,7 +229,7 @@ def test_configs_are_created_edited_and_deleted_unless_in_use(project):
 
 
 def test_destructive_forms_ask_first(project):
-    app = make_app(project, "shop-web")
+    app = make_app("shop-web", project=project)
     make_group(app, "web")
     own_config(project)
     html = client_as(project, Role.OWNER).get("/p/shop/groups/").content.decode()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from dashboard_helpers import make_app, make_deployment, make_group, make_member, make_project, make_revision
 from django.test import Client
+from factories import make_app, make_deployment, make_group, make_member, make_project, make_revision
 
 from projects.models import Role
 
@@ -18,7 +18,7 @@ TABS = ["Overview", "Deployments", "Groups", "Revisions", "Fleet", "Integrations
 @pytest.fixture
 def owner_client():
     project = make_project("shop")
-    app = make_app(project, "shop-web")
+    app = make_app("shop-web", project=project)
     group = make_group(app, "web")
     deployment = make_deployment(group, make_revision(app))
     client = Client()

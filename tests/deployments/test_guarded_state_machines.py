@@ -4,7 +4,7 @@ and the choices that name roles, executors, log kinds and step outcomes."""
 from __future__ import annotations
 
 import pytest
-from fleet_factories import deploy, issued, make_app, make_group, make_instance, make_revision, refresh
+from factories import deploy, issued, make_app, make_group, make_instance, make_revision, refresh
 
 from deployments import lifecycle, planner
 from deployments.models import (

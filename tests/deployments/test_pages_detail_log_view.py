@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import transaction
 from django.urls import reverse
-from fleet_factories import finish_host
+from factories import finish_host
 from pages_helpers import PASSWORD, deployed, make_member, make_project
 
 from deployments import eventlog

@@ -16,7 +16,7 @@ from projects.models import AccessKey, ApiToken, Project
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "codedeploy"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "integrations"))
 from codedeploy_helpers import client as codedeploy_client
-from integration_helpers import make_aws
+from factories import make_aws
 
 ROLE = "arn:aws:iam::123456789012:role/CodeDeployServiceRole"
 
