@@ -27,6 +27,8 @@ SET_MARK = "•••• set"
 
 class SecretsKeptForm(forms.ModelForm):
     secret_fields: tuple[str, ...] = ()
+    # Set by save() when it generated a secret the user must paste elsewhere: shown once, then never.
+    generated_secret: str = ""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,7 +94,7 @@ class GitHubForm(SecretsKeptForm):
         help_texts = {
             "repository": '"owner/name".',
             "api_url": "https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise.",
-            "webhook_secret": "Blank on a new connection: one is generated.",
+            "webhook_secret": "Blank on a new connection: one is generated and shown once, to paste into GitHub.",
         }
 
     def __init__(self, *args, project, **kwargs):
@@ -130,7 +132,8 @@ class GitHubForm(SecretsKeptForm):
     def save(self, commit=True):
         connection = super().save(commit=False)
         connection.project = self.project
-        connection.ensure_webhook_secret()
+        if not connection.webhook_secret:
+            self.generated_secret = connection.ensure_webhook_secret()
         connection.save()
         connection.rules.all().delete()
         AutoDeployRule.objects.bulk_create(
@@ -242,7 +245,8 @@ class TriggerForm(SecretsKeptForm):
         labels = {"group": "Deployment group", "secret": "Signing secret"}
         help_texts = {
             "target": "The URL to POST to, or comma-separated email addresses.",
-            "secret": "Webhooks only: signs X-Fleetdeck-Signature. Blank on a new trigger: one is generated.",
+            "secret": "Webhooks only: signs X-Fleetdeck-Signature. Blank on a new trigger: one is generated "
+            "and shown once, to give to the receiver.",
         }
         widgets = {"target": forms.TextInput}
 
@@ -276,7 +280,8 @@ class TriggerForm(SecretsKeptForm):
 
     def save(self, commit=True):
         trigger = super().save(commit=False)
-        trigger.ensure_secret()
+        if not trigger.secret:
+            self.generated_secret = trigger.ensure_secret()
         trigger.save()
         return trigger
 

@@ -18,8 +18,10 @@ from projects.models import Role
 
 from . import checks
 from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, JiraForm, TriggerForm
+from .github.client import web_url
 from .models import (
     AwsConnection,
+    DeliveryKind,
     Ec2Discovery,
     GitHubConnection,
     GitHubDelivery,
@@ -79,10 +81,12 @@ def edit(request, slug, kind):
     connection = model.objects.filter(project=project).first()
     form = form_class(request.POST or None, instance=connection, project=project)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        saved = form.save()
+        if form.generated_secret:
+            return _github_secret_once(request, project, saved, f"{label} connection saved.")
         messages.success(request, f"{label} connection saved.")
         return redirect("integrations:edit", slug=project.slug, kind=kind)
-    webhook_url = external_id = ""
+    webhook_url = external_id = hooks_url = ""
     server_credentials = False
     if kind == "aws":
         from .aws.client import default_credentials_allowed  # boto3 only for the AWS page
@@ -91,7 +95,9 @@ def edit(request, slug, kind):
         server_credentials = default_credentials_allowed(project.slug)
     if kind == "github":
         # Pasted into GitHub: the public URL, never whatever Host this request carried.
-        webhook_url = public_server_url(request) + reverse("integrations:github_webhook", args=[project.slug])
+        webhook_url = _payload_url(request, project)
+        if connection is not None:
+            hooks_url = web_url(connection.api_url, connection.repository, "/settings/hooks/new")
     return render(
         request,
         "integrations/edit.html",
@@ -102,10 +108,59 @@ def edit(request, slug, kind):
             "form": form,
             "connection": connection,
             "webhook_url": webhook_url,
+            "hooks_url": hooks_url,
             "external_id": external_id,
             "server_credentials": server_credentials,
         },
     )
+
+
+def _payload_url(request, project) -> str:
+    # Pasted into GitHub: the public URL, never whatever Host this request carried.
+    return public_server_url(request) + reverse("integrations:github_webhook", args=[project.slug])
+
+
+def _secret_once(request, context: dict):
+    """Rendered, not redirected: this answer is the only place a generated secret ever appears."""
+    response = render(request, "integrations/secret_once.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def github_webhook_setup(request, connection) -> dict:
+    """What GitHub's "Add webhook" form needs: shown once, after the secret is generated."""
+    return {
+        "repository": connection.repository,
+        "hooks_url": web_url(connection.api_url, connection.repository, "/settings/hooks/new"),
+        "payload_url": _payload_url(request, connection.project),
+        "secret": connection.webhook_secret,
+    }
+
+
+def _github_secret_once(request, project, connection, saved: str):
+    return _secret_once(
+        request,
+        {
+            "project": project,
+            "heading": "GitHub webhook secret",
+            "saved": saved,
+            "setup": github_webhook_setup(request, connection),
+            "next_url": reverse("integrations:edit", args=[project.slug, "github"]),
+        },
+    )
+
+
+@login_required
+@require_POST
+def github_new_secret(request, slug):
+    """A new webhook secret, shown once: for an owner who lost the first one (GitHub then needs it too)."""
+    project = _owner(request, slug)
+    connection = get_object_or_404(GitHubConnection, project=project)
+    connection.webhook_secret = ""
+    connection.ensure_webhook_secret()
+    connection.save(update_fields=["webhook_secret", "updated_at"])
+    saved = "A new webhook secret replaced the old one: GitHub's pushes fail until you paste it there."
+    return _github_secret_once(request, project, connection, saved)
 
 
 @login_required
@@ -147,7 +202,19 @@ def trigger_edit(request, slug, pk=None):
         trigger = get_object_or_404(Trigger, pk=pk, group__application__project=project)
     form = TriggerForm(request.POST or None, instance=trigger, project=project)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        saved = form.save()
+        if form.generated_secret and saved.kind == DeliveryKind.WEBHOOK:
+            return _secret_once(
+                request,
+                {
+                    "project": project,
+                    "heading": f"Trigger {saved.name}",
+                    "saved": "Trigger saved.",
+                    "trigger": saved,
+                    "trigger_secret": form.generated_secret,
+                    "next_url": reverse("integrations:index", args=[project.slug]),
+                },
+            )
         messages.success(request, "Trigger saved.")
         return redirect("integrations:index", slug=project.slug)
     deliveries = trigger.deliveries.all()[:20] if trigger else []
