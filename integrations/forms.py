@@ -286,6 +286,38 @@ class TriggerForm(SecretsKeptForm):
         return trigger
 
 
+class IssueTrackerForm(forms.Form):
+    """Which tracker the Issues tile shows when both JIRA and GitHub Issues are connected."""
+
+    CHOICES = [
+        ("", "Automatic: JIRA when it is connected, else GitHub Issues"),
+        ("jira", "JIRA"),
+        ("github", "GitHub Issues"),
+    ]
+    issue_tracker = forms.ChoiceField(
+        choices=CHOICES, required=False, widget=forms.RadioSelect, label="The Issues tile shows"
+    )
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, initial={"issue_tracker": project.issue_tracker}, **kwargs)
+        self.project = project
+
+    def clean_issue_tracker(self) -> str:
+        choice = self.cleaned_data.get("issue_tracker") or ""
+        connected = {
+            "jira": JiraConnection.objects.filter(project=self.project).exists(),
+            "github": GitHubConnection.objects.filter(project=self.project).exists(),
+        }
+        if choice and not connected[choice]:
+            what = "a JIRA server" if choice == "jira" else "a GitHub repository"
+            raise forms.ValidationError(f"Connect {what} first: the Issues tile cannot show it yet.")
+        return choice
+
+    def save(self) -> None:
+        self.project.issue_tracker = self.cleaned_data["issue_tracker"]
+        self.project.save(update_fields=["issue_tracker"])
+
+
 TAG_LINE = re.compile(r"^\s*([^=]*?)\s*(?:=\s*(.*?))?\s*$")
 
 

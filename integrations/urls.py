@@ -14,6 +14,7 @@ urlpatterns = [
     path("p/<slug:slug>/triggers/<int:pk>/delete/", views.trigger_delete, name="trigger_delete"),
     path("p/<slug:slug>/ec2/<int:group_id>/", views.ec2, name="ec2"),
     path("p/<slug:slug>/github/new-secret/", views.github_new_secret, name="github_new_secret"),
+    path("p/<slug:slug>/issue-tracker/", views.issue_tracker, name="issue_tracker"),
     path("p/<slug:slug>/<str:kind>/", views.edit, name="edit"),
     path("p/<slug:slug>/<str:kind>/test/", views.test, name="test"),
     path("p/<slug:slug>/<str:kind>/delete/", views.delete, name="delete"),

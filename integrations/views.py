@@ -17,7 +17,7 @@ from projects.access import get_project_for_user
 from projects.models import Role
 
 from . import checks
-from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, JiraForm, TriggerForm
+from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, IssueTrackerForm, JiraForm, TriggerForm
 from .github.client import web_url
 from .models import (
     AwsConnection,
@@ -51,7 +51,7 @@ def _kind(kind: str):
 
 
 @login_required
-def index(request, slug):
+def index(request, slug, tracker_form=None):
     project = _owner(request, slug)
     connections = [
         {"kind": kind, "label": label, "connection": model.objects.filter(project=project).first()}
@@ -70,8 +70,22 @@ def index(request, slug):
             "connections": connections,
             "triggers": triggers,
             "groups": [(g, discoveries.get(g.pk)) for g in groups],
+            "tracker_form": tracker_form or IssueTrackerForm(project=project),
         },
+        status=400 if tracker_form is not None else 200,
     )
+
+
+@login_required
+@require_POST
+def issue_tracker(request, slug):
+    project = _owner(request, slug)
+    form = IssueTrackerForm(request.POST, project=project)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "The Issues tile's tracker is saved.")
+        return redirect("integrations:index", slug=project.slug)
+    return index(request, slug, tracker_form=form)
 
 
 @login_required
