@@ -29,6 +29,7 @@ from dashboard.views.fleet import install_commands
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
 from integrations.github.branches import BranchError, commit_files
 from integrations.models import GitHubConnection, JiraConnection
+from integrations.views import github_webhook_setup
 from projects.access import get_project_for_user
 from projects.models import Membership, Project, Role
 
@@ -172,8 +173,10 @@ def review(request: HttpRequest) -> HttpResponse:
                 }
             else:
                 request.session.pop(SESSION_KEY, None)
-                # Rendered, not redirected: this answer is the only place the raw token ever appears.
-                return render(
+                connection = GitHubConnection.objects.filter(project=created["project"]).first()
+                # Rendered, not redirected: this answer is the only place the raw token (and the
+                # generated webhook secret) ever appears.
+                response = render(
                     request,
                     "wizard/done.html",
                     {
@@ -181,8 +184,11 @@ def review(request: HttpRequest) -> HttpResponse:
                         "template": template,
                         "offer": starter_branch_offer(created["project"], template),
                         "command": agent_command(request, created["raw_token"]),
+                        "setup": github_webhook_setup(request, connection) if connection else None,
                     },
                 )
+                response["Cache-Control"] = "no-store"
+                return response
         context["problems"] = problems
         return render(request, "wizard/review.html", context, status=400)
     return render(request, "wizard/review.html", context)
