@@ -109,7 +109,7 @@ def edit(request, slug, kind):
         server_credentials = default_credentials_allowed(project.slug)
     if kind == "github":
         # Pasted into GitHub: the public URL, never whatever Host this request carried.
-        webhook_url = _payload_url(request, project)
+        webhook_url = payload_url(request, project)
         if connection is not None:
             hooks_url = web_url(connection.api_url, connection.repository, "/settings/hooks/new")
     return render(
@@ -129,7 +129,7 @@ def edit(request, slug, kind):
     )
 
 
-def _payload_url(request, project) -> str:
+def payload_url(request, project) -> str:
     # Pasted into GitHub: the public URL, never whatever Host this request carried.
     return public_server_url(request) + reverse("integrations:github_webhook", args=[project.slug])
 
@@ -146,7 +146,7 @@ def github_webhook_setup(request, connection) -> dict:
     return {
         "repository": connection.repository,
         "hooks_url": web_url(connection.api_url, connection.repository, "/settings/hooks/new"),
-        "payload_url": _payload_url(request, connection.project),
+        "payload_url": payload_url(request, connection.project),
         "secret": connection.webhook_secret,
     }
 
