@@ -82,6 +82,7 @@ OBJECT_OF = {
     "api:registration-token-": "registration_token",
     "projects-api:project-": "project",
     "integrations:trigger_": "trigger",
+    "integrations-api:trigger": "trigger",
     "fleet_token_": "registration_token",
     "profile_token_": "api_token",
 }
