@@ -6,6 +6,7 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from integrations.forms import AwsForm, GitHubForm, JiraForm
 from integrations.models import (
     AwsConnection,
     DeliveryKind,
@@ -40,13 +41,8 @@ class GitHubConnectionSerializer(serializers.ModelSerializer):
     class Meta:
         model = GitHubConnection
         fields = [
-            "repository",
-            "default_branch",
-            "api_url",
-            "deployments_api",
+            *GitHubForm.Meta.fields,
             "auto_deploy",
-            "token",
-            "webhook_secret",
             "token_set",
             "webhook_secret_set",
             "webhook_url",
@@ -77,17 +73,7 @@ class JiraConnectionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = JiraConnection
-        fields = [
-            "server_url",
-            "auth",
-            "email",
-            "jql",
-            "comment_on_success",
-            "transition_on_success",
-            "token",
-            "token_set",
-            "updated_at",
-        ]
+        fields = [*JiraForm.Meta.fields, "token_set", "updated_at"]
         read_only_fields = ["updated_at"]
 
     def get_token_set(self, obj) -> bool:
@@ -103,16 +89,7 @@ class AwsConnectionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AwsConnection
-        fields = [
-            "access_key_id",
-            "role_arn",
-            "external_id",
-            "region",
-            "endpoint_url",
-            "secret_access_key",
-            "secret_access_key_set",
-            "updated_at",
-        ]
+        fields = [*AwsForm.Meta.fields, "external_id", "secret_access_key_set", "updated_at"]
         read_only_fields = ["updated_at"]
 
     def get_secret_access_key_set(self, obj) -> bool:

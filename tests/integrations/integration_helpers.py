@@ -17,6 +17,24 @@ JIRA_TOKEN = "jira-secret-token"
 AWS_SECRET = "aws-secret-access-key-value"
 
 
+def client_for(user):
+    """A page client signed in as `user`."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def api_for(user):
+    """An API client authenticated as `user`."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
 def make_project(slug: str = "shop") -> Project:
     return Project.objects.create(name=slug.title(), slug=slug)
 

@@ -9,6 +9,7 @@ from integration_helpers import (
     GITHUB_TOKEN,
     JIRA_TOKEN,
     WEBHOOK_SECRET,
+    api_for,
     make_app,
     make_aws,
     make_github,
@@ -32,15 +33,9 @@ def project():
     return make_project("shop")
 
 
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 @pytest.fixture
 def owner(project):
-    return api(make_member(project, "olivia", "owner"))
+    return api_for(make_member(project, "olivia", "owner"))
 
 
 def no_secret_in(response) -> None:
@@ -65,7 +60,7 @@ REQUESTS = [
 @pytest.mark.parametrize("role", ["viewer", "contributor"])
 def test_members_below_owner_are_refused_before_the_body_is_read(project, method, path, body, role):
     make_github(project, "https://api.github.com")
-    client = api(make_member(project, role, role))
+    client = api_for(make_member(project, role, role))
     response = getattr(client, method)(BASE + path, body, format="json")
     assert response.status_code == 403
     assert "owner" in response.json()["detail"]
@@ -76,7 +71,7 @@ def test_members_below_owner_are_refused_before_the_body_is_read(project, method
 @pytest.mark.parametrize(("method", "path", "body"), REQUESTS, ids=lambda v: str(v))
 def test_a_stranger_from_another_project_learns_nothing(project, method, path, body):
     make_github(project, "https://api.github.com")
-    stranger = api(make_member(make_project("elsewhere"), "mallory", "owner"))
+    stranger = api_for(make_member(make_project("elsewhere"), "mallory", "owner"))
     response = getattr(stranger, method)(BASE + path, body, format="json")
     missing = getattr(stranger, method)("/api/v1/projects/no-such-project" + path, body, format="json")
     assert response.status_code == missing.status_code == 404
@@ -201,7 +196,7 @@ def test_test_connection_says_what_to_fix(project, owner, github):
     no_secret_in(response)
 
 
-def test_the_issue_tracker_is_chosen_over_the_api(project, owner, github, jira):
+def test_the_issue_tracker_is_chosen_over_the_api_for(project, owner, github, jira):
     make_github(project, github.url)
     make_jira(project, jira.url)
     response = owner.put(BASE + "/issue-tracker/", {"issue_tracker": "github"}, format="json")

@@ -4,8 +4,7 @@ the trigger's secret (and a Slack URL) is write-only, and the trigger form's che
 from __future__ import annotations
 
 import pytest
-from integration_helpers import make_app, make_group, make_member, make_project
-from rest_framework.test import APIClient
+from integration_helpers import api_for, make_app, make_group, make_member, make_project
 
 from integrations.models import GitHubDelivery, Trigger, TriggerDelivery
 
@@ -33,15 +32,9 @@ def trigger(group):
     )
 
 
-def api(user) -> APIClient:
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
-
-
 @pytest.fixture
 def owner(project):
-    return api(make_member(project, "olivia", "owner"))
+    return api_for(make_member(project, "olivia", "owner"))
 
 
 def requests_for(trigger):
@@ -59,7 +52,7 @@ def requests_for(trigger):
 
 @pytest.mark.parametrize("role", ["viewer", "contributor"])
 def test_members_below_owner_are_refused(project, trigger, role):
-    client = api(make_member(project, role, role))
+    client = api_for(make_member(project, role, role))
     for method, path, body in requests_for(trigger):
         response = getattr(client, method)(BASE + path, body, format="json")
         assert response.status_code == 403, (method, path)
@@ -70,7 +63,7 @@ def test_members_below_owner_are_refused(project, trigger, role):
 
 def test_a_stranger_from_another_project_learns_nothing(project, trigger):
     TriggerDelivery.objects.create(trigger=trigger, event="DeploymentFailure", deployment_id="d-X")
-    stranger = api(make_member(make_project("elsewhere"), "mallory", "owner"))
+    stranger = api_for(make_member(make_project("elsewhere"), "mallory", "owner"))
     for method, path, body in requests_for(trigger):
         response = getattr(stranger, method)(BASE + path, body, format="json")
         missing = getattr(stranger, method)("/api/v1/projects/nope" + path, body, format="json")
@@ -82,7 +75,7 @@ def test_a_stranger_from_another_project_learns_nothing(project, trigger):
 def test_an_owner_of_another_project_cannot_reach_this_trigger_through_their_own(project, trigger):
     other = make_project("other")
     make_group(make_app(other, "other"), "web")
-    mallory = api(make_member(other, "mallory", "owner"))
+    mallory = api_for(make_member(other, "mallory", "owner"))
     assert mallory.get(f"/api/v1/projects/other/triggers/{trigger.pk}/").status_code == 404
     assert mallory.delete(f"/api/v1/projects/other/triggers/{trigger.pk}/").status_code == 404
     assert mallory.get(f"/api/v1/projects/other/triggers/{trigger.pk}/deliveries/").status_code == 404

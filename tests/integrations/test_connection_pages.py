@@ -11,6 +11,7 @@ from integration_helpers import (
     GITHUB_TOKEN,
     JIRA_TOKEN,
     WEBHOOK_SECRET,
+    client_for,
     make_app,
     make_github,
     make_group,
@@ -46,12 +47,6 @@ PAGES = [
 @pytest.fixture
 def project():
     return make_project("shop")
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: f"{p.method} {p.path}")

@@ -4,8 +4,7 @@ what connecting them takes (the Build status tile needs the GitHub connection, n
 from __future__ import annotations
 
 import pytest
-from django.test import Client
-from integration_helpers import make_github, make_jira, make_member, make_project
+from integration_helpers import client_for, make_github, make_jira, make_member, make_project
 
 from dashboard import tiles
 
@@ -19,12 +18,6 @@ def tile(key: str):
 @pytest.fixture
 def project():
     return make_project("shop")
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_an_owner_chooses_github_issues_while_jira_is_connected_too(
