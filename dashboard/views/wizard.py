@@ -142,13 +142,18 @@ def _suggestions(step: str, state: dict) -> dict:
     return {}
 
 
-def _revalidate(state: dict) -> dict[str, list[str]]:
-    """Run every step's form again: a slug or an application name may have been taken meanwhile."""
+def _revalidate(state: dict) -> dict[str, dict]:
+    """Run every step's form again: a slug or an application name may have been taken meanwhile.
+    Each problem names the field by its label, and links to the step that fixes it."""
     problems = {}
     for key, label, form_class in STEPS:
         form = form_class(state.get(key) or {}, stored=state.get(key), state=state)
         if not form.is_valid():
-            problems[label] = [f"{field}: {'; '.join(errors)}" for field, errors in form.errors.items()]
+            lines = [
+                f"{form[field].label if field in form.fields else label}: {'; '.join(errors)}"
+                for field, errors in form.errors.items()
+            ]
+            problems[label] = {"url": reverse("wizard_step", args=[key]), "lines": lines}
     return problems
 
 
@@ -166,10 +171,13 @@ def review(request: HttpRequest) -> HttpResponse:
                 created = create_everything(request.user, state)
             except IntegrityError:
                 problems = {
-                    "Review": [
-                        "Something with one of these names was created meanwhile; nothing was "
-                        "created. Check the steps and try again."
-                    ]
+                    "Review": {
+                        "url": reverse("wizard_step", args=["project"]),
+                        "lines": [
+                            "Something with one of these names was created meanwhile; nothing was "
+                            "created. Check the steps and try again."
+                        ],
+                    }
                 }
             else:
                 request.session.pop(SESSION_KEY, None)

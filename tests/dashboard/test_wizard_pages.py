@@ -144,3 +144,13 @@ def test_the_new_projects_overview_shows_a_getting_started_checklist_until_it_is
         created_by=user,
     )
     assert "getting-started" not in client.get("/p/shop/").content.decode()
+
+
+def test_review_names_a_problem_by_the_fields_label_not_its_id(client):
+    fill(client)
+    Project.objects.create(name="Racer", slug="shop")
+    html = client.post("/projects/new/review/").content.decode()
+    problems = html.split('role="alert"')[1].split("</div>")[0]
+    assert "Slug: The slug &#x27;shop&#x27; is taken" in problems
+    assert "slug:" not in problems
+    assert 'href="/projects/new/project/"' in problems
