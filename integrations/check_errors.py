@@ -69,6 +69,11 @@ def _host_port(url: str) -> str:
 
 
 def explain(exc: BaseException, target: Target) -> str:
+    text = _explain(exc, target)
+    return text[:1].upper() + text[1:]
+
+
+def _explain(exc: BaseException, target: Target) -> str:
     system, field, where = target.system, target.url_field, _host_port(target.url)
     chain = list(_chain(exc))
     refused = next((e for e in chain if isinstance(e, OutboundRefused)), None)
