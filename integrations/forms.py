@@ -333,6 +333,11 @@ class Ec2DiscoveryForm(forms.Form):
         help_text="One Auto Scaling group name a line.",
     )
 
+    @staticmethod
+    def tag_lines(filters: list[dict]) -> str:
+        """Stored filters as the field's "Key=Value" lines."""
+        return "\n".join(f"{t['key']}={t['value']}" if t.get("value") else t["key"] for t in filters)
+
     def clean_tag_filters(self):
         filters = []
         for line in self.cleaned_data["tag_filters"].splitlines():

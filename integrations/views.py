@@ -277,9 +277,7 @@ def ec2(request, slug, group_id):
     initial = {}
     if discovery:
         initial = {
-            "tag_filters": "\n".join(
-                f"{t['key']}={t['value']}" if t.get("value") else t["key"] for t in discovery.tag_filters
-            ),
+            "tag_filters": Ec2DiscoveryForm.tag_lines(discovery.tag_filters),
             "autoscaling_groups": "\n".join(discovery.autoscaling_groups),
         }
     form = Ec2DiscoveryForm(request.POST or None, initial=initial)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import connections, triggers
+from . import connections, ec2, triggers
 
 app_name = "integrations-api"
 
@@ -29,5 +29,11 @@ urlpatterns = [
         "projects/<slug:slug>/github-deliveries/",
         triggers.GitHubDeliveryListView.as_view(),
         name="github-deliveries",
+    ),
+    path("projects/<slug:slug>/ec2-discovery/", ec2.Ec2DiscoveryListView.as_view(), name="ec2-discoveries"),
+    path(
+        "projects/<slug:slug>/ec2-discovery/<str:application>/<str:group>/",
+        ec2.Ec2DiscoveryView.as_view(),
+        name="ec2-discovery",
     ),
 ]

@@ -227,6 +227,8 @@ def test_the_schema_lists_the_integrations_api_without_warnings(owner):
         "/api/v1/projects/{slug}/triggers/{id}/deliveries/",
         "/api/v1/projects/{slug}/deliveries/",
         "/api/v1/projects/{slug}/github-deliveries/",
+        "/api/v1/projects/{slug}/ec2-discovery/",
+        "/api/v1/projects/{slug}/ec2-discovery/{application}/{group}/",
     ):
         assert path in schema["paths"], path
     messages = [*GENERATOR_STATS._warn_cache, *GENERATOR_STATS._error_cache]
