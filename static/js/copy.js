@@ -2,6 +2,8 @@
 // element with that id, and says so in the button and to screen readers (aria-live on the button).
 (function () {
   "use strict";
+  if (window.fleetdeckCopyButtons) { return; }  // included by more than one part of a page
+  window.fleetdeckCopyButtons = true;
 
   function fallbackCopy(text) {
     var area = document.createElement("textarea");

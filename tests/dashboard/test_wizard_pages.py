@@ -154,3 +154,20 @@ def test_review_names_a_problem_by_the_fields_label_not_its_id(client):
     assert "Slug: The slug &#x27;shop&#x27; is taken" in problems
     assert "slug:" not in problems
     assert 'href="/projects/new/project/"' in problems
+
+
+def test_the_fleets_one_time_token_and_install_line_have_copy_buttons(user):
+    from django.test import Client
+
+    from projects.models import Membership
+
+    project = Project.objects.create(name="Shop", slug="shop")
+    Membership.objects.create(project=project, user=user, role="owner")
+    client = Client()
+    client.force_login(user)
+    html = client.post(
+        "/p/shop/fleet/tokens/new/", {"tags": "role=web", "expires_in_days": "7"}
+    ).content.decode()
+    assert 'data-copy="raw-token"' in html and 'data-copy="install-line"' in html and "js/copy.js" in html
+    install = client.get("/p/shop/fleet/install/").content.decode()
+    assert 'data-copy="install-line"' in install and 'id="install-line"' in install
