@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("api/v1/", include("deployments.api.urls")),
     path("api/v1/", include("projects.api.urls")),
+    path("api/v1/", include("integrations.api.urls")),
     path("agent/v1/", include("deployments.agent_api.urls")),
     path("agent/", include("deployments.agent_dist.urls")),
     # CodeDeploy's own API (AWS JSON 1.1 and Smithy RPC v2 CBOR), signed with access keys.

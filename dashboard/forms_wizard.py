@@ -6,6 +6,7 @@ import re
 
 from django import forms
 from django.core.validators import RegexValidator
+from django.utils.text import slugify
 
 from core.crypto import decrypt, encrypt
 from dashboard.starters import TEMPLATES
@@ -33,18 +34,33 @@ class Step(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+def slug_from(name: str) -> str:
+    """The slug the wizard suggests for a name (static/js/wizard.js makes the same one as you type)."""
+    return slugify(name).replace("_", "-").strip("-")[:50].strip("-")
+
+
 class ProjectStep(Step):
     name = forms.CharField(max_length=100)
     slug = forms.CharField(
         max_length=50,
+        required=False,
         validators=[SLUG_VALIDATOR],
-        help_text="Part of the project's URLs: lowercase letters, digits and dashes.",
+        help_text="Part of the project's URLs: lowercase letters, digits and dashes. Made from the name "
+        "unless you change it.",
+        widget=forms.TextInput(attrs={"data-slug-from": "id_name", "autocomplete": "off"}),
     )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    template = forms.ChoiceField(choices=[(t.key, t.label) for t in TEMPLATES.values()], initial="blank")
+    template = forms.ChoiceField(
+        choices=[(t.key, t.label) for t in TEMPLATES.values()],
+        initial="blank",
+        error_messages={"invalid_choice": "Choose one of the templates."},
+    )
 
     def clean_slug(self) -> str:
-        slug = self.cleaned_data["slug"]
+        slug = self.cleaned_data["slug"] or slug_from(self.cleaned_data.get("name") or "")
+        if not slug:
+            raise forms.ValidationError("Give the project a slug: lowercase letters, digits and dashes.")
+        SLUG_VALIDATOR(slug)
         if Project.objects.filter(slug=slug).exists():
             raise forms.ValidationError(f"The slug {slug!r} is taken; pick another.")
         return slug
@@ -132,9 +148,9 @@ class RepositoryStep(Step):
                 data["api_url"] = github.cleaned_data["api_url"]
             else:
                 for name, problems in github.errors.items():
-                    for problem in problems:
-                        if name in self.fields and problem not in self.errors.get(name, []):
-                            self.add_error(name, problem)
+                    # One message a field: the repository's own check above already said what to type.
+                    if name in self.fields and name not in self.errors:
+                        self.add_error(name, problems[0])
         else:
             data.update(repository="", token="", default_branch="", api_url="")
         _kept_secret(self, "token", self.stored if data.get("kind") == "github" else {})

@@ -27,10 +27,22 @@ from .tiles import NotConnected
 BUILD_STATE_LABELS = {"success": "passing", "failure": "failing", "error": "error", "pending": "pending"}
 
 
-def _github(project) -> GitHubClient:
+# What each tile needs, said where it is not connected yet (the link goes to the Integrations page).
+CONNECT_HINTS = {
+    "repository": "Connect a GitHub repository.",
+    "build": "Connect the GitHub repository: its commit statuses and check runs show here.",
+    "issues": "Connect JIRA, or a GitHub repository for its GitHub Issues.",
+}
+BUILD_NOT_CONNECTED = (
+    "Build status comes from the GitHub repository's commit statuses and check runs (GitHub Actions "
+    "and any other CI that reports to GitHub). No GitHub repository is connected."
+)
+
+
+def _github(project, missing: str = "No GitHub repository is connected.") -> GitHubClient:
     connection = GitHubConnection.objects.filter(project=project).first()
     if connection is None:
-        raise NotConnected("No GitHub repository is connected.")
+        raise NotConnected(missing)
     return GitHubClient(connection, timeout=settings.FLEETDECK_INTEGRATIONS_INTERACTIVE_TIMEOUT)
 
 
@@ -95,7 +107,7 @@ def _status_items(client: GitHubClient, ref: str, label: str) -> list[dict]:
 
 def build_tile(project) -> dict:
     """Combined status and check runs of the default branch's head, then of each group's deployed commit."""
-    client = _github(project)
+    client = _github(project, BUILD_NOT_CONNECTED)
     head = client.branch(client.connection.default_branch).get("commit", {}).get("sha", "")
     items = _status_items(client, head, client.connection.default_branch)
     deployed = (
@@ -187,6 +199,7 @@ def connect() -> None:
                 provider,
                 cache_ttl=lambda: settings.FLEETDECK_TILE_CACHE_TTL,
                 error_ttl=lambda: settings.FLEETDECK_TILE_ERROR_TTL,
+                connect_hint=CONNECT_HINTS[key],
             )
     outside_data_changed.connect(_on_outside_data_changed, dispatch_uid="dashboard.outside_tiles")
     for model in (GitHubConnection, JiraConnection, Project):

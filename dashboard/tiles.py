@@ -84,9 +84,12 @@ def set_provider(
     *,
     cache_ttl: Callable[[], int] | None = None,
     error_ttl: Callable[[], int] | None = None,
+    connect_hint: str | None = None,
 ) -> None:
-    """Swap the data source of a registered tile; how an integration fills its tile."""
-    _registry[key] = replace(_registry[key], provider=provider, cache_ttl=cache_ttl, error_ttl=error_ttl)
+    """Swap the data source of a registered tile; how an integration fills its tile (and says, in
+    `connect_hint`, what connecting it takes)."""
+    tile = replace(_registry[key], provider=provider, cache_ttl=cache_ttl, error_ttl=error_ttl)
+    _registry[key] = tile if connect_hint is None else replace(tile, connect_hint=connect_hint)
 
 
 def registered() -> list[Tile]:

@@ -27,6 +27,8 @@ SET_MARK = "•••• set"
 
 class SecretsKeptForm(forms.ModelForm):
     secret_fields: tuple[str, ...] = ()
+    # Set by save() when it generated a secret the user must paste elsewhere: shown once, then never.
+    generated_secret: str = ""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -92,7 +94,7 @@ class GitHubForm(SecretsKeptForm):
         help_texts = {
             "repository": '"owner/name".',
             "api_url": "https://api.github.com, or https://<host>/api/v3 for GitHub Enterprise.",
-            "webhook_secret": "Blank on a new connection: one is generated.",
+            "webhook_secret": "Blank on a new connection: one is generated and shown once, to paste into GitHub.",
         }
 
     def __init__(self, *args, project, **kwargs):
@@ -130,7 +132,8 @@ class GitHubForm(SecretsKeptForm):
     def save(self, commit=True):
         connection = super().save(commit=False)
         connection.project = self.project
-        connection.ensure_webhook_secret()
+        if not connection.webhook_secret:
+            self.generated_secret = connection.ensure_webhook_secret()
         connection.save()
         connection.rules.all().delete()
         AutoDeployRule.objects.bulk_create(
@@ -242,7 +245,8 @@ class TriggerForm(SecretsKeptForm):
         labels = {"group": "Deployment group", "secret": "Signing secret"}
         help_texts = {
             "target": "The URL to POST to, or comma-separated email addresses.",
-            "secret": "Webhooks only: signs X-Fleetdeck-Signature. Blank on a new trigger: one is generated.",
+            "secret": "Webhooks only: signs X-Fleetdeck-Signature. Blank on a new trigger: one is generated "
+            "and shown once, to give to the receiver.",
         }
         widgets = {"target": forms.TextInput}
 
@@ -276,9 +280,42 @@ class TriggerForm(SecretsKeptForm):
 
     def save(self, commit=True):
         trigger = super().save(commit=False)
-        trigger.ensure_secret()
+        if not trigger.secret:
+            self.generated_secret = trigger.ensure_secret()
         trigger.save()
         return trigger
+
+
+class IssueTrackerForm(forms.Form):
+    """Which tracker the Issues tile shows when both JIRA and GitHub Issues are connected."""
+
+    CHOICES = [
+        ("", "Automatic: JIRA when it is connected, else GitHub Issues"),
+        ("jira", "JIRA"),
+        ("github", "GitHub Issues"),
+    ]
+    issue_tracker = forms.ChoiceField(
+        choices=CHOICES, required=False, widget=forms.RadioSelect, label="The Issues tile shows"
+    )
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, initial={"issue_tracker": project.issue_tracker}, **kwargs)
+        self.project = project
+
+    def clean_issue_tracker(self) -> str:
+        choice = self.cleaned_data.get("issue_tracker") or ""
+        connected = {
+            "jira": JiraConnection.objects.filter(project=self.project).exists(),
+            "github": GitHubConnection.objects.filter(project=self.project).exists(),
+        }
+        if choice and not connected[choice]:
+            what = "a JIRA server" if choice == "jira" else "a GitHub repository"
+            raise forms.ValidationError(f"Connect {what} first: the Issues tile cannot show it yet.")
+        return choice
+
+    def save(self) -> None:
+        self.project.issue_tracker = self.cleaned_data["issue_tracker"]
+        self.project.save(update_fields=["issue_tracker"])
 
 
 TAG_LINE = re.compile(r"^\s*([^=]*?)\s*(?:=\s*(.*?))?\s*$")
@@ -295,6 +332,11 @@ class Ec2DiscoveryForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="One Auto Scaling group name a line.",
     )
+
+    @staticmethod
+    def tag_lines(filters: list[dict]) -> str:
+        """Stored filters as the field's "Key=Value" lines."""
+        return "\n".join(f"{t['key']}={t['value']}" if t.get("value") else t["key"] for t in filters)
 
     def clean_tag_filters(self):
         filters = []

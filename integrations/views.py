@@ -17,9 +17,11 @@ from projects.access import get_project_for_user
 from projects.models import Role
 
 from . import checks
-from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, JiraForm, TriggerForm
+from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, IssueTrackerForm, JiraForm, TriggerForm
+from .github.client import web_url
 from .models import (
     AwsConnection,
+    DeliveryKind,
     Ec2Discovery,
     GitHubConnection,
     GitHubDelivery,
@@ -49,7 +51,7 @@ def _kind(kind: str):
 
 
 @login_required
-def index(request, slug):
+def index(request, slug, tracker_form=None):
     project = _owner(request, slug)
     connections = [
         {"kind": kind, "label": label, "connection": model.objects.filter(project=project).first()}
@@ -68,8 +70,22 @@ def index(request, slug):
             "connections": connections,
             "triggers": triggers,
             "groups": [(g, discoveries.get(g.pk)) for g in groups],
+            "tracker_form": tracker_form or IssueTrackerForm(project=project),
         },
+        status=400 if tracker_form is not None else 200,
     )
+
+
+@login_required
+@require_POST
+def issue_tracker(request, slug):
+    project = _owner(request, slug)
+    form = IssueTrackerForm(request.POST, project=project)
+    if form.is_valid():
+        form.save()
+        messages.success(request, "The Issues tile's tracker is saved.")
+        return redirect("integrations:index", slug=project.slug)
+    return index(request, slug, tracker_form=form)
 
 
 @login_required
@@ -79,10 +95,12 @@ def edit(request, slug, kind):
     connection = model.objects.filter(project=project).first()
     form = form_class(request.POST or None, instance=connection, project=project)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        saved = form.save()
+        if form.generated_secret:
+            return _github_secret_once(request, project, saved, f"{label} connection saved.")
         messages.success(request, f"{label} connection saved.")
         return redirect("integrations:edit", slug=project.slug, kind=kind)
-    webhook_url = external_id = ""
+    webhook_url = external_id = hooks_url = ""
     server_credentials = False
     if kind == "aws":
         from .aws.client import default_credentials_allowed  # boto3 only for the AWS page
@@ -91,7 +109,9 @@ def edit(request, slug, kind):
         server_credentials = default_credentials_allowed(project.slug)
     if kind == "github":
         # Pasted into GitHub: the public URL, never whatever Host this request carried.
-        webhook_url = public_server_url(request) + reverse("integrations:github_webhook", args=[project.slug])
+        webhook_url = payload_url(request, project)
+        if connection is not None:
+            hooks_url = web_url(connection.api_url, connection.repository, "/settings/hooks/new")
     return render(
         request,
         "integrations/edit.html",
@@ -102,10 +122,59 @@ def edit(request, slug, kind):
             "form": form,
             "connection": connection,
             "webhook_url": webhook_url,
+            "hooks_url": hooks_url,
             "external_id": external_id,
             "server_credentials": server_credentials,
         },
     )
+
+
+def payload_url(request, project) -> str:
+    # Pasted into GitHub: the public URL, never whatever Host this request carried.
+    return public_server_url(request) + reverse("integrations:github_webhook", args=[project.slug])
+
+
+def _secret_once(request, context: dict):
+    """Rendered, not redirected: this answer is the only place a generated secret ever appears."""
+    response = render(request, "integrations/secret_once.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def github_webhook_setup(request, connection) -> dict:
+    """What GitHub's "Add webhook" form needs: shown once, after the secret is generated."""
+    return {
+        "repository": connection.repository,
+        "hooks_url": web_url(connection.api_url, connection.repository, "/settings/hooks/new"),
+        "payload_url": payload_url(request, connection.project),
+        "secret": connection.webhook_secret,
+    }
+
+
+def _github_secret_once(request, project, connection, saved: str):
+    return _secret_once(
+        request,
+        {
+            "project": project,
+            "heading": "GitHub webhook secret",
+            "saved": saved,
+            "setup": github_webhook_setup(request, connection),
+            "next_url": reverse("integrations:edit", args=[project.slug, "github"]),
+        },
+    )
+
+
+@login_required
+@require_POST
+def github_new_secret(request, slug):
+    """A new webhook secret, shown once: for an owner who lost the first one (GitHub then needs it too)."""
+    project = _owner(request, slug)
+    connection = get_object_or_404(GitHubConnection, project=project)
+    connection.webhook_secret = ""
+    connection.ensure_webhook_secret()
+    connection.save(update_fields=["webhook_secret", "updated_at"])
+    saved = "A new webhook secret replaced the old one: GitHub's pushes fail until you paste it there."
+    return _github_secret_once(request, project, connection, saved)
 
 
 @login_required
@@ -147,7 +216,19 @@ def trigger_edit(request, slug, pk=None):
         trigger = get_object_or_404(Trigger, pk=pk, group__application__project=project)
     form = TriggerForm(request.POST or None, instance=trigger, project=project)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        saved = form.save()
+        if form.generated_secret and saved.kind == DeliveryKind.WEBHOOK:
+            return _secret_once(
+                request,
+                {
+                    "project": project,
+                    "heading": f"Trigger {saved.name}",
+                    "saved": "Trigger saved.",
+                    "trigger": saved,
+                    "trigger_secret": form.generated_secret,
+                    "next_url": reverse("integrations:index", args=[project.slug]),
+                },
+            )
         messages.success(request, "Trigger saved.")
         return redirect("integrations:index", slug=project.slug)
     deliveries = trigger.deliveries.all()[:20] if trigger else []
@@ -196,9 +277,7 @@ def ec2(request, slug, group_id):
     initial = {}
     if discovery:
         initial = {
-            "tag_filters": "\n".join(
-                f"{t['key']}={t['value']}" if t.get("value") else t["key"] for t in discovery.tag_filters
-            ),
+            "tag_filters": Ec2DiscoveryForm.tag_lines(discovery.tag_filters),
             "autoscaling_groups": "\n".join(discovery.autoscaling_groups),
         }
     form = Ec2DiscoveryForm(request.POST or None, initial=initial)

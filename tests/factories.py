@@ -322,3 +322,21 @@ def finish(deployment_id: str, outcome: str = "Succeeded", **diagnostics) -> Dep
     while commands := issued(deployment=deployment):
         complete(commands[0], commands[0].instance, outcome, **diagnostics)
     return refresh(deployment)
+
+
+def client_for(user):
+    """A page client signed in as `user`."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def api_for(user):
+    """An API client authenticated as `user`."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -29,6 +29,7 @@ from dashboard.views.fleet import install_commands
 from deployments.models import Application, DeploymentConfig, DeploymentGroup, RegistrationToken
 from integrations.github.branches import BranchError, commit_files
 from integrations.models import GitHubConnection, JiraConnection
+from integrations.views import github_webhook_setup
 from projects.access import get_project_for_user
 from projects.models import Membership, Project, Role
 
@@ -141,13 +142,18 @@ def _suggestions(step: str, state: dict) -> dict:
     return {}
 
 
-def _revalidate(state: dict) -> dict[str, list[str]]:
-    """Run every step's form again: a slug or an application name may have been taken meanwhile."""
+def _revalidate(state: dict) -> dict[str, dict]:
+    """Run every step's form again: a slug or an application name may have been taken meanwhile.
+    Each problem names the field by its label, and links to the step that fixes it."""
     problems = {}
     for key, label, form_class in STEPS:
         form = form_class(state.get(key) or {}, stored=state.get(key), state=state)
         if not form.is_valid():
-            problems[label] = [f"{field}: {'; '.join(errors)}" for field, errors in form.errors.items()]
+            lines = [
+                f"{form[field].label if field in form.fields else label}: {'; '.join(errors)}"
+                for field, errors in form.errors.items()
+            ]
+            problems[label] = {"url": reverse("wizard_step", args=[key]), "lines": lines}
     return problems
 
 
@@ -165,15 +171,20 @@ def review(request: HttpRequest) -> HttpResponse:
                 created = create_everything(request.user, state)
             except IntegrityError:
                 problems = {
-                    "Review": [
-                        "Something with one of these names was created meanwhile; nothing was "
-                        "created. Check the steps and try again."
-                    ]
+                    "Review": {
+                        "url": reverse("wizard_step", args=["project"]),
+                        "lines": [
+                            "Something with one of these names was created meanwhile; nothing was "
+                            "created. Check the steps and try again."
+                        ],
+                    }
                 }
             else:
                 request.session.pop(SESSION_KEY, None)
-                # Rendered, not redirected: this answer is the only place the raw token ever appears.
-                return render(
+                connection = GitHubConnection.objects.filter(project=created["project"]).first()
+                # Rendered, not redirected: this answer is the only place the raw token (and the
+                # generated webhook secret) ever appears.
+                response = render(
                     request,
                     "wizard/done.html",
                     {
@@ -181,8 +192,11 @@ def review(request: HttpRequest) -> HttpResponse:
                         "template": template,
                         "offer": starter_branch_offer(created["project"], template),
                         "command": agent_command(request, created["raw_token"]),
+                        "setup": github_webhook_setup(request, connection) if connection else None,
                     },
                 )
+                response["Cache-Control"] = "no-store"
+                return response
         context["problems"] = problems
         return render(request, "wizard/review.html", context, status=400)
     return render(request, "wizard/review.html", context)

@@ -10,7 +10,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from deployments import access, engine, eventlog
+from deployments import access, engine, eventlog, integration_points
 from deployments.access import ActionPermission
 from deployments.engine import DeploymentError
 from deployments.models import (
@@ -110,7 +110,9 @@ class DeploymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ApiVie
                 .prefetch_related(Prefetch("events", queryset=events))
                 .order_by("position")
             )
-            queryset = queryset.prefetch_related(Prefetch("targets", queryset=targets))
+            queryset = queryset.prefetch_related(Prefetch("targets", queryset=targets)).annotate(
+                has_issue_links=integration_points.has_issue_links()
+            )
         return queryset
 
     def get_serializer_class(self):

@@ -16,6 +16,7 @@ from django.core.mail import send_mail
 
 from core import outbound
 from core.crypto import scrub
+from integrations.check_errors import Target, explain
 from integrations.models import DeliveryKind, Trigger
 
 USER_AGENT = "Fleetdeck-Trigger/1"
@@ -108,8 +109,14 @@ def send(trigger: Trigger, data: dict) -> Outcome:
     except outbound.OutboundRefused as exc:
         # Not transient: only the operator (FLEETDECK_OUTBOUND_ALLOW) or the owner can change it.
         return Outcome(False, error=_scrubbed(trigger, str(exc)), duration_ms=_ms(started), retry=False)
-    except (requests.RequestException, OSError, smtplib.SMTPException) as exc:
-        error = f"{type(exc).__name__}: {exc}"
+    except smtplib.SMTPException as exc:
+        return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=_ms(started))
+    except (requests.RequestException, OSError) as exc:
+        # What to fix, not urllib3's pool text: the delivery log is read by the project's owners.
+        where = Target(
+            "the receiver", "the trigger's URL", trigger.target, {}, settings.FLEETDECK_INTEGRATIONS_TIMEOUT
+        )
+        error = explain(exc, where)
         if trigger.kind == DeliveryKind.SLACK:
             # requests names the URL's path in its errors, and a Slack URL is a credential.
             error = scrub(error, trigger.target, urlsplit(trigger.target).path)

@@ -11,6 +11,7 @@ from factories import (
     GITHUB_TOKEN,
     JIRA_TOKEN,
     WEBHOOK_SECRET,
+    client_for,
     make_app,
     make_github,
     make_group,
@@ -39,18 +40,13 @@ PAGES = [
     Page("/integrations/p/shop/triggers/new/"),
     Page("/integrations/p/shop/github/test/", "post"),
     Page("/integrations/p/shop/github/delete/", "post"),
+    Page("/integrations/p/shop/github/new-secret/", "post"),
 ]
 
 
 @pytest.fixture
 def project():
     return make_project("shop")
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: f"{p.method} {p.path}")
@@ -189,7 +185,7 @@ def test_jira_test_connection_works_with_a_personal_access_token(project, jira):
     assert JIRA_TOKEN not in html
 
 
-def test_an_owner_adds_a_webhook_trigger_with_a_generated_secret(project):
+def test_an_owner_adds_a_webhook_trigger_and_sees_the_generated_secret_once(project):
     owner = client_for(make_member(project, "olivia", "owner"))
     group = make_group(make_app(project=project))
     response = owner.post(
@@ -203,11 +199,75 @@ def test_an_owner_adds_a_webhook_trigger_with_a_generated_secret(project):
             "enabled": "on",
         },
     )
-    assert response.status_code == 302
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
     trigger = Trigger.objects.get()
     assert trigger.events == ["DeploymentFailure", "InstanceFailure"] and len(trigger.secret) > 20
+    shown = response.content.decode()
+    assert f'<code id="trigger-secret">{trigger.secret}</code>' in shown
+    assert 'data-copy="trigger-secret"' in shown and "X-Fleetdeck-Signature" in shown
     html = owner.get(f"/integrations/p/shop/triggers/{trigger.pk}/").content.decode()
     assert trigger.secret not in html
+
+
+def test_a_trigger_secret_the_owner_typed_is_not_shown_back(project):
+    owner = client_for(make_member(project, "olivia", "owner"))
+    group = make_group(make_app(project))
+    response = owner.post(
+        "/integrations/p/shop/triggers/new/",
+        {
+            "group": group.pk,
+            "name": "ops",
+            "events": ["DeploymentFailure"],
+            "kind": "webhook",
+            "target": "https://hooks.example/fleetdeck",
+            "secret": WEBHOOK_SECRET,
+        },
+    )
+    assert response.status_code == 302
+    assert WEBHOOK_SECRET not in owner.get(response["Location"]).content.decode()
+
+
+def test_a_generated_github_webhook_secret_is_shown_once_with_where_to_paste_it(project):
+    owner = client_for(make_member(project, "olivia", "owner"))
+    response = owner.post(
+        "/integrations/p/shop/github/",
+        {"repository": "acme/shop", "default_branch": "main", "api_url": "https://api.github.com"},
+    )
+    assert response.status_code == 200 and response["Cache-Control"] == "no-store"
+    secret = GitHubConnection.objects.get(project=project).webhook_secret
+    html = response.content.decode()
+    assert f'<code id="webhook-secret">{secret}</code>' in html
+    assert 'href="https://github.com/acme/shop/settings/hooks/new"' in html
+    assert '<code id="webhook-url">http://testserver/integrations/github/shop/webhook</code>' in html
+    assert "<code>application/json</code>" in html and 'data-copy="webhook-secret"' in html
+    again = owner.get("/integrations/p/shop/github/").content.decode()
+    assert secret not in again and "Generate a new webhook secret" in again
+
+
+def test_a_new_webhook_secret_replaces_the_old_one_and_is_shown_once(project):
+    owner = client_for(make_member(project, "olivia", "owner"))
+    make_github(project, "https://github.example/api/v3")
+    response = owner.post("/integrations/p/shop/github/new-secret/")
+    secret = GitHubConnection.objects.get(project=project).webhook_secret
+    assert secret != WEBHOOK_SECRET and len(secret) > 20
+    html = response.content.decode()
+    assert f'<code id="webhook-secret">{secret}</code>' in html
+    assert 'href="https://github.example/acme/shop/settings/hooks/new"' in html
+
+
+@pytest.mark.parametrize("role", ["contributor", "viewer"])
+def test_only_owners_generate_a_new_webhook_secret(project, role):
+    make_github(project, "https://api.github.com")
+    client = client_for(make_member(project, role, role))
+    assert client.post("/integrations/p/shop/github/new-secret/").status_code == 403
+    assert GitHubConnection.objects.get(project=project).webhook_secret == WEBHOOK_SECRET
+
+
+def test_help_texts_are_tied_to_their_fields(project):
+    owner = client_for(make_member(project, "olivia", "owner"))
+    html = owner.get("/integrations/p/shop/github/").content.decode()
+    assert 'aria-describedby="id_repository_helptext"' in html
+    assert 'id="id_repository_helptext"' in html
 
 
 def test_a_trigger_of_another_project_is_not_found(project):

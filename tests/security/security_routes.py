@@ -89,6 +89,7 @@ OBJECT_OF = {
     "api:registration-token-": "registration_token",
     "projects-api:project-": "project",
     "integrations:trigger_": "trigger",
+    "integrations-api:trigger": "trigger",
     "fleet_token_": "registration_token",
     "profile_token_": "api_token",
     "profile_access_key_": "access_key",

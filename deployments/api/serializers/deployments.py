@@ -4,7 +4,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from deployments import access
+from deployments import access, integration_points
 from deployments.models import (
     Application,
     Deployment,
@@ -231,12 +231,31 @@ class TargetSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class IssueLinkSerializer(serializers.Serializer):
+    tracker = serializers.CharField(help_text="jira or github")
+    key = serializers.CharField(help_text='"SHOP-7", or "#12" for a GitHub issue')
+    title = serializers.CharField()
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
 class DeploymentDetailSerializer(DeploymentSerializer):
     targets = TargetSerializer(many=True, read_only=True)
+    issues = serializers.SerializerMethodField(
+        help_text="The issues this deployment ships (from its commits and description), as the "
+        "deployment page links them."
+    )
 
     class Meta(DeploymentSerializer.Meta):
-        fields = [*DeploymentSerializer.Meta.fields, "targets"]
+        fields = [*DeploymentSerializer.Meta.fields, "targets", "issues"]
         read_only_fields = fields
+
+    @extend_schema_field(IssueLinkSerializer(many=True))
+    def get_issues(self, obj) -> list[dict]:
+        # The view annotates has_issue_links: a deployment without links costs no query here.
+        if not getattr(obj, "has_issue_links", True):
+            return []
+        return integration_points.issue_links(obj.pk)
 
     @extend_schema_field(_Overview)
     def get_overview(self, obj) -> dict:
