@@ -2,13 +2,14 @@
 
 axe-core comes inside axe-playwright-python (its axe.min.js; nothing is downloaded). It finds text
 contrast, names, labels and ARIA faults, but not three things a keyboard or low-vision user meets on
-every page, so two small in-page checks add them:
+every page, so small in-page checks add them:
 
 - `control-border-contrast` (WCAG 1.4.11): a text field's or select's border (or its fill) stands out
   3:1 from what is behind it;
-- `skip-link` (WCAG 2.4.1) and `focus-visible` (2.4.7) are checked with the keyboard: the first Tab
-  lands on a visible link to the main content, and every element Tab reaches shows a focus ring of at
-  least 2 px that contrasts 3:1 with what is behind it.
+- `skip-link` (WCAG 2.4.1) and `focus-visible` (2.4.7) are checked with the keyboard: where site
+  navigation comes before the main content, the first Tab lands on a visible link to it (unless the page
+  put focus in the main content itself); every element Tab reaches shows a focus ring of at least 2 px
+  that contrasts 3:1 with what is behind it (or a box-shadow ring).
 
 Only serious and critical axe findings fail a test; the added checks are serious by definition.
 """
@@ -99,7 +100,9 @@ FOCUS_CHECK_JS = (
     skipsToMain: !!(target && main && (target === main || main.contains(target))),
     onScreen: r.width > 1 && r.height > 1 && r.bottom > 0 && r.right > 0,
     ring: !!ring, contrast, shadow: s.boxShadow !== "none",
-    beforeMain: !!(main && (main.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_PRECEDING)),
+    // A skip link is owed where site navigation (a banner or nav landmark) comes before the main content.
+    navBeforeMain: !!main && [...document.querySelectorAll("header, nav, [role=banner], [role=navigation]")]
+      .some((e) => !main.contains(e) && (e.compareDocumentPosition(main) & Node.DOCUMENT_POSITION_FOLLOWING)),
   };
 }"""
 )
@@ -163,12 +166,22 @@ def keyboard_findings(page, size: str) -> list[Finding]:
     found: list[Finding] = []
     where = page_name(page.url)
     seen: set[str] = set()
+    # A page that puts focus in its main content itself (autofocus on a sign-in field) owes no skip link.
+    focused_in_main = page.evaluate(
+        "() => { const a = document.activeElement, m = document.querySelector('main');"
+        " return !!(a && a !== document.body && m && m.contains(a)); }"
+    )
     for stop in range(TAB_STOPS):
         page.keyboard.press("Tab")
         focus = page.evaluate(FOCUS_CHECK_JS)
         if focus is None:
             break
-        if stop == 0 and focus["beforeMain"] and not (focus["skipsToMain"] and focus["onScreen"]):
+        if (
+            stop == 0
+            and not focused_in_main
+            and focus["navBeforeMain"]
+            and not (focus["skipsToMain"] and focus["onScreen"])
+        ):
             found.append(
                 Finding(
                     "skip-link",
@@ -210,3 +223,15 @@ def report(findings: list[Finding], per_page: int = 4) -> str:
         if len(elements) > per_page:
             lines.append(f"    … and {len(elements) - per_page} more element(s)")
     return "\n".join(lines)
+
+
+def page_findings(page) -> list[Finding]:
+    """Everything above, at both sizes, on a page just loaded (reloaded for the second size, so the
+    keyboard walk starts from the top again)."""
+    found: list[Finding] = []
+    for index, (size, viewport) in enumerate(SIZES.items()):
+        page.set_viewport_size(viewport)
+        if index:
+            page.reload()
+        found += axe_findings(page, size) + border_findings(page, size) + keyboard_findings(page, size)
+    return found
