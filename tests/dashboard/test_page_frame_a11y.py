@@ -19,7 +19,9 @@ def owner_client():
     return client
 
 
-@pytest.mark.parametrize("path", ["/", "/p/shop/", "/p/shop/fleet/", "/p/shop/deployments/", "/accounts/login/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/p/shop/", "/p/shop/fleet/", "/p/shop/deployments/", "/accounts/login/"]
+)
 def test_the_first_thing_in_the_page_is_a_link_that_skips_to_the_main_content(owner_client, path):
     html = owner_client.get(path).content.decode()
 
