@@ -40,7 +40,8 @@ DESKTOP = a11y.SIZES["1440x900"]
 # page's Content-Security-Policy.
 LOAD_HOOK = """
 window.addEventListener("load", () => setTimeout(() => {
-  if (window.top === window && location.protocol.startsWith("http"))
+  // Pages only: JSON or text that Chromium shows in a page of its own is not ours to check.
+  if (window.top === window && location.protocol.startsWith("http") && document.contentType === "text/html")
     window.__fleetdeckLoaded(location.href, document.documentElement.outerHTML);
 }, 0));
 """
@@ -74,7 +75,7 @@ class Audit:
     def check_context(self, context) -> None:
         self.contexts.remove(context)
         for open_page in list(context.pages):
-            if open_page.url.startswith("http"):
+            if open_page.url.startswith("http") and open_page.evaluate("document.contentType") == "text/html":
                 self.check_in_place(open_page)
         for url, html in context._fleetdeck_loads:
             key = hashlib.sha256(CSRF.sub(r"\1", html).encode()).hexdigest()

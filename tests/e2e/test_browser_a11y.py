@@ -82,3 +82,13 @@ def test_a_page_without_them_passes(page):
     page.wait_for_function("document.readyState === 'complete'")
 
     AUDIT.finish(check=True)  # raises on any finding
+
+
+def test_json_a_test_opens_in_the_browser_is_not_taken_for_a_page(page):
+    page.context.route(
+        "**/*", lambda route: route.fulfill(status=200, content_type="application/json", body='{"count": 0}')
+    )
+    page.goto("http://fleetdeck.test/api/v1/deployments/")
+    page.wait_for_function("document.readyState === 'complete'")
+
+    AUDIT.finish(check=True)  # Chromium's JSON page has no lang: it would be a finding if it were checked
