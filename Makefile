@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench lint format migrate agent-dist browser fuzz
+.PHONY: install test demo bench lint format migrate agent-dist browser fuzz screenshots
 
 $(STAMP): pyproject.toml agent/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ browser:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "note: /usr/bin/chromium is missing; install it (apt-get install chromium) to run the browser tests"; }
 
+# `make test` never rewrites docs/screenshots/ (only `make screenshots` sets the folder).
+unexport FLEETDECK_SCREENSHOTS
+
 # Three runs: everything else in parallel; then the end-to-end tests against their own live stack
 # (uvicorn, worker, beat, agents), so the stack's beat never sweeps rows another test is using; then the
 # fault tests, which kill and restart processes of a stack of their own (with its own Redis).
@@ -30,6 +33,10 @@ test: install browser
 	$(PY) -m pytest -n 2 --ignore=tests/e2e --ignore=tests/faults $(PYTEST_ARGS)
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
+
+# The README's screenshots: the browser tests' flows save the main pages at 1440 and 390 px wide.
+screenshots: install browser
+	FLEETDECK_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/e2e/test_browser_tour.py -p no:randomly $(PYTEST_ARGS)
 
 demo: install
 	$(PY) -m config.stack --demo

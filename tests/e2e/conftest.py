@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from browser import AUDIT, chromium, page  # noqa: F401  (every e2e module's browser, checked by axe)
 from django.test import override_settings
 from e2e_harness import api_user, fleet_of, stack_env, started_stack
 
@@ -39,6 +40,18 @@ def pytest_collection_modifyitems(items):
             # Rows are written by other processes, so tests commit for real and the tables are
             # flushed afterwards (the agents of a test are stopped before that).
             item.add_marker(pytest.mark.django_db(transaction=True))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test whose body passed still fails if a page it loaded has a serious accessibility fault."""
+    try:
+        result = yield
+    except BaseException:
+        AUDIT.finish(check=False)
+        raise
+    AUDIT.finish(check=True)
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -5,63 +5,22 @@ Lives under tests/e2e so it shares the one live stack (and its xdist group) with
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
-import pytest
-from page_setup import PASSWORD, PageRollout, make_user
+import browser
+from browser import login
+from page_setup import PageRollout, make_user
 
 from deployments import engine
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+# Older browser test modules import these from here; conftest.py gives them to every e2e module.
+chromium, page = browser.chromium, browser.page
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOSTS = ["web-1", "web-2", "web-3"]
 AGENT_EVENTS = ["BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService"]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """Debian's Chromium for this module only.
-
-    Playwright's sync API keeps an event loop running in this thread while it is open; it is closed
-    when the module ends, so later tests in this worker (Django's async views under the test client)
-    never find a running loop. Meanwhile the ORM calls of these tests are allowed.
-    """
-    from fleetdeck_testing import require
-    from playwright.sync_api import sync_playwright
-
-    require(os.path.exists(CHROMIUM), "Chromium")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context()
-    yield context.new_page()
-    context.close()
-
-
-def login(page, base: str, user, next_path: str) -> None:
-    page.goto(f"{base}/accounts/login/?next={next_path}")
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"{base}{next_path}")
 
 
 def test_a_contributor_deploys_from_the_form_and_watches_it_succeed_without_a_reload(

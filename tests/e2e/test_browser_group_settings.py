@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from browser import login
 from page_setup import PageRollout, make_user
-from test_browser_deployments import chromium, login, page  # noqa: F401  (the module's browser fixtures)
 
 from deployments.models import DeploymentGroup
 
@@ -12,7 +12,7 @@ def test_a_contributor_fixes_a_bad_health_check_url_without_retyping_anything(
     live_stack,
     fleet,
     tmp_path,
-    page,  # noqa: F811  (the imported fixture)
+    page,
 ):
     from playwright.sync_api import expect
 

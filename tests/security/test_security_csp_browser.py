@@ -1,8 +1,9 @@
 """Every page in Debian's Chromium, under the real Content-Security-Policy, with the outside world cut off.
 
 Django's live server serves the seeded project; the browser may reach only loopback addresses. A page
-fails if Chromium reports any CSP violation, if it asks for anything off this machine, or (for the API
-docs) if Swagger UI does not draw the API's operations.
+fails if Chromium reports any CSP violation, if it asks for anything off this machine, if it has a
+serious accessibility fault at 1440x900 or 390x844 (tests/a11y.py; Django's admin aside), or (for the
+API docs) if Swagger UI does not draw the API's operations.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from urllib.parse import urlsplit
 
+import a11y
 import pytest
 from csp_pages import ANONYMOUS_PAGES, STAFF_PAGES, give_the_deployment_batches, member_pages
 from django.contrib.auth import get_user_model
@@ -79,6 +81,11 @@ class Watched:
         problems += [f"CSP: {v}" for v in self.page.evaluate("window.__csp")]
         problems += self.console
         problems += [f"asked outside: {u}" for u in self.outside]
+        if "/admin/" not in url:
+            problems += [
+                f"{f.rule} ({f.impact}) at {f.size}: {f.target}: {f.detail}"
+                for f in a11y.page_findings(self.page)
+            ]
         return problems
 
     def log_in(self, base: str, username: str, password: str) -> None:
