@@ -11,11 +11,13 @@ import pytest
 from aws_fixtures import aws_client
 from codedeploy_fake import CodeDeployFake
 from django.core.management import CommandError, call_command
+from django.test import Client
 from integration_helpers import make_aws, make_instance, make_member, make_project
 
 from deployments import rollback
 from deployments.codedeploy.ops_groups import info as group_info
 from deployments.models import Application, Deployment, DeploymentConfig, DeploymentGroup, Revision
+from integrations.models import CodeDeployImport
 from projects.models import Role
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +229,48 @@ def test_a_project_without_aws_credentials_gets_a_clear_error(settings, account)
 def test_an_unknown_project_is_named(account):
     with pytest.raises(CommandError, match="No project with the slug nope"):
         run("--project", "nope")
+
+
+def login(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_an_owner_imports_from_the_integrations_page_and_reads_the_report(
+    project, account, django_capture_on_commit_callbacks
+):
+    owner = login(project.memberships.get(role=Role.OWNER).user)
+    page = owner.get("/integrations/p/shop/")
+    assert b"Import from AWS CodeDeploy" in page.content
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner.post("/integrations/p/shop/codedeploy-import/", {"region": "us-east-1"})
+    run_ = CodeDeployImport.objects.get(project=project)
+    assert response.status_code == 302 and response["Location"].endswith(f"/codedeploy-import/{run_.pk}/")
+    assert run_.status == "done" and run_.region == "us-east-1"
+    report = owner.get(response["Location"])
+    assert b"shop/web: 0 registered instances match its tags now" in report.content
+    assert DeploymentGroup.objects.filter(application__project=project).count() == 2
+
+
+@pytest.mark.parametrize("role", [Role.CONTRIBUTOR, Role.VIEWER])
+def test_members_below_owner_cannot_start_an_import(project, account, role):
+    member = login(make_member(project, f"m-{role}", role))
+    assert member.post("/integrations/p/shop/codedeploy-import/").status_code == 403
+    assert not CodeDeployImport.objects.exists()
+
+
+def test_another_projects_import_is_not_found(project, account):
+    row = CodeDeployImport.objects.create(project=project, report="secret report")
+    other = make_project("other")
+    stranger = login(make_member(other, "sam", Role.OWNER))
+    assert stranger.get(f"/integrations/p/other/codedeploy-import/{row.pk}/").status_code == 404
+    assert stranger.post("/integrations/p/shop/codedeploy-import/").status_code in (403, 404)
+
+
+def test_a_project_without_an_aws_connection_is_told_to_connect_first(account):
+    bare = make_project("bare")
+    owner = login(make_member(bare, "olivia", Role.OWNER))
+    response = owner.post("/integrations/p/bare/codedeploy-import/", follow=True)
+    assert b"Connect AWS first" in response.content
+    assert not CodeDeployImport.objects.exists()
