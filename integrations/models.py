@@ -303,6 +303,7 @@ class CodeDeployImport(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     region = models.CharField(max_length=32, blank=True)
+    copy_ec2_tags = models.BooleanField(default=False)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     report = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

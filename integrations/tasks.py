@@ -308,7 +308,9 @@ def import_codedeploy(import_id: int) -> None:
     try:
         if row.requested_by is None:
             raise PermissionError("The owner who started this import no longer exists.")
-        report = run_import(row.project, row.requested_by, region=row.region or None).text()
+        report = run_import(
+            row.project, row.requested_by, region=row.region or None, copy_tags=row.copy_ec2_tags
+        ).text()
         status = CodeDeployImport.Status.DONE
     except (*AwsError, PermissionError, OutboundRefused) as exc:
         report = f"Could not read CodeDeploy through the project's AWS connection: {exc}"

@@ -234,7 +234,12 @@ def codedeploy_import_start(request, slug):
         )
         return redirect("integrations:index", slug=project.slug)
     region = (request.POST.get("region") or "").strip()[:32]
-    row = CodeDeployImport.objects.create(project=project, requested_by=request.user, region=region)
+    row = CodeDeployImport.objects.create(
+        project=project,
+        requested_by=request.user,
+        region=region,
+        copy_ec2_tags=request.POST.get("copy_ec2_tags") == "on",
+    )
     transaction.on_commit(lambda: import_codedeploy.delay(row.pk))
     return redirect("integrations:codedeploy_import", slug=project.slug, pk=row.pk)
 

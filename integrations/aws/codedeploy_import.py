@@ -42,7 +42,9 @@ from deployments.models import (
 )
 from projects.models import AccessKey, Role
 
+from .client import for_project
 from .codedeploy_read import Account, Group, read_account
+from .ec2_tags import copy_ec2_tags
 
 IMPORTED = "Imported from AWS CodeDeploy: deployment "
 # Members of GetDeploymentGroup's answer that describe state, not settings: never mapped, never reported.
@@ -79,16 +81,22 @@ class Report:
         return "\n".join(parts)
 
 
-def import_codedeploy(project, user, region: str | None = None) -> Report:
+def import_codedeploy(project, user, region: str | None = None, *, copy_tags: bool = False) -> Report:
     """Read the project's AWS account and create or update what it holds in the project. The user
-    must own the project (the import may create and change anything in it)."""
+    must own the project (the import may create and change anything in it). With `copy_tags`, agents
+    whose EC2 instance id the account confirms get their EC2 tags (integrations.aws.ec2_tags)."""
     caller = Caller(key=AccessKey(user=user, project=project), protocol="import", region=region or "")
     try:
         caller.require(Role.OWNER)
     except CodeDeployError as exc:
         raise PermissionError(exc.message) from None
-    account = read_account(project, region)
+    aws = for_project(project, region=region)
+    account = read_account(aws)
     report = Report(unmapped=list(account.problems))
+    if copy_tags:
+        copied, problems = copy_ec2_tags(project, aws)
+        report.updated.extend(copied)
+        report.unmapped.extend(problems)
     _configs(caller, account, report)
     for application in account.applications:
         info = application.info

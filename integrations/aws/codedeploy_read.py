@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .client import ClientError, for_project
+from .client import AwsClient, ClientError
 
 BUILTIN_PREFIX = "CodeDeployDefault."
 BATCH = 100  # BatchGetApplications / BatchGetDeploymentGroups take at most 100 names
@@ -48,10 +48,10 @@ def _chunks(items: list[str]):
         yield items[start : start + BATCH]
 
 
-def read_account(project, region: str | None = None) -> Account:
+def read_account(aws: AwsClient) -> Account:
     """The account's applications, their groups (with each group's last successful deployment), custom
     deployment configs and latest revisions. Raises the client's errors for a failing list call."""
-    client = for_project(project, region=region).client("codedeploy")
+    client = aws.client("codedeploy")
     account = Account()
     for name in _names(client, "list_deployment_configs", "deploymentConfigsList"):
         if name.startswith(BUILTIN_PREFIX):

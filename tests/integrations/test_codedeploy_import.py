@@ -274,3 +274,44 @@ def test_a_project_without_an_aws_connection_is_told_to_connect_first(account):
     response = owner.post("/integrations/p/bare/codedeploy-import/", follow=True)
     assert b"Connect AWS first" in response.content
     assert not CodeDeployImport.objects.exists()
+
+
+def test_ec2_tags_are_copied_onto_agents_whose_instance_id_the_account_confirms(project, account, aws_env):
+    ec2 = aws_client("ec2", aws_env)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2_id = ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": "web"}]}],
+    )["Instances"][0]["InstanceId"]
+    verified = make_instance(project, "web-1", ec2_instance_id=ec2_id, env="prod")
+    stranger = make_instance(project, "web-2", ec2_instance_id="i-0123456789abcdef0", env="prod")
+
+    report = run("--project", "shop", "--copy-ec2-tags")
+
+    verified.refresh_from_db()
+    stranger.refresh_from_db()
+    assert verified.tags == {"env": "prod", "role": "web"}
+    assert stranger.tags == {"env": "prod"}
+    assert (
+        f"EC2 tags of {ec2_id} (verified through the project's AWS connection) copied onto instance web-1"
+        in report
+    )
+    assert "i-0123456789abcdef0 is not in the project's AWS account" in report
+    assert "shop/web: 1 registered instance match its tags now" in report
+
+
+def test_without_the_flag_no_tags_are_copied(project, account, aws_env):
+    ec2 = aws_client("ec2", aws_env)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2_id = ec2.run_instances(
+        ImageId=image,
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "role", "Value": "web"}]}],
+    )["Instances"][0]["InstanceId"]
+    host = make_instance(project, "web-1", ec2_instance_id=ec2_id, env="prod")
+    run("--project", "shop")
+    host.refresh_from_db()
+    assert host.tags == {"env": "prod"}

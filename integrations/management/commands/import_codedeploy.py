@@ -1,4 +1,4 @@
-"""`manage.py import_codedeploy --project SLUG [--region R] [--user USERNAME]`: import the AWS account's
+"""`manage.py import_codedeploy --project SLUG [--region R] [--user USERNAME] [--copy-ec2-tags]`: import the AWS account's
 CodeDeploy applications, deployment groups, custom deployment configs and latest revisions into a
 project, through the project's AWS connection (integrations.aws.codedeploy_import). Safe to run again."""
 
@@ -19,10 +19,17 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="the project's slug")
         parser.add_argument("--region", default=None, help="AWS region (default: the connection's)")
         parser.add_argument(
+            "--copy-ec2-tags",
+            action="store_true",
+            help="copy EC2 tags onto agents whose EC2 instance id the project's AWS account confirms",
+        )
+        parser.add_argument(
             "--user", default=None, help="the owner the import acts as (default: the project's first owner)"
         )
 
-    def handle(self, *args, project: str, region: str | None, user: str | None, **options):
+    def handle(
+        self, *args, project: str, region: str | None, user: str | None, copy_ec2_tags: bool, **options
+    ):
         found = Project.objects.filter(slug=project).first()
         if found is None:
             raise CommandError(f"No project with the slug {project}.")
@@ -37,7 +44,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{project} has no owner for the import to act as.")
             owner = first.user
         try:
-            report = import_codedeploy(found, owner, region=region)
+            report = import_codedeploy(found, owner, region=region, copy_tags=copy_ec2_tags)
         except AwsError as exc:
             raise CommandError(
                 f"Could not read CodeDeploy through {project}'s AWS connection: {exc}"
