@@ -88,6 +88,7 @@ OBJECT_OF = {
     "api:registration-token-": "registration_token",
     "projects-api:project-": "project",
     "integrations:trigger_": "trigger",
+    "integrations:codedeploy_import": "codedeploy_import",
     "fleet_token_": "registration_token",
     "profile_token_": "api_token",
     "profile_access_key_": "access_key",
