@@ -293,3 +293,30 @@ class Ec2Discovery(models.Model):
 
     def __str__(self) -> str:
         return f"EC2 discovery for {self.group_id}"
+
+
+class CodeDeployImport(models.Model):
+    """One run of the import from AWS CodeDeploy started on the Integrations page, and its report."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    region = models.CharField(max_length=32, blank=True)
+    copy_ec2_tags = models.BooleanField(default=False)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    report = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"CodeDeploy import {self.pk} of {self.project_id} ({self.status})"

@@ -291,3 +291,37 @@ def discover_all_ec2() -> int:
     for group_id in ids:
         discover_ec2.delay(group_id)
     return len(ids)
+
+
+# --- import from AWS CodeDeploy --------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def import_codedeploy(import_id: int) -> None:
+    """Run an import the Integrations page queued; a second delivery of the task finds it claimed."""
+    from .aws.client import AwsError  # boto3 only in the processes that talk to AWS
+    from .aws.codedeploy_import import import_codedeploy as run_import
+    from .models import CodeDeployImport
+
+    claimed = CodeDeployImport.objects.filter(pk=import_id, status=CodeDeployImport.Status.QUEUED).update(
+        status=CodeDeployImport.Status.RUNNING
+    )
+    if not claimed:
+        return
+    row = CodeDeployImport.objects.select_related("project", "requested_by").get(pk=import_id)
+    status, report = CodeDeployImport.Status.FAILED, ""
+    try:
+        if row.requested_by is None:
+            raise PermissionError("The owner who started this import no longer exists.")
+        report = run_import(
+            row.project, row.requested_by, region=row.region or None, copy_tags=row.copy_ec2_tags
+        ).text()
+        status = CodeDeployImport.Status.DONE
+    except (*AwsError, PermissionError, OutboundRefused) as exc:
+        report = f"Could not read CodeDeploy through the project's AWS connection: {exc}"
+    except Exception:
+        log.exception("CodeDeploy import %s failed", import_id)
+        report = "The import failed unexpectedly; the server's log has the details."
+    CodeDeployImport.objects.filter(pk=import_id).update(
+        status=status, report=report, finished_at=timezone.now()
+    )

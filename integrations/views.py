@@ -21,6 +21,7 @@ from .forms import AwsForm, Ec2DiscoveryForm, GitHubForm, IssueTrackerForm, Jira
 from .github.client import web_url
 from .models import (
     AwsConnection,
+    CodeDeployImport,
     DeliveryKind,
     Ec2Discovery,
     GitHubConnection,
@@ -30,7 +31,7 @@ from .models import (
     TriggerDelivery,
     external_id_for,
 )
-from .tasks import discover_ec2
+from .tasks import discover_ec2, import_codedeploy
 
 KINDS = {
     "github": ("GitHub", GitHubConnection, GitHubForm),
@@ -71,6 +72,8 @@ def index(request, slug, tracker_form=None):
             "triggers": triggers,
             "groups": [(g, discoveries.get(g.pk)) for g in groups],
             "tracker_form": tracker_form or IssueTrackerForm(project=project),
+            "aws": next(c["connection"] for c in connections if c["kind"] == "aws"),
+            "last_import": CodeDeployImport.objects.filter(project=project).first(),
         },
         status=400 if tracker_form is not None else 200,
     )
@@ -297,3 +300,31 @@ def ec2(request, slug, group_id):
         "integrations/ec2.html",
         {"project": project, "group": group, "form": form, "discovery": discovery},
     )
+
+
+@login_required
+@require_POST
+def codedeploy_import_start(request, slug):
+    """Queue an import of the AWS account's CodeDeploy set-up (integrations.aws.codedeploy_import)."""
+    project = _owner(request, slug)
+    if not AwsConnection.objects.filter(project=project).exists():
+        messages.error(
+            request, "Connect AWS first: the import reads CodeDeploy through the project's AWS connection."
+        )
+        return redirect("integrations:index", slug=project.slug)
+    region = (request.POST.get("region") or "").strip()[:32]
+    row = CodeDeployImport.objects.create(
+        project=project,
+        requested_by=request.user,
+        region=region,
+        copy_ec2_tags=request.POST.get("copy_ec2_tags") == "on",
+    )
+    transaction.on_commit(lambda: import_codedeploy.delay(row.pk))
+    return redirect("integrations:codedeploy_import", slug=project.slug, pk=row.pk)
+
+
+@login_required
+def codedeploy_import(request, slug, pk):
+    project = _owner(request, slug)
+    row = get_object_or_404(CodeDeployImport, pk=pk, project=project)
+    return render(request, "integrations/codedeploy_import.html", {"project": project, "run": row})

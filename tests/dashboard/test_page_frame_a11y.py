@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from dashboard_helpers import make_member, make_project
 from django.test import Client
+from factories import make_member, make_project
 
 pytestmark = pytest.mark.django_db
 

@@ -90,6 +90,7 @@ OBJECT_OF = {
     "projects-api:project-": "project",
     "integrations:trigger_": "trigger",
     "integrations-api:trigger": "trigger",
+    "integrations:codedeploy_import": "codedeploy_import",
     "fleet_token_": "registration_token",
     "profile_token_": "api_token",
     "profile_access_key_": "access_key",

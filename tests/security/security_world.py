@@ -29,6 +29,7 @@ from deployments.models import DeploymentConfig, RegistrationToken
 from integrations.models import (
     AutoDeployRule,
     AwsConnection,
+    CodeDeployImport,
     Ec2Discovery,
     GitHubConnection,
     GitHubDelivery,
@@ -78,6 +79,7 @@ class World:
     access_key: object
     config: object
     trigger: object
+    codedeploy_import: object
     raw: dict = field(default_factory=dict)
 
     @property
@@ -148,6 +150,9 @@ def seed() -> World:
     )
     TriggerDelivery.objects.create(trigger=trigger, event="DeploymentSuccess", deployment_id=deployment.pk)
     Ec2Discovery.objects.create(group=group, tag_filters=[{"key": "Name", "value": "zq"}])
+    codedeploy_import = CodeDeployImport.objects.create(
+        project=project, requested_by=owner, status="done", report="zq-import-report"
+    )
 
     return World(
         project=project,
@@ -167,6 +172,7 @@ def seed() -> World:
         access_key=access_key,
         config=config,
         trigger=trigger,
+        codedeploy_import=codedeploy_import,
         raw={"registration_token": raw_registration, "api_token": raw_api},
     )
 
