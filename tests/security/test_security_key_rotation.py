@@ -30,6 +30,7 @@ EXPECTED = {
     "integrations.JiraConnection.token": 1,
     "integrations.Trigger.secret": 1,
     "integrations.Trigger.target": 2,
+    "projects.AccessKey.secret": 1,
 }
 
 
@@ -69,6 +70,7 @@ def _all_raw() -> list[str]:
         *_raw("integrations_awsconnection", "secret_access_key"),
         *_raw("integrations_trigger", "target"),
         *_raw("integrations_trigger", "secret"),
+        *_raw("projects_accesskey", "secret"),
     ]
 
 
@@ -96,12 +98,12 @@ def test_rotating_from_a_to_b_loses_nothing(settings):
     report = _rotate()
     for label, count in EXPECTED.items():
         assert f"{label}: {count} re-encrypted" in report, report
-    assert "7 secrets re-encrypted" in report and "0 could not be read" in report
+    assert "8 secrets re-encrypted" in report and "0 could not be read" in report
 
     settings.ENCRYPTION_KEYS = [B]  # the old key dropped
     assert _plain_secrets() == expected
     raw = _all_raw()
-    assert len(raw) == 7
+    assert len(raw) == 8
     assert all(_readable_by(B, value) for value in raw)
     assert not any(_readable_by(A, value) for value in raw)
 
@@ -117,7 +119,7 @@ def test_a_dry_run_counts_and_changes_nothing(settings):
     before = _all_raw()
     settings.ENCRYPTION_KEYS = [B, A]
     report = _rotate("--dry-run")
-    assert "7 secrets would be re-encrypted" in report, report
+    assert "8 secrets would be re-encrypted" in report, report
     assert _all_raw() == before
 
 
@@ -126,7 +128,7 @@ def test_secrets_no_key_can_read_are_reported_and_left_as_they_are(settings):
     before = _all_raw()
     settings.ENCRYPTION_KEYS = [B, C]  # A lost before rotating: nothing can read those values
     with pytest.raises(
-        CommandError, match=r"7 stored secrets could not be decrypted.*FLEETDECK_ENCRYPTION_KEY"
+        CommandError, match=r"8 stored secrets could not be decrypted.*FLEETDECK_ENCRYPTION_KEY"
     ):
         _rotate()
     assert _all_raw() == before
