@@ -54,18 +54,23 @@ def advance(deployment_id: str) -> None:
     batch = getattr(_coalescing, "advances", None)
     if batch is not None:
         # A batch of agent calls that ends many hosts asks for one advance, not one per host
-        # (advance looks at the whole deployment anyway).
-        if deployment_id in batch:
-            return
-        batch.add(deployment_id)
+        # (advance looks at the whole deployment anyway); it is asked for when the block ends.
+        batch.setdefault(deployment_id, None)
+        return
     after_commit(ADVANCE, deployment_id)
 
 
 @contextlib.contextmanager
 def one_advance_each():
-    """Within the block (one transaction of agent calls), coalesce `advance` per deployment."""
-    _coalescing.advances = set()
+    """Within the block (one transaction of agent calls), coalesce `advance` per deployment. The
+    sends are registered as the block ends, after the block's event-log rows, so their announcements
+    (triggers, live pages) run before an advance that may finish the deployment: InstanceSuccess
+    before DeploymentSuccess."""
+    _coalescing.advances = {}
     try:
         yield
+        wanted = list(_coalescing.advances)
     finally:
         _coalescing.advances = None  # before the commit runs the on-commit hooks
+    for deployment_id in wanted:
+        after_commit(ADVANCE, deployment_id)

@@ -102,7 +102,7 @@ def test_a_failed_event_carries_its_diagnostics(codedeploy, uploaded):
     deployment_id = codedeploy.create_deployment(
         applicationName="shop", deploymentGroupName="web", revision=_location(uploaded)
     )["deploymentId"]
-    finish(deployment_id, "Failed")
+    finish(deployment_id, "Failed", message="exit 1")
 
     info = codedeploy.get_deployment(deploymentId=deployment_id)["deploymentInfo"]
     assert info["status"] == "Failed" and info["errorInformation"]["code"]

@@ -95,8 +95,8 @@ def test_the_health_check_url_comes_before_the_host_fallback(project):
 
 
 def test_a_bare_host_is_not_offered_as_a_link_but_the_tile_says_where_to_give_the_url(project):
-    make_group(make_app(project, "shop"), "api")
-    make_instance(project, "api-1", role="api")
+    make_group(make_app("shop", project=project), "api")
+    make_instance("api-1", project=project, hostname="api-1.example.internal", role="api")
     html = endpoint_tile(project)
     assert 'href="http://api-1' not in html and 'href="api-1' not in html  # no port known: no dead link
     assert 'href="/p/shop/groups/shop/api/#id_health_check_url"' in html

@@ -213,7 +213,7 @@ def test_charts_render_one_bar_per_day_with_finished_deployments(project, owner)
 
 def test_charts_are_drawn_in_css_pixels_with_a_date_every_week_and_round_duration_steps(project, owner):
     """No viewBox (which scaled 11 px labels down to 5-8 px on a phone): x in percent, y in pixels."""
-    app = make_app(project, "shop")
+    app = make_app("shop", project=project)
     group = make_group(app, "web")
     make_deployment(group, make_revision(app), ago=timedelta(days=2))
 

@@ -102,7 +102,7 @@ def test_groups_page_queries_do_not_grow_with_applications_groups_or_instances()
     small = count_queries(seed("small", groups=1, deployments=1, instances=2), "/p/small/groups/")
     large_project = seed("large", groups=12, deployments=1, instances=40)
     for n in range(3):
-        make_group(make_app(large_project, f"more{n}"), "web")
+        make_group(make_app(f"more{n}", project=large_project), "web")
     large = count_queries(large_project, "/p/large/groups/")
     assert small == large, f"{small} queries vs {large}"
     assert small <= GROUPS_BASELINE, f"{small} queries; the committed baseline is {GROUPS_BASELINE}"

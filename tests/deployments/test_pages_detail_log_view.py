@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db import transaction
 from django.urls import reverse
-from factories import finish_host
-from pages_helpers import PASSWORD, deployed, make_member, make_project
+from factories import PASSWORD, finish_host, make_member, make_project
+from pages_helpers import deployed
 
 from deployments import eventlog
 from deployments.models import DeploymentEvent, Instance
@@ -27,7 +27,7 @@ def project():
 
 
 def page(client, project, deployment) -> str:
-    assert client.login(username=make_member(project, "viewer").username, password=PASSWORD)
+    assert client.login(username=make_member(project, role="viewer").username, password=PASSWORD)
     response = client.get(reverse("deployment_detail", args=[project.slug, deployment.pk]))
     assert response.status_code == 200
     return response.content.decode()

@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from factories import make_aws, make_instance, make_member, make_project
 
-from deployments import rollback
 from deployments.codedeploy.ops_groups import info as group_info
 from deployments.models import Application, Deployment, DeploymentConfig, DeploymentGroup, Revision
+from deployments.rollout import rollback
 from integrations.models import CodeDeployImport
 from projects.models import Role
 

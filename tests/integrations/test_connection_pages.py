@@ -211,7 +211,7 @@ def test_an_owner_adds_a_webhook_trigger_and_sees_the_generated_secret_once(proj
 
 def test_a_trigger_secret_the_owner_typed_is_not_shown_back(project):
     owner = client_for(make_member(project, "olivia", "owner"))
-    group = make_group(make_app(project))
+    group = make_group(make_app(project=project))
     response = owner.post(
         "/integrations/p/shop/triggers/new/",
         {
