@@ -240,7 +240,8 @@
     var d = logHost(name);
     if (!d) return;
     setBadge($("[data-log-status]", d), status);
-    if (d.dataset.touched) return;
+    // Opened by hand, or the log "follow" is showing: the viewer's choice, not the status, decides.
+    if (d.dataset.touched || (follow && follow.checked && d.dataset.followed)) return;
     if (status === "InProgress" || status === "Failed") d.open = true;
     else if (DONE.indexOf(status) >= 0) d.open = false;
   }
@@ -269,6 +270,7 @@
   function followTo(span, hostEl, ev) {
     if (!follow || !follow.checked || span.hidden || hostEl.hidden || ev.hidden) return;
     hostEl.open = true;
+    hostEl.dataset.followed = "1";
     var pre = span.parentNode;
     pre.scrollTop = pre.scrollHeight;
     span.scrollIntoView({ block: "nearest" });
